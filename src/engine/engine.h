@@ -1,0 +1,50 @@
+/* A loaded model ready to run: ops resolved, plans per input shape, worker buffers, and
+ * execution over batches of rows on all cores. Not for reading files (model/) or measuring
+ * accuracy (dataset/, later). */
+#ifndef PRUNESCOPE_ENGINE_ENGINE_H
+#define PRUNESCOPE_ENGINE_ENGINE_H
+
+#include <stddef.h>
+
+#include "core/err.h"
+#include "core/tensor.h"
+#include "model/graph.h"
+
+struct engine;
+
+/* Takes ownership of g (freed by engine_free, or here on failure). Fails naming the node,
+ * its op type and the supported list when an op is outside the table, and with the shape
+ * error when the graph does not check out for a batch of one row. threads <= 0 means all
+ * cores. */
+struct engine *engine_new(struct graph *g, int threads, struct err *err);
+void engine_free(struct engine *e);
+
+/* Load an ONNX file and make an engine of it. */
+struct engine *engine_open(const char *path, int threads, struct err *err);
+
+const struct graph *engine_graph(const struct engine *e);
+int engine_threads(const struct engine *e);
+
+/* Run once on exactly these inputs (one per graph input, borrowed), single-threaded.
+ * outputs[k] receives a new tensor for graph output k (caller frees). */
+int engine_run(struct engine *e, const struct tensor *const *inputs, struct tensor **outputs,
+               struct err *err);
+
+/* Run a single-input model over many rows: input's dim 0 counts rows, which are split
+ * into chunks across the threads. Every graph output must keep dim 0 as the row
+ * dimension. outputs[k] receives a new tensor (caller frees). */
+int engine_run_rows(struct engine *e, const struct tensor *input, struct tensor **outputs,
+                    struct err *err);
+
+/* Rows per chunk that engine_run_rows uses (fitted to the cache). */
+size_t engine_chunk_rows(struct engine *e);
+
+/* Shape of graph value `v` for a batch of `rows` rows, from the plan (for `info`). Returns
+ * -1 when the model cannot be planned. */
+int engine_value_shape(struct engine *e, int v, int64_t rows, struct shape *out,
+                       struct err *err);
+
+/* Multiply-accumulates per row of the model's dense computation (Gemm, MatMul, Conv). */
+double engine_macs_per_row(struct engine *e);
+
+#endif

@@ -1,0 +1,393 @@
+/* Planning: shape inference over the sorted graph, folding of what is known before running,
+ * and a liveness-based assignment of activation buffers. Not the execution loop over rows
+ * (engine.c). */
+#include "engine/plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void plan_free(struct plan *p)
+{
+    if (!p)
+        return;
+    if (p->values) {
+        for (int v = 0; v < p->graph->n_values; v++)
+            if (p->owned[v])
+                free(p->values[v].data);
+    }
+    free(p->values);
+    free(p->known);
+    free(p->owned);
+    free(p->buffer);
+    free(p->buffer_bytes);
+    free(p->steps);
+    free(p->input_shapes);
+    free(p);
+}
+
+bool plan_matches(const struct plan *p, const struct shape *input_shapes,
+                  const struct tensor *const *input_values)
+{
+    const struct graph *g = p->graph;
+    for (int i = 0; i < g->n_inputs; i++) {
+        if (!shape_equal(&p->input_shapes[i], &input_shapes[i]))
+            return false;
+        const struct tensor *mine = &p->values[g->inputs[i]];
+        if (mine->dtype != DTYPE_INT64)
+            continue;
+        const struct tensor *theirs = input_values ? input_values[i] : NULL;
+        bool have = p->known[g->inputs[i]], given = theirs && theirs->data;
+        if (have != given)
+            return false;
+        if (have && tensor_bytes(mine) &&
+            memcmp(mine->data, theirs->data, tensor_bytes(mine)) != 0)
+            return false;
+    }
+    return true;
+}
+
+static int check_input(const struct graph *g, int i, const struct shape *s, enum dtype dt,
+                       struct err *err)
+{
+    const struct value *v = &g->values[g->inputs[i]];
+    char want[128], got[128];
+    if (v->onnx_elem_type && v->dtype != dt)
+        return err_unsupported(err, "input '%s' has element type %s, which prunescope does not support "
+                       "as a model input", v->name, v->dtype == DTYPE_UNDEFINED
+                       ? "other than float32/int64" : dtype_name(v->dtype));
+    if (!v->has_shape)
+        return 0;
+    bool ok = v->shape.ndim == s->ndim;
+    for (int d = 0; ok && d < s->ndim; d++)
+        if (v->shape.dims[d] >= 0 && v->shape.dims[d] != s->dims[d])
+            ok = false;
+    if (!ok) {
+        size_t used = 0;
+        used += (size_t)snprintf(want + used, sizeof want - used, "[");
+        for (int d = 0; d < v->shape.ndim && used < sizeof want; d++) {
+            if (v->shape.dims[d] >= 0)
+                used += (size_t)snprintf(want + used, sizeof want - used, "%s%lld",
+                                         d ? "," : "", (long long)v->shape.dims[d]);
+            else
+                used += (size_t)snprintf(want + used, sizeof want - used, "%s%s", d ? "," : "",
+                                         v->dim_param[d] ? v->dim_param[d] : "?");
+        }
+        if (used < sizeof want)
+            snprintf(want + used, sizeof want - used, "]");
+        return err_set(err, "input '%s' expects shape %s, got %s", v->name, want,
+                       shape_format(s, got, sizeof got));
+    }
+    return 0;
+}
+
+/* Run one node at planning time into owned storage (its inputs are all known). */
+static int fold_node(struct plan *p, const struct node *nd, const struct op_def *op,
+                     const struct tensor *const *ins, struct tensor *const *outs,
+                     size_t scratch_bytes, struct err *err)
+{
+    for (int o = 0; o < nd->n_outputs; o++) {
+        struct tensor *t = outs[o];
+        if (!t)
+            continue;
+        size_t bytes = tensor_bytes(t);
+        t->data = calloc(1, bytes ? bytes : 1);
+        if (!t->data)
+            return err_oom(err, "folded constant", bytes);
+        p->owned[nd->outputs[o]] = true;
+        p->known[nd->outputs[o]] = true;
+    }
+    void *scratch = NULL;
+    if (scratch_bytes && !(scratch = malloc(scratch_bytes)))
+        return err_oom(err, "scratch", scratch_bytes);
+    struct op_io io = {.node = nd, .opset = p->opset, .n_in = nd->n_inputs, .in = ins,
+                       .n_out = nd->n_outputs, .out = outs, .scratch = scratch,
+                       .scratch_bytes = scratch_bytes};
+    int rc = op->run(&io, err);
+    free(scratch);
+    return rc;
+}
+
+/* Give every runtime value a buffer, reusing one whose last reader has run. Graph outputs
+ * keep theirs to the end. */
+static int assign_buffers(struct plan *p, struct err *err)
+{
+    const struct graph *g = p->graph;
+    int nv = g->n_values;
+    int *last_use = malloc((size_t)nv * sizeof *last_use);
+    int *free_list = malloc((size_t)nv * sizeof *free_list);
+    p->buffer_bytes = calloc((size_t)nv + 1, sizeof *p->buffer_bytes);
+    if (!last_use || !free_list || !p->buffer_bytes) {
+        free(last_use);
+        free(free_list);
+        return err_oom(err, "buffer plan", (size_t)nv * sizeof *last_use);
+    }
+    for (int v = 0; v < nv; v++)
+        last_use[v] = -1;
+    for (int s = 0; s < p->n_steps; s++) {
+        const struct node *nd = &g->nodes[p->steps[s].node];
+        for (int k = 0; k < nd->n_inputs; k++)
+            if (nd->inputs[k] >= 0)
+                last_use[nd->inputs[k]] = s;
+    }
+    for (int k = 0; k < g->n_outputs; k++)
+        last_use[g->outputs[k]] = p->n_steps;
+    int n_free = 0;
+    for (int s = 0; s < p->n_steps; s++) {
+        const struct node *nd = &g->nodes[p->steps[s].node];
+        for (int o = 0; o < nd->n_outputs; o++) {
+            int v = nd->outputs[o];
+            if (v < 0)
+                continue;
+            size_t need = tensor_bytes(&p->values[v]);
+            /* Best fit: the smallest free buffer that is large enough, else the largest
+             * free one (grown). */
+            int best = -1;
+            for (int f = 0; f < n_free; f++) {
+                size_t have = p->buffer_bytes[free_list[f]];
+                if (best < 0) {
+                    best = f;
+                    continue;
+                }
+                size_t cur = p->buffer_bytes[free_list[best]];
+                bool fits = have >= need, cur_fits = cur >= need;
+                if ((fits && (!cur_fits || have < cur)) || (!fits && !cur_fits && have > cur))
+                    best = f;
+            }
+            int b;
+            if (best >= 0) {
+                b = free_list[best];
+                free_list[best] = free_list[--n_free];
+            } else {
+                b = p->n_buffers++;
+            }
+            if (p->buffer_bytes[b] < need)
+                p->buffer_bytes[b] = need;
+            p->buffer[v] = b;
+        }
+        /* Release inputs read for the last time here (after outputs took theirs, so a
+         * node never writes into a buffer it reads). Also release unread outputs. */
+        for (int k = 0; k < nd->n_inputs; k++) {
+            int v = nd->inputs[k];
+            if (v < 0 || p->buffer[v] < 0 || last_use[v] != s)
+                continue;
+            bool dup = false;
+            for (int f = 0; f < n_free; f++)
+                dup |= free_list[f] == p->buffer[v];
+            if (!dup)
+                free_list[n_free++] = p->buffer[v];
+            last_use[v] = -2;
+        }
+        for (int o = 0; o < nd->n_outputs; o++) {
+            int v = nd->outputs[o];
+            if (v >= 0 && last_use[v] == -1)
+                free_list[n_free++] = p->buffer[v];
+        }
+    }
+    p->activation_bytes = 0;
+    for (int b = 0; b < p->n_buffers; b++)
+        p->activation_bytes += p->buffer_bytes[b];
+    free(last_use);
+    free(free_list);
+    return 0;
+}
+
+struct plan *plan_new(const struct graph *g, const struct op_def *const *ops,
+                      const struct shape *input_shapes, const enum dtype *input_dtypes,
+                      const struct tensor *const *input_values, struct err *err)
+{
+    struct plan *p = calloc(1, sizeof *p);
+    if (!p) {
+        err_oom(err, "plan", sizeof *p);
+        return NULL;
+    }
+    int nv = g->n_values;
+    p->graph = g;
+    p->opset = g->opset;
+    p->input_shapes = calloc((size_t)g->n_inputs + 1, sizeof *p->input_shapes);
+    p->values = calloc((size_t)nv + 1, sizeof *p->values);
+    p->known = calloc((size_t)nv + 1, sizeof *p->known);
+    p->owned = calloc((size_t)nv + 1, sizeof *p->owned);
+    p->buffer = malloc(((size_t)nv + 1) * sizeof *p->buffer);
+    p->steps = calloc((size_t)g->n_nodes + 1, sizeof *p->steps);
+    if (!p->input_shapes || !p->values || !p->known || !p->owned || !p->buffer || !p->steps) {
+        plan_free(p);
+        err_oom(err, "plan", (size_t)nv * sizeof *p->values);
+        return NULL;
+    }
+    for (int v = 0; v < nv; v++) {
+        p->buffer[v] = -1;
+        const struct tensor *c = g->values[v].constant;
+        if (c) {
+            p->values[v] = *c;
+            p->values[v].owns_data = false;
+            p->known[v] = true;
+        }
+    }
+    for (int i = 0; i < g->n_inputs; i++) {
+        if (check_input(g, i, &input_shapes[i], input_dtypes[i], err) < 0) {
+            plan_free(p);
+            return NULL;
+        }
+        int v = g->inputs[i];
+        p->input_shapes[i] = input_shapes[i];
+        p->values[v].dtype = input_dtypes[i];
+        p->values[v].shape = input_shapes[i];
+        if (input_dtypes[i] == DTYPE_INT64 && input_values && input_values[i] &&
+            input_values[i]->data) {
+            size_t bytes = tensor_bytes(&p->values[v]);
+            p->values[v].data = malloc(bytes ? bytes : 1);
+            if (!p->values[v].data) {
+                plan_free(p);
+                err_oom(err, "input value", bytes);
+                return NULL;
+            }
+            if (bytes)
+                memcpy(p->values[v].data, input_values[i]->data, bytes);
+            p->owned[v] = true;
+            p->known[v] = true;
+        }
+    }
+
+    const struct tensor **ins = NULL;
+    struct tensor **outs = NULL;
+    size_t max_io = 1;
+    for (int n = 0; n < g->n_nodes; n++) {
+        size_t k = (size_t)(g->nodes[n].n_inputs > g->nodes[n].n_outputs
+                                ? g->nodes[n].n_inputs : g->nodes[n].n_outputs);
+        if (k > max_io)
+            max_io = k;
+    }
+    ins = calloc(max_io, sizeof *ins);
+    outs = calloc(max_io, sizeof *outs);
+    if (!ins || !outs)
+        goto oom;
+
+    for (int n = 0; n < g->n_nodes; n++) {
+        const struct node *nd = &g->nodes[n];
+        const struct op_def *op = ops[n];
+        bool all_known = true;
+        for (int k = 0; k < nd->n_inputs; k++) {
+            int v = nd->inputs[k];
+            ins[k] = v >= 0 ? &p->values[v] : NULL;
+            if (v >= 0 && !p->known[v])
+                all_known = false;
+        }
+        for (int o = 0; o < nd->n_outputs; o++) {
+            int v = nd->outputs[o];
+            outs[o] = v >= 0 ? &p->values[v] : NULL;
+        }
+        struct op_io io = {.node = nd, .opset = g->opset, .n_in = nd->n_inputs, .in = ins,
+                           .n_out = nd->n_outputs, .out = outs};
+        if (op->shape(&io, err) < 0)
+            goto fail;
+        for (int o = 0; o < nd->n_outputs; o++)
+            if (outs[o] && outs[o]->dtype == DTYPE_UNDEFINED) {
+                err_set(err, "node '%s' (%s): output %d was given no type", nd->name,
+                        nd->op_type, o);
+                goto fail;
+            }
+        bool foldable = all_known || ((op->flags & OP_READS_SHAPE_ONLY) && nd->n_inputs > 0);
+        if (foldable) {
+            if (fold_node(p, nd, op, ins, outs, io.scratch_bytes, err) < 0)
+                goto fail;
+            continue;
+        }
+        struct plan_step *st = &p->steps[p->n_steps++];
+        st->node = n;
+        st->op = op;
+        st->scratch_bytes = io.scratch_bytes;
+        if (io.scratch_bytes > p->max_scratch_bytes)
+            p->max_scratch_bytes = io.scratch_bytes;
+    }
+    free(ins);
+    free(outs);
+    if (assign_buffers(p, err) < 0) {
+        plan_free(p);
+        return NULL;
+    }
+    return p;
+oom:
+    err_oom(err, "plan", 0);
+fail:
+    free(ins);
+    free(outs);
+    plan_free(p);
+    return NULL;
+}
+
+struct workspace *workspace_new(const struct plan *p, struct err *err)
+{
+    const struct graph *g = p->graph;
+    struct workspace *w = calloc(1, sizeof *w);
+    if (!w) {
+        err_oom(err, "workspace", sizeof *w);
+        return NULL;
+    }
+    w->plan = p;
+    w->values = calloc((size_t)g->n_values + 1, sizeof *w->values);
+    w->bufs = calloc((size_t)p->n_buffers + 1, sizeof *w->bufs);
+    if (!w->values || !w->bufs)
+        goto oom;
+    for (int b = 0; b < p->n_buffers; b++) {
+        /* 64-byte alignment helps the vector kernels. */
+        size_t bytes = (p->buffer_bytes[b] + 63) / 64 * 64;
+        if (posix_memalign(&w->bufs[b], 64, bytes ? bytes : 64) != 0)
+            goto oom;
+    }
+    if (p->max_scratch_bytes &&
+        posix_memalign(&w->scratch, 64, (p->max_scratch_bytes + 63) / 64 * 64) != 0)
+        goto oom;
+    for (int v = 0; v < g->n_values; v++) {
+        w->values[v] = p->values[v];
+        w->values[v].owns_data = false;
+        if (p->buffer[v] >= 0)
+            w->values[v].data = w->bufs[p->buffer[v]];
+    }
+    return w;
+oom:
+    workspace_free(w);
+    err_oom(err, "workspace buffers", p->activation_bytes);
+    return NULL;
+}
+
+void workspace_free(struct workspace *w)
+{
+    if (!w)
+        return;
+    if (w->bufs)
+        for (int b = 0; b < w->plan->n_buffers; b++)
+            free(w->bufs[b]);
+    free(w->bufs);
+    free(w->scratch);
+    free(w->values);
+    free(w);
+}
+
+int workspace_run(struct workspace *w, const struct tensor *const *inputs, struct err *err)
+{
+    const struct plan *p = w->plan;
+    const struct graph *g = p->graph;
+    for (int i = 0; i < g->n_inputs; i++)
+        if (!p->known[g->inputs[i]])
+            w->values[g->inputs[i]].data = inputs[i]->data;
+    const struct tensor *ins[64];
+    struct tensor *outs[64];
+    for (int s = 0; s < p->n_steps; s++) {
+        const struct plan_step *st = &p->steps[s];
+        const struct node *nd = &g->nodes[st->node];
+        if (nd->n_inputs > 64 || nd->n_outputs > 64)
+            return err_set(err, "node '%s' (%s) has too many inputs or outputs", nd->name,
+                           nd->op_type);
+        for (int k = 0; k < nd->n_inputs; k++)
+            ins[k] = nd->inputs[k] >= 0 ? &w->values[nd->inputs[k]] : NULL;
+        for (int o = 0; o < nd->n_outputs; o++)
+            outs[o] = nd->outputs[o] >= 0 ? &w->values[nd->outputs[o]] : NULL;
+        struct op_io io = {.node = nd, .opset = p->opset, .n_in = nd->n_inputs, .in = ins,
+                           .n_out = nd->n_outputs, .out = outs, .scratch = w->scratch,
+                           .scratch_bytes = st->scratch_bytes};
+        if (st->op->run(&io, err) < 0)
+            return -1;
+    }
+    return 0;
+}

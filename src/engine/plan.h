@@ -1,0 +1,69 @@
+/* A graph specialized to concrete input shapes: every value's shape, the nodes folded at
+ * planning time (constants, shape arithmetic), and a buffer assignment for the rest.
+ * Not for running (engine.c) and not cached here (the engine keeps plans by input shape). */
+#ifndef PRUNESCOPE_ENGINE_PLAN_H
+#define PRUNESCOPE_ENGINE_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/err.h"
+#include "core/tensor.h"
+#include "kernels/op.h"
+#include "model/graph.h"
+
+struct plan_step {
+    int node;               /* index into graph nodes */
+    const struct op_def *op;
+    size_t scratch_bytes;
+};
+
+struct plan {
+    const struct graph *graph;
+    int64_t opset;
+    struct shape *input_shapes; /* the key: one per graph input */
+    /* Per value: dtype and shape; data non-NULL when known at planning time (borrowed
+     * from the graph's initializers or owned when folded, see owned[]). */
+    struct tensor *values;
+    bool *known;
+    bool *owned;
+    int *buffer; /* per value: workspace buffer index, or -1 (known, or absent) */
+    size_t *buffer_bytes;
+    int n_buffers;
+    struct plan_step *steps; /* nodes left to run, in order */
+    int n_steps;
+    size_t max_scratch_bytes;
+    size_t activation_bytes; /* total of buffer_bytes: the workspace size */
+};
+
+/* Specialize g for these input shapes (one per graph input, in order) and dtypes. ops holds
+ * the resolved op of every node. int64 inputs are shape-like parameters (a Reshape target,
+ * Unsqueeze axes): when input_values is non-NULL their values are copied into the plan and
+ * treated as known, and become part of its key. Fails with the node's name for shape
+ * errors. */
+struct plan *plan_new(const struct graph *g, const struct op_def *const *ops,
+                      const struct shape *input_shapes, const enum dtype *input_dtypes,
+                      const struct tensor *const *input_values, struct err *err);
+void plan_free(struct plan *p);
+
+/* Same shapes, and the same values for int64 inputs (input_values may be NULL when the
+ * graph has no int64 inputs). */
+bool plan_matches(const struct plan *p, const struct shape *input_shapes,
+                  const struct tensor *const *input_values);
+
+/* Buffers for one worker running one plan. */
+struct workspace {
+    const struct plan *plan;
+    struct tensor *values; /* per value; views into bufs, the plan's constants or inputs */
+    void **bufs;
+    void *scratch;
+};
+
+struct workspace *workspace_new(const struct plan *p, struct err *err);
+void workspace_free(struct workspace *w);
+
+/* Run the plan's steps. inputs[i] binds graph input i (borrowed; shapes as planned). The
+ * graph outputs are then in w->values[g->outputs[k]]. */
+int workspace_run(struct workspace *w, const struct tensor *const *inputs, struct err *err);
+
+#endif

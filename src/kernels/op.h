@@ -1,0 +1,82 @@
+/* The contract of one operator: a shape function and a run function over a node's inputs
+ * and outputs. Not the registry (ops.h lists them) and not graph traversal (engine/). */
+#ifndef PRUNESCOPE_KERNELS_OP_H
+#define PRUNESCOPE_KERNELS_OP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/tensor.h"
+#include "model/graph.h"
+
+/* What an op's functions see of one node.
+ *
+ * In a shape call, every present input has its dtype and shape set; its data is non-NULL
+ * only when the value is known before running (an initializer or a folded constant), which
+ * is how Reshape reads its target shape. The function sets each present output's dtype and
+ * shape, and may raise scratch_bytes to ask for per-worker scratch memory in run calls.
+ *
+ * In a run call, inputs hold data and outputs are allocated with the shapes the shape call
+ * gave; the function fills them. Omitted optional inputs and outputs are NULL. */
+struct op_io {
+    const struct node *node;
+    int64_t opset;
+    int n_in;
+    const struct tensor *const *in;
+    int n_out;
+    struct tensor *const *out;
+    void *scratch;
+    size_t scratch_bytes;
+};
+
+/* Flags of an op_def. */
+enum {
+    /* The run function reads only its inputs' shapes (Shape), so its output is known at
+     * planning time even when the input's data is not. */
+    OP_READS_SHAPE_ONLY = 1u << 0,
+};
+
+struct op_def {
+    const char *name;
+    int (*shape)(struct op_io *io, struct err *err);
+    int (*run)(struct op_io *io, struct err *err);
+    unsigned flags;
+    /* Multiply-accumulates of one run with the shapes of io (NULL: not a dense layer). */
+    double (*macs)(const struct op_io *io);
+};
+
+/* Helpers shared by op files. All set err naming the node on failure. */
+
+/* Input i present (not omitted)? */
+static inline bool op_has_in(const struct op_io *io, int i)
+{
+    return i < io->n_in && io->in[i] != NULL;
+}
+
+/* Fail unless the node has between lo and hi inputs (counting omitted ones). */
+int op_check_arity(const struct op_io *io, int lo, int hi, struct err *err);
+/* Fail unless input i is present and of dtype t. */
+int op_check_input(const struct op_io *io, int i, enum dtype t, struct err *err);
+/* Normalize axis into [0, rank); fail naming the attribute otherwise. */
+int op_axis(const struct op_io *io, int64_t axis, int rank, int64_t *out, struct err *err);
+/* An error message that starts with the node's name and op type. Returns -1. */
+int op_fail(const struct op_io *io, struct err *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Like op_fail for a valid model using a feature prunescope does not implement (the
+ * error's code is ERR_UNSUPPORTED). */
+int op_unsupported(const struct op_io *io, struct err *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Set output i to dtype and shape. */
+void op_set_out(struct op_io *io, int i, enum dtype t, const struct shape *s);
+
+/* Numpy-style multidirectional broadcasting of two shapes. */
+int op_broadcast_shape(const struct shape *a, const struct shape *b, struct shape *out);
+
+/* Integer values of a constant int64 input (e.g. Reshape's shape): fails when the input is
+ * not known at planning time. */
+int op_const_ints(const struct op_io *io, int i, const int64_t **vals, size_t *count,
+                  struct err *err);
+
+#endif

@@ -1,0 +1,108 @@
+/* Gemm: Y = alpha * A' * B' + beta * C through CBLAS, with C broadcast to [M, N].
+ * Not for batched products (op_matmul.c). */
+#include <cblas.h>
+#include <string.h>
+
+#include "kernels/op.h"
+
+static int gemm_shape(struct op_io *io, struct err *err)
+{
+    if (op_check_arity(io, 2, 3, err) < 0)
+        return -1;
+    for (int i = 0; i < io->n_in; i++)
+        if (op_has_in(io, i) && op_check_input(io, i, DTYPE_FLOAT, err) < 0)
+            return -1;
+    const struct shape *a = &io->in[0]->shape, *b = &io->in[1]->shape;
+    if (a->ndim != 2 || b->ndim != 2) {
+        char sa[96], sb[96];
+        return op_fail(io, err, "A and B must be 2-D, got %s and %s",
+                       shape_format(a, sa, sizeof sa), shape_format(b, sb, sizeof sb));
+    }
+    int ta = node_attr_int(io->node, "transA", 0) != 0;
+    int tb = node_attr_int(io->node, "transB", 0) != 0;
+    int64_t m = ta ? a->dims[1] : a->dims[0], ka = ta ? a->dims[0] : a->dims[1];
+    int64_t kb = tb ? b->dims[1] : b->dims[0], n = tb ? b->dims[0] : b->dims[1];
+    if (ka != kb) {
+        char sa[96], sb[96];
+        return op_fail(io, err, "inner dimensions differ: A%s%s has K=%lld, B%s%s has K=%lld",
+                       shape_format(a, sa, sizeof sa), ta ? "ᵀ" : "", (long long)ka,
+                       shape_format(b, sb, sizeof sb), tb ? "ᵀ" : "", (long long)kb);
+    }
+    struct shape out = {.ndim = 2, .dims = {m, n}};
+    if (op_has_in(io, 2)) {
+        struct shape bc;
+        if (op_broadcast_shape(&out, &io->in[2]->shape, &bc) < 0 || !shape_equal(&bc, &out)) {
+            char sc[96], so[96];
+            return op_fail(io, err, "C of shape %s does not broadcast to the output %s",
+                           shape_format(&io->in[2]->shape, sc, sizeof sc),
+                           shape_format(&out, so, sizeof so));
+        }
+    }
+    op_set_out(io, 0, DTYPE_FLOAT, &out);
+    return 0;
+}
+
+/* Writes beta * C broadcast over [m, n] into y. */
+static void fill_bias(float *y, const struct tensor *c, int64_t m, int64_t n, float beta)
+{
+    const float *cv = tensor_f32(c);
+    const struct shape *s = &c->shape;
+    int64_t cr = 1, cc = 1;
+    if (s->ndim == 1) {
+        cc = s->dims[0];
+    } else if (s->ndim == 2) {
+        cr = s->dims[0];
+        cc = s->dims[1];
+    }
+    for (int64_t i = 0; i < m; i++) {
+        const float *row = cv + (cr == 1 ? 0 : i) * cc;
+        float *yr = y + i * n;
+        if (cc == 1) {
+            for (int64_t j = 0; j < n; j++)
+                yr[j] = beta * row[0];
+        } else if (beta == 1.0f) {
+            memcpy(yr, row, (size_t)n * sizeof *yr);
+        } else {
+            for (int64_t j = 0; j < n; j++)
+                yr[j] = beta * row[j];
+        }
+    }
+}
+
+static int gemm_run(struct op_io *io, struct err *err)
+{
+    const struct tensor *a = io->in[0], *b = io->in[1];
+    int ta = node_attr_int(io->node, "transA", 0) != 0;
+    int tb = node_attr_int(io->node, "transB", 0) != 0;
+    float alpha = node_attr_float(io->node, "alpha", 1.0f);
+    float beta = node_attr_float(io->node, "beta", 1.0f);
+    float *y = tensor_f32(io->out[0]);
+    int64_t m = io->out[0]->shape.dims[0], n = io->out[0]->shape.dims[1];
+    int64_t k = ta ? a->shape.dims[0] : a->shape.dims[1];
+    float blas_beta = 0.0f;
+    if (op_has_in(io, 2) && beta != 0.0f) {
+        fill_bias(y, io->in[2], m, n, beta);
+        blas_beta = 1.0f;
+    }
+    if (m == 0 || n == 0)
+        return 0;
+    if (k == 0) {
+        if (blas_beta == 0.0f)
+            memset(y, 0, (size_t)(m * n) * sizeof *y);
+        return 0;
+    }
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (int)m, (int)n, (int)k, alpha, tensor_f32(a), (int)a->shape.dims[1],
+                tensor_f32(b), (int)b->shape.dims[1], blas_beta, y, (int)n);
+    return 0;
+}
+
+static double gemm_macs(const struct op_io *io)
+{
+    const struct shape *a = &io->in[0]->shape;
+    int ta = node_attr_int(io->node, "transA", 0) != 0;
+    double k = (double)(ta ? a->dims[0] : a->dims[1]);
+    return (double)shape_numel(&io->out[0]->shape) * k;
+}
+
+const struct op_def op_gemm = {.name = "Gemm", .shape = gemm_shape, .run = gemm_run, .macs = gemm_macs};

@@ -1,0 +1,72 @@
+/* The prunescope program as a user runs it: exit statuses and messages. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static int run(const char *args, char **out)
+{
+    const char *bin = getenv("PRUNESCOPE_BIN");
+    cr_assert_not_null(bin, "PRUNESCOPE_BIN is not set (run through make check)");
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' %s </dev/null", bin, args);
+    return tu_run_capture(cmd, out);
+}
+
+Test(cli, describes_a_model_with_its_parameter_count)
+{
+    char *out, args[4096];
+    snprintf(args, sizeof args, "'%s'", tu_src_path("tests/fixtures/mlp_gemm/model.onnx"));
+    cr_expect_eq(run(args, &out), 0, "%s", out);
+    cr_expect(strstr(out, "params   2778"), "%s", out); /* 64*32+32+32*16+16+16*10+10 */
+    cr_expect(strstr(out, "input  input") && strstr(out, "[N,64]"), "%s", out);
+    cr_expect(strstr(out, "Gemm"), "%s", out);
+    free(out);
+}
+
+Test(cli, unsupported_op_exits_1_naming_the_node)
+{
+    char *out, args[4096];
+    snprintf(args, sizeof args, "'%s'", tu_src_path("tests/fixtures/errors/unsupported_op.onnx"));
+    cr_expect_eq(run(args, &out), 1, "%s", out);
+    cr_expect(strstr(out, "erf_1") && strstr(out, "Erf") && strstr(out, "supported ops"), "%s",
+              out);
+    free(out);
+}
+
+Test(cli, empty_and_truncated_files_exit_1)
+{
+    char *p = tu_write_temp("", 0, ".onnx"), *out, args[4096];
+    snprintf(args, sizeof args, "'%s'", p);
+    cr_expect_eq(run(args, &out), 1, "%s", out);
+    cr_expect(strstr(out, "empty"), "%s", out);
+    free(out);
+    unlink(p);
+    free(p);
+    const char *junk = "\x0a\xff\xff\xff\xff\x0f garbage";
+    p = tu_write_temp(junk, strlen(junk), ".onnx");
+    snprintf(args, sizeof args, "'%s'", p);
+    cr_expect_eq(run(args, &out), 1, "%s", out);
+    cr_expect(strstr(out, p), "%s", out);
+    free(out);
+    unlink(p);
+    free(p);
+}
+
+Test(cli, bad_usage_exits_2)
+{
+    char *out;
+    cr_expect_eq(run("", &out), 2, "%s", out);
+    free(out);
+    cr_expect_eq(run("--threads zero model.onnx", &out), 2, "%s", out);
+    cr_expect(strstr(out, "--threads"), "%s", out);
+    free(out);
+    cr_expect_eq(run("--no-such-option", &out), 2, "%s", out);
+    free(out);
+    cr_expect_eq(run("--help", &out), 0, "%s", out);
+    cr_expect(strstr(out, "Usage: prunescope"), "%s", out);
+    free(out);
+}

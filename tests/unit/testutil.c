@@ -1,0 +1,247 @@
+/* Fixture lookup, tolerant tensor comparison and the ONNX test-folder runner used by the
+ * conformance and model suites. */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "model/onnx_reader.h"
+
+const char *tu_src_path(const char *rel)
+{
+    static char bufs[8][4096];
+    static int next;
+    char *b = bufs[next++ % 8];
+    const char *root = getenv("PRUNESCOPE_SRCDIR");
+    snprintf(b, 4096, "%s/%s", root && *root ? root : ".", rel);
+    return b;
+}
+
+const char *tu_node_tests_dir(void)
+{
+    const char *p = tu_src_path("../shared/onnx-node-tests");
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode) ? p : NULL;
+}
+
+struct tu_compare tu_compare(const struct tensor *got, const struct tensor *want, double rtol,
+                             double atol)
+{
+    struct tu_compare c = {.ok = true};
+    char a[128], b[128];
+    if (got->dtype != want->dtype) {
+        c.ok = false;
+        snprintf(c.why, sizeof c.why, "dtype %s, expected %s", dtype_name(got->dtype),
+                 dtype_name(want->dtype));
+        return c;
+    }
+    if (!shape_equal(&got->shape, &want->shape)) {
+        c.ok = false;
+        snprintf(c.why, sizeof c.why, "shape %s, expected %s",
+                 shape_format(&got->shape, a, sizeof a), shape_format(&want->shape, b, sizeof b));
+        return c;
+    }
+    size_t n = tensor_numel(got);
+    for (size_t i = 0; i < n; i++) {
+        double g, w;
+        if (got->dtype == DTYPE_FLOAT) {
+            g = tensor_f32(got)[i];
+            w = tensor_f32(want)[i];
+        } else {
+            g = (double)tensor_i64(got)[i];
+            w = (double)tensor_i64(want)[i];
+        }
+        if (isnan(g) && isnan(w))
+            continue;
+        double d = fabs(g - w);
+        if (isnan(d) || (isinf(g) && g != w))
+            d = INFINITY;
+        if (d > c.worst_abs || (isinf(d) && c.ok)) {
+            c.worst_abs = d;
+            c.worst_index = i;
+        }
+        if (!(d <= atol + rtol * fabs(w)) && c.ok) {
+            c.ok = false;
+            snprintf(c.why, sizeof c.why, "element %zu is %.8g, expected %.8g", i, g, w);
+        }
+    }
+    return c;
+}
+
+static bool supported_elem(int t) { return t == 1 || t == 7; }
+
+enum tu_case_result tu_run_case(const char *dir, double rtol, double atol, bool by_rows,
+                                int threads, char *msg, size_t msg_size)
+{
+    char path[4096];
+    struct err err;
+    enum tu_case_result res = TU_FAIL;
+    struct tensor *ins[64] = {0}, *want[64] = {0}, *got[64] = {0};
+    int n_in = 0, n_want = 0;
+    snprintf(path, sizeof path, "%s/model.onnx", dir);
+    struct engine *e = engine_open(path, threads, &err);
+    if (!e) {
+        snprintf(msg, msg_size, "%s", err.msg);
+        return err.code == ERR_UNSUPPORTED ? TU_UNSUPPORTED : TU_FAIL;
+    }
+    const struct graph *g = engine_graph(e);
+    for (int i = 0; i < g->n_outputs; i++) {
+        int t = g->values[g->outputs[i]].onnx_elem_type;
+        if (t && !supported_elem(t)) {
+            snprintf(msg, msg_size, "output '%s' has element type %s",
+                     g->values[g->outputs[i]].name, onnx_elem_type_name(t));
+            res = TU_UNSUPPORTED;
+            goto done;
+        }
+    }
+    for (n_in = 0; n_in < g->n_inputs && n_in < 64; n_in++) {
+        int et;
+        snprintf(path, sizeof path, "%s/test_data_set_0/input_%d.pb", dir, n_in);
+        ins[n_in] = onnx_read_tensor_file(path, NULL, &et, &err);
+        if (!ins[n_in]) {
+            snprintf(msg, msg_size, "%s", err.msg);
+            res = err.code == ERR_UNSUPPORTED ? TU_UNSUPPORTED : TU_FAIL;
+            goto done;
+        }
+        if (!supported_elem(et)) {
+            snprintf(msg, msg_size, "input %d has element type %s", n_in, onnx_elem_type_name(et));
+            res = TU_UNSUPPORTED;
+            n_in++;
+            goto done;
+        }
+    }
+    for (n_want = 0; n_want < g->n_outputs && n_want < 64; n_want++) {
+        int et;
+        snprintf(path, sizeof path, "%s/test_data_set_0/output_%d.pb", dir, n_want);
+        want[n_want] = onnx_read_tensor_file(path, NULL, &et, &err);
+        if (!want[n_want]) {
+            snprintf(msg, msg_size, "%s", err.msg);
+            res = err.code == ERR_UNSUPPORTED ? TU_UNSUPPORTED : TU_FAIL;
+            goto done;
+        }
+        if (!supported_elem(et)) {
+            snprintf(msg, msg_size, "output %d has element type %s", n_want,
+                     onnx_elem_type_name(et));
+            res = TU_UNSUPPORTED;
+            n_want++;
+            goto done;
+        }
+    }
+    int rc = by_rows ? engine_run_rows(e, ins[0], got, &err)
+                     : engine_run(e, (const struct tensor *const *)ins, got, &err);
+    if (rc < 0) {
+        snprintf(msg, msg_size, "%s", err.msg);
+        res = err.code == ERR_UNSUPPORTED ? TU_UNSUPPORTED : TU_FAIL;
+        goto done;
+    }
+    res = TU_PASS;
+    for (int k = 0; k < g->n_outputs; k++) {
+        struct tu_compare c = tu_compare(got[k], want[k], rtol, atol);
+        if (!c.ok) {
+            snprintf(msg, msg_size, "output %d: %s", k, c.why);
+            res = TU_FAIL;
+            break;
+        }
+    }
+    for (int k = 0; k < g->n_outputs; k++)
+        tensor_free(got[k]);
+done:
+    for (int i = 0; i < n_in; i++)
+        tensor_free(ins[i]);
+    for (int i = 0; i < n_want; i++)
+        tensor_free(want[i]);
+    engine_free(e);
+    return res;
+}
+
+char *tu_write_temp(const void *data, size_t len, const char *suffix)
+{
+    const char *tmp = getenv("TMPDIR");
+    char *path = malloc(4096);
+    snprintf(path, 4096, "%s/prunescope-test-XXXXXX%s", tmp && *tmp ? tmp : "/tmp", suffix);
+    int fd = mkstemps(path, (int)strlen(suffix));
+    if (fd < 0) {
+        free(path);
+        return NULL;
+    }
+    if (len && write(fd, data, len) != (ssize_t)len) {
+        close(fd);
+        free(path);
+        return NULL;
+    }
+    close(fd);
+    return path;
+}
+
+int tu_run_capture(const char *cmd, char **output)
+{
+    char full[8192];
+    snprintf(full, sizeof full, "(%s) 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p)
+        return -1;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while ((got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += got;
+        if (cap - len < 1024) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+    }
+    buf[len] = '\0';
+    int status = pclose(p);
+    *output = buf;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int tu_op_run(const struct op_def *op, const struct node *nd, int64_t opset,
+              const struct tensor *const *ins, int n_in, struct tensor **outs, int n_out,
+              struct err *err)
+{
+    struct shape empty = {0};
+    for (int k = 0; k < n_out; k++)
+        outs[k] = tensor_new(DTYPE_FLOAT, &empty, err);
+    struct op_io io = {.node = nd, .opset = opset, .n_in = n_in, .in = ins, .n_out = n_out,
+                       .out = outs};
+    for (int k = 0; k < n_out; k++)
+        outs[k]->dtype = DTYPE_UNDEFINED;
+    if (op->shape(&io, err) < 0)
+        return -1;
+    for (int k = 0; k < n_out; k++) {
+        struct shape s = outs[k]->shape;
+        if (tensor_reshape_alloc(outs[k], outs[k]->dtype, &s, err) < 0)
+            return -1;
+    }
+    void *scratch = io.scratch_bytes ? malloc(io.scratch_bytes) : NULL;
+    io.scratch = scratch;
+    int rc = op->run(&io, err);
+    free(scratch);
+    return rc;
+}
+
+struct tensor *tu_f32(int ndim, const int64_t *dims, const float *vals)
+{
+    struct shape s = shape_make(ndim, dims);
+    struct tensor *t = tensor_new(DTYPE_FLOAT, &s, NULL);
+    if (vals && tensor_bytes(t))
+        memcpy(t->data, vals, tensor_bytes(t));
+    return t;
+}
+
+struct tensor *tu_i64(int ndim, const int64_t *dims, const int64_t *vals)
+{
+    struct shape s = shape_make(ndim, dims);
+    struct tensor *t = tensor_new(DTYPE_INT64, &s, NULL);
+    if (tensor_bytes(t))
+        memcpy(t->data, vals, tensor_bytes(t));
+    return t;
+}
