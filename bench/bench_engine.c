@@ -7,7 +7,7 @@
 #include "core/timer.h"
 #include "engine/engine.h"
 
-#define ROWS 10000
+#define ROWS    10000
 #define REPEATS 7
 
 struct target {
@@ -17,8 +17,8 @@ struct target {
 
 static const struct target TARGETS[] = {{"bench_cnn", 0.12}, {"bench_mlp", 0.05}};
 
-static const char *const MODELS[] = {"bench_mlp", "bench_cnn", "mlp_gemm", "cnn_bn",
-                                     "matmul_softmax", "cnn_view", "cnn_gap"};
+static const char *const MODELS[] = {"bench_mlp",      "bench_cnn", "mlp_gemm", "cnn_bn",
+                                     "matmul_softmax", "cnn_view",  "cnn_gap"};
 
 static int bench_model(const char *root, const char *name)
 {
@@ -68,8 +68,8 @@ static int bench_model(const char *root, const char *name)
                 fastest = dt;
         }
         best[threads] = fastest;
-        printf("%-16s threads=%d  %8.4f s  %10.0f rows/s  %7.2f GFLOP/s  (chunk %zu rows)\n",
-               name, threads, fastest, ROWS / fastest, 2.0 * macs * ROWS / fastest / 1e9,
+        printf("%-16s threads=%d  %8.4f s  %10.0f rows/s  %7.2f GFLOP/s  (chunk %zu rows)\n", name,
+               threads, fastest, ROWS / fastest, 2.0 * macs * ROWS / fastest / 1e9,
                engine_chunk_rows(e));
         tensor_free(x);
         engine_free(e);
@@ -82,14 +82,19 @@ static int bench_model(const char *root, const char *name)
     return 0;
 }
 
-int main(void)
+/* Arguments, when given, name the models to run (default: all committed ones). */
+int main(int argc, char **argv)
 {
     const char *root = getenv("PRUNESCOPE_SRCDIR");
     if (!root)
         root = ".";
     printf("prunescope dense inference, %d rows, best of %d runs\n", ROWS, REPEATS);
     int rc = 0;
-    for (size_t i = 0; i < sizeof MODELS / sizeof MODELS[0]; i++)
-        rc |= bench_model(root, MODELS[i]) < 0;
+    if (argc > 1)
+        for (int i = 1; i < argc; i++)
+            rc |= bench_model(root, argv[i]) < 0;
+    else
+        for (size_t i = 0; i < sizeof MODELS / sizeof MODELS[0]; i++)
+            rc |= bench_model(root, MODELS[i]) < 0;
     return rc;
 }

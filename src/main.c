@@ -45,8 +45,8 @@ static void print_value(struct engine *e, int v, const char *kind)
             else
                 printf("%s%lld", d ? "," : "", (long long)s.dims[d]);
         }
-        printf("] %s\n", dtype_name(g->values[v].dtype == DTYPE_UNDEFINED
-                                        ? DTYPE_FLOAT : g->values[v].dtype));
+        printf("] %s\n", dtype_name(g->values[v].dtype == DTYPE_UNDEFINED ? DTYPE_FLOAT
+                                                                          : g->values[v].dtype));
     } else {
         printf("(shape unknown)\n");
     }
@@ -98,8 +98,10 @@ int main(int argc, char **argv)
             char *end;
             long v = strtol(optarg, &end, 10);
             if (*end || v < 1 || v > 256) {
-                fprintf(stderr, "prunescope: --threads expects a number from 1 to 256, got "
-                                "'%s'\n", optarg);
+                fprintf(stderr,
+                        "prunescope: --threads expects a number from 1 to 256, got "
+                        "'%s'\n",
+                        optarg);
                 return 2;
             }
             threads = (int)v;

@@ -50,8 +50,8 @@ char *shape_format(const struct shape *s, char *buf, size_t size)
     buf[0] = '\0';
     used += (size_t)snprintf(buf + used, size - used, "[");
     for (int i = 0; i < s->ndim && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, i ? ",%lld" : "%lld",
-                                 (long long)s->dims[i]);
+        used +=
+            (size_t)snprintf(buf + used, size - used, i ? ",%lld" : "%lld", (long long)s->dims[i]);
     if (used < size)
         snprintf(buf + used, size - used, "]");
     return buf;
@@ -152,6 +152,12 @@ int tensor_reshape_alloc(struct tensor *t, enum dtype dt, const struct shape *sh
     return 0;
 }
 
-size_t tensor_numel(const struct tensor *t) { return shape_numel(&t->shape); }
+size_t tensor_numel(const struct tensor *t)
+{
+    return shape_numel(&t->shape);
+}
 
-size_t tensor_bytes(const struct tensor *t) { return tensor_numel(t) * dtype_size(t->dtype); }
+size_t tensor_bytes(const struct tensor *t)
+{
+    return tensor_numel(t) * dtype_size(t->dtype);
+}

@@ -57,7 +57,13 @@ int tensor_reshape_alloc(struct tensor *t, enum dtype dt, const struct shape *sh
 
 size_t tensor_numel(const struct tensor *t);
 size_t tensor_bytes(const struct tensor *t);
-static inline float *tensor_f32(const struct tensor *t) { return (float *)t->data; }
-static inline int64_t *tensor_i64(const struct tensor *t) { return (int64_t *)t->data; }
+static inline float *tensor_f32(const struct tensor *t)
+{
+    return (float *)t->data;
+}
+static inline int64_t *tensor_i64(const struct tensor *t)
+{
+    return (int64_t *)t->data;
+}
 
 #endif

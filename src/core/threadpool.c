@@ -117,7 +117,10 @@ void pool_free(struct threadpool *p)
     free(p);
 }
 
-int pool_threads(const struct threadpool *p) { return p ? p->threads : 1; }
+int pool_threads(const struct threadpool *p)
+{
+    return p ? p->threads : 1;
+}
 
 void pool_run(struct threadpool *p, size_t n_tasks, pool_task_fn fn, void *arg)
 {

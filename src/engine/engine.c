@@ -14,7 +14,7 @@
 
 #define MAX_PLANS 8
 /* Activation bytes one chunk of rows may use: about the size of a core's L2 cache. */
-#define CHUNK_BUDGET_BYTES (1536u * 1024u)
+#define CHUNK_BUDGET_BYTES (1024u * 1024u)
 
 struct cached_plan {
     struct plan *plan;
@@ -54,13 +54,19 @@ void engine_free(struct engine *e)
     free(e);
 }
 
-const struct graph *engine_graph(const struct engine *e) { return e->g; }
-int engine_threads(const struct engine *e) { return e->threads; }
+const struct graph *engine_graph(const struct engine *e)
+{
+    return e->g;
+}
+int engine_threads(const struct engine *e)
+{
+    return e->threads;
+}
 
 /* The plan for these input shapes, made (evicting the least recently used) when absent. */
 static struct cached_plan *get_plan(struct engine *e, const struct shape *shapes,
-                                    const enum dtype *dtypes,
-                                    const struct tensor *const *values, struct err *err)
+                                    const enum dtype *dtypes, const struct tensor *const *values,
+                                    struct err *err)
 {
     struct cached_plan *slot = &e->plans[0];
     for (int i = 0; i < MAX_PLANS; i++) {
@@ -123,10 +129,12 @@ static int resolve_ops(struct engine *e, struct err *err)
         e->ops[n] = default_domain ? ops_find(nd->op_type) : NULL;
         if (!e->ops[n]) {
             char list[1024];
-            return err_unsupported(err, "node '%s' has op type '%s'%s%s%s, which prunescope does not "
-                           "support; supported ops: %s", nd->name, nd->op_type,
-                           default_domain ? "" : " (domain '", default_domain ? "" : nd->domain,
-                           default_domain ? "" : "')", ops_supported_list(list, sizeof list));
+            return err_unsupported(err,
+                                   "node '%s' has op type '%s'%s%s%s, which prunescope does not "
+                                   "support; supported ops: %s",
+                                   nd->name, nd->op_type, default_domain ? "" : " (domain '",
+                                   default_domain ? "" : nd->domain, default_domain ? "" : "')",
+                                   ops_supported_list(list, sizeof list));
         }
     }
     return 0;
@@ -150,8 +158,7 @@ struct engine *engine_new(struct graph *g, int threads, struct err *err)
     /* Check the whole graph now, for one row, so shape errors surface at load time. */
     bool shaped = true;
     for (int i = 0; i < g->n_inputs; i++)
-        shaped &= g->values[g->inputs[i]].has_shape &&
-                  g->values[g->inputs[i]].dtype != DTYPE_INT64;
+        shaped &= g->values[g->inputs[i]].has_shape && g->values[g->inputs[i]].dtype != DTYPE_INT64;
     if (shaped) {
         struct shape shapes[64];
         enum dtype dtypes[64];
@@ -180,8 +187,8 @@ struct engine *engine_open(const char *path, int threads, struct err *err)
     return e;
 }
 
-static int copy_outputs(const struct engine *e, const struct workspace *w,
-                        struct tensor **outputs, struct err *err)
+static int copy_outputs(const struct engine *e, const struct workspace *w, struct tensor **outputs,
+                        struct err *err)
 {
     const struct graph *g = e->g;
     for (int k = 0; k < g->n_outputs; k++)
@@ -263,7 +270,8 @@ static void rows_task(void *arg, size_t task, int worker)
     struct cached_plan *c = n == j->chunk ? j->full : j->tail;
     struct workspace *w = c->ws[worker];
     size_t in_row_bytes = tensor_bytes(j->input) / j->rows;
-    struct tensor view = {.dtype = j->input->dtype, .shape = j->input->shape,
+    struct tensor view = {.dtype = j->input->dtype,
+                          .shape = j->input->shape,
                           .data = (char *)j->input->data + start * in_row_bytes};
     view.shape.dims[0] = (int64_t)n;
     const struct tensor *ins[1] = {&view};
@@ -299,8 +307,10 @@ int engine_run_rows(struct engine *e, const struct tensor *input, struct tensor 
     if (iv->has_shape && iv->shape.ndim > 0 && iv->shape.dims[0] >= 0)
         chunk = (size_t)iv->shape.dims[0]; /* a fixed batch size: run that many at a time */
     if (rows % chunk != 0 && iv->has_shape && iv->shape.ndim > 0 && iv->shape.dims[0] >= 0)
-        return err_set(err, "the model's input '%s' has a fixed batch of %lld rows; %zu rows "
-                       "do not divide into it", iv->name, (long long)iv->shape.dims[0], rows);
+        return err_set(err,
+                       "the model's input '%s' has a fixed batch of %lld rows; %zu rows "
+                       "do not divide into it",
+                       iv->name, (long long)iv->shape.dims[0], rows);
     /* Keep every thread busy: no fewer than 4 chunks per thread when rows allow. */
     size_t min_chunks = (size_t)e->threads * 4;
     if (iv->shape.ndim == 0 || iv->shape.dims[0] < 0) {
@@ -312,8 +322,7 @@ int engine_run_rows(struct engine *e, const struct tensor *input, struct tensor 
     size_t n_chunks = (rows + chunk - 1) / chunk;
     struct shape shape = input->shape;
     enum dtype dt = input->dtype;
-    struct rows_job j = {.e = e, .input = input, .outputs = outputs, .rows = rows,
-                         .chunk = chunk};
+    struct rows_job j = {.e = e, .input = input, .outputs = outputs, .rows = rows, .chunk = chunk};
     shape.dims[0] = (int64_t)chunk;
     j.full = get_plan(e, &shape, &dt, NULL, err);
     if (!j.full)
@@ -372,8 +381,7 @@ fail:
     return -1;
 }
 
-int engine_value_shape(struct engine *e, int v, int64_t rows, struct shape *out,
-                       struct err *err)
+int engine_value_shape(struct engine *e, int v, int64_t rows, struct shape *out, struct err *err)
 {
     struct shape shapes[64];
     enum dtype dtypes[64];
@@ -409,8 +417,12 @@ double engine_macs_per_row(struct engine *e)
             ins[k] = nd->inputs[k] >= 0 ? &p->values[nd->inputs[k]] : NULL;
         for (int o = 0; o < nd->n_outputs && o < 64; o++)
             outs[o] = nd->outputs[o] >= 0 ? &p->values[nd->outputs[o]] : NULL;
-        struct op_io io = {.node = nd, .opset = p->opset, .n_in = nd->n_inputs, .in = ins,
-                           .n_out = nd->n_outputs, .out = outs};
+        struct op_io io = {.node = nd,
+                           .opset = p->opset,
+                           .n_in = nd->n_inputs,
+                           .in = ins,
+                           .n_out = nd->n_outputs,
+                           .out = outs};
         total += st->op->macs(&io);
     }
     return total;

@@ -41,8 +41,7 @@ size_t engine_chunk_rows(struct engine *e);
 
 /* Shape of graph value `v` for a batch of `rows` rows, from the plan (for `info`). Returns
  * -1 when the model cannot be planned. */
-int engine_value_shape(struct engine *e, int v, int64_t rows, struct shape *out,
-                       struct err *err);
+int engine_value_shape(struct engine *e, int v, int64_t rows, struct shape *out, struct err *err);
 
 /* Multiply-accumulates per row of the model's dense computation (Gemm, MatMul, Conv). */
 double engine_macs_per_row(struct engine *e);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/onnx_reader.h"
+
 void plan_free(struct plan *p)
 {
     if (!p)
@@ -40,8 +42,7 @@ bool plan_matches(const struct plan *p, const struct shape *input_shapes,
         bool have = p->known[g->inputs[i]], given = theirs && theirs->data;
         if (have != given)
             return false;
-        if (have && tensor_bytes(mine) &&
-            memcmp(mine->data, theirs->data, tensor_bytes(mine)) != 0)
+        if (have && tensor_bytes(mine) && memcmp(mine->data, theirs->data, tensor_bytes(mine)) != 0)
             return false;
     }
     return true;
@@ -53,9 +54,10 @@ static int check_input(const struct graph *g, int i, const struct shape *s, enum
     const struct value *v = &g->values[g->inputs[i]];
     char want[128], got[128];
     if (v->onnx_elem_type && v->dtype != dt)
-        return err_unsupported(err, "input '%s' has element type %s, which prunescope does not support "
-                       "as a model input", v->name, v->dtype == DTYPE_UNDEFINED
-                       ? "other than float32/int64" : dtype_name(v->dtype));
+        return err_unsupported(err,
+                               "input '%s' has element type %s, which prunescope does not support "
+                               "as a model input",
+                               v->name, onnx_elem_type_name(v->onnx_elem_type));
     if (!v->has_shape)
         return 0;
     bool ok = v->shape.ndim == s->ndim;
@@ -67,8 +69,8 @@ static int check_input(const struct graph *g, int i, const struct shape *s, enum
         used += (size_t)snprintf(want + used, sizeof want - used, "[");
         for (int d = 0; d < v->shape.ndim && used < sizeof want; d++) {
             if (v->shape.dims[d] >= 0)
-                used += (size_t)snprintf(want + used, sizeof want - used, "%s%lld",
-                                         d ? "," : "", (long long)v->shape.dims[d]);
+                used += (size_t)snprintf(want + used, sizeof want - used, "%s%lld", d ? "," : "",
+                                         (long long)v->shape.dims[d]);
             else
                 used += (size_t)snprintf(want + used, sizeof want - used, "%s%s", d ? "," : "",
                                          v->dim_param[d] ? v->dim_param[d] : "?");
@@ -100,8 +102,13 @@ static int fold_node(struct plan *p, const struct node *nd, const struct op_def 
     void *scratch = NULL;
     if (scratch_bytes && !(scratch = malloc(scratch_bytes)))
         return err_oom(err, "scratch", scratch_bytes);
-    struct op_io io = {.node = nd, .opset = p->opset, .n_in = nd->n_inputs, .in = ins,
-                       .n_out = nd->n_outputs, .out = outs, .scratch = scratch,
+    struct op_io io = {.node = nd,
+                       .opset = p->opset,
+                       .n_in = nd->n_inputs,
+                       .in = ins,
+                       .n_out = nd->n_outputs,
+                       .out = outs,
+                       .scratch = scratch,
                        .scratch_bytes = scratch_bytes};
     int rc = op->run(&io, err);
     free(scratch);
@@ -253,8 +260,8 @@ struct plan *plan_new(const struct graph *g, const struct op_def *const *ops,
     struct tensor **outs = NULL;
     size_t max_io = 1;
     for (int n = 0; n < g->n_nodes; n++) {
-        size_t k = (size_t)(g->nodes[n].n_inputs > g->nodes[n].n_outputs
-                                ? g->nodes[n].n_inputs : g->nodes[n].n_outputs);
+        size_t k = (size_t)(g->nodes[n].n_inputs > g->nodes[n].n_outputs ? g->nodes[n].n_inputs
+                                                                         : g->nodes[n].n_outputs);
         if (k > max_io)
             max_io = k;
     }
@@ -277,14 +284,18 @@ struct plan *plan_new(const struct graph *g, const struct op_def *const *ops,
             int v = nd->outputs[o];
             outs[o] = v >= 0 ? &p->values[v] : NULL;
         }
-        struct op_io io = {.node = nd, .opset = g->opset, .n_in = nd->n_inputs, .in = ins,
-                           .n_out = nd->n_outputs, .out = outs};
+        struct op_io io = {.node = nd,
+                           .opset = g->opset,
+                           .n_in = nd->n_inputs,
+                           .in = ins,
+                           .n_out = nd->n_outputs,
+                           .out = outs};
         if (op->shape(&io, err) < 0)
             goto fail;
         for (int o = 0; o < nd->n_outputs; o++)
             if (outs[o] && outs[o]->dtype == DTYPE_UNDEFINED) {
-                err_set(err, "node '%s' (%s): output %d was given no type", nd->name,
-                        nd->op_type, o);
+                err_set(err, "node '%s' (%s): output %d was given no type", nd->name, nd->op_type,
+                        o);
                 goto fail;
             }
         bool foldable = all_known || ((op->flags & OP_READS_SHAPE_ONLY) && nd->n_inputs > 0);
@@ -383,8 +394,13 @@ int workspace_run(struct workspace *w, const struct tensor *const *inputs, struc
             ins[k] = nd->inputs[k] >= 0 ? &w->values[nd->inputs[k]] : NULL;
         for (int o = 0; o < nd->n_outputs; o++)
             outs[o] = nd->outputs[o] >= 0 ? &w->values[nd->outputs[o]] : NULL;
-        struct op_io io = {.node = nd, .opset = p->opset, .n_in = nd->n_inputs, .in = ins,
-                           .n_out = nd->n_outputs, .out = outs, .scratch = w->scratch,
+        struct op_io io = {.node = nd,
+                           .opset = p->opset,
+                           .n_in = nd->n_inputs,
+                           .in = ins,
+                           .n_out = nd->n_outputs,
+                           .out = outs,
+                           .scratch = w->scratch,
                            .scratch_bytes = st->scratch_bytes};
         if (st->op->run(&io, err) < 0)
             return -1;

@@ -13,7 +13,7 @@
 #include "model/graph.h"
 
 struct plan_step {
-    int node;               /* index into graph nodes */
+    int node; /* index into graph nodes */
     const struct op_def *op;
     size_t scratch_bytes;
 };

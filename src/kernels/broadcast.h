@@ -21,8 +21,8 @@ void bcast_init(struct bcast *bc, const struct shape *a, const struct shape *b,
 
 /* Calls inner(ctx, off_a, off_b, off_out, n, step_a, step_b) for each contiguous run of the
  * last dimension; step is 0 or 1. */
-typedef void (*bcast_inner_fn)(void *ctx, size_t oa, size_t ob, size_t oo, size_t n,
-                               size_t step_a, size_t step_b);
+typedef void (*bcast_inner_fn)(void *ctx, size_t oa, size_t ob, size_t oo, size_t n, size_t step_a,
+                               size_t step_b);
 void bcast_for_each(const struct bcast *bc, bcast_inner_fn inner, void *ctx);
 
 #endif

@@ -93,8 +93,10 @@ int op_const_ints(const struct op_io *io, int i, const int64_t **vals, size_t *c
     if (t->dtype != DTYPE_INT64)
         return op_fail(io, err, "input %d must be int64, is %s", i, dtype_name(t->dtype));
     if (!t->data && tensor_numel(t) > 0)
-        return op_fail(io, err, "input %d must be known when the model is loaded (a constant "
-                       "or computed from shapes only)", i);
+        return op_fail(io, err,
+                       "input %d must be known when the model is loaded (a constant "
+                       "or computed from shapes only)",
+                       i);
     *vals = tensor_i64(t);
     *count = tensor_numel(t);
     return 0;

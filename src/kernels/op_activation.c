@@ -14,37 +14,46 @@ static int unary_shape(struct op_io *io, struct err *err)
     return 0;
 }
 
-#define DEFINE_UNARY(NAME, PREP, EXPR)                                                       \
-    static int NAME##_run(struct op_io *io, struct err *err)                                 \
-    {                                                                                        \
-        const float *x = tensor_f32(io->in[0]);                                              \
-        float *y = tensor_f32(io->out[0]);                                                   \
-        size_t n = tensor_numel(io->in[0]);                                                  \
-        PREP;                                                                                \
-        for (size_t i = 0; i < n; i++) {                                                     \
-            float v = x[i];                                                                  \
-            y[i] = EXPR;                                                                     \
-        }                                                                                    \
-        return 0;                                                                            \
+#define DEFINE_UNARY(NAME, PREP, EXPR)                                                             \
+    static int NAME##_run(struct op_io *io, struct err *err)                                       \
+    {                                                                                              \
+        const float *restrict x = tensor_f32(io->in[0]);                                           \
+        float *restrict y = tensor_f32(io->out[0]);                                                \
+        size_t n = tensor_numel(io->in[0]);                                                        \
+        PREP;                                                                                      \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            float v = x[i];                                                                        \
+            y[i] = EXPR;                                                                           \
+        }                                                                                          \
+        return 0;                                                                                  \
     }
 
-DEFINE_UNARY(relu, (void)0, v > 0.0f ? v : 0.0f)
+/* t limited to [0, 1]; NaN passes through. Plain comparisons (unlike fminf/fmaxf, which
+ * drop NaN and are library calls) compile to vector min/max. */
+static inline float clamp01(float t)
+{
+    return t < 0.0f ? 0.0f : (t > 1.0f ? 1.0f : t);
+}
+
+/* NaN passes through, as in PyTorch and onnxruntime. */
+DEFINE_UNARY(relu, (void)0, v < 0.0f ? 0.0f : v)
 DEFINE_UNARY(leakyrelu, float alpha = node_attr_float(io->node, "alpha", 0.01f),
              v >= 0.0f ? v : alpha * v)
 DEFINE_UNARY(sigmoid, (void)0, v >= 0.0f ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v)))
 DEFINE_UNARY(tanh, (void)0, tanhf(v))
-DEFINE_UNARY(hardsigmoid,
-             float alpha = node_attr_float(io->node, "alpha", 0.2f);
-             float beta = node_attr_float(io->node, "beta", 0.5f),
-             fmaxf(0.0f, fminf(1.0f, alpha * v + beta)))
-DEFINE_UNARY(hardswish, (void)0, v * fmaxf(0.0f, fminf(1.0f, v / 6.0f + 0.5f)))
+DEFINE_UNARY(hardsigmoid, float alpha = node_attr_float(io->node, "alpha", 0.2f);
+             float beta = node_attr_float(io->node, "beta", 0.5f), clamp01(alpha *v + beta))
+DEFINE_UNARY(hardswish, (void)0, v *clamp01(v / 6.0f + 0.5f))
 
 const struct op_def op_relu = {.name = "Relu", .shape = unary_shape, .run = relu_run};
-const struct op_def op_leakyrelu = {.name = "LeakyRelu", .shape = unary_shape, .run = leakyrelu_run};
+const struct op_def op_leakyrelu = {
+    .name = "LeakyRelu", .shape = unary_shape, .run = leakyrelu_run};
 const struct op_def op_sigmoid = {.name = "Sigmoid", .shape = unary_shape, .run = sigmoid_run};
 const struct op_def op_tanh = {.name = "Tanh", .shape = unary_shape, .run = tanh_run};
-const struct op_def op_hardsigmoid = {.name = "HardSigmoid", .shape = unary_shape, .run = hardsigmoid_run};
-const struct op_def op_hardswish = {.name = "HardSwish", .shape = unary_shape, .run = hardswish_run};
+const struct op_def op_hardsigmoid = {
+    .name = "HardSigmoid", .shape = unary_shape, .run = hardsigmoid_run};
+const struct op_def op_hardswish = {
+    .name = "HardSwish", .shape = unary_shape, .run = hardswish_run};
 
 /* Clip: bounds are attributes before opset 11 and optional scalar inputs from 11 on. */
 static int clip_shape(struct op_io *io, struct err *err)

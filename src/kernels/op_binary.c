@@ -13,30 +13,30 @@ struct bin_ctx {
     void *out;
 };
 
-#define DEFINE_INNER(NAME, T, EXPR)                                                          \
-    static void NAME(void *opaque, size_t oa, size_t ob, size_t oo, size_t n, size_t sa,     \
-                     size_t sb)                                                              \
-    {                                                                                        \
-        const struct bin_ctx *c = opaque;                                                    \
-        const T *a = (const T *)c->a + oa, *b = (const T *)c->b + ob;                        \
-        T *o = (T *)c->out + oo;                                                             \
-        if (sa == 1 && sb == 1) {                                                            \
-            for (size_t i = 0; i < n; i++) {                                                 \
-                T x = a[i], y = b[i];                                                        \
-                o[i] = EXPR;                                                                 \
-            }                                                                                \
-        } else if (sa == 1) {                                                                \
-            T y = b[0];                                                                      \
-            for (size_t i = 0; i < n; i++) {                                                 \
-                T x = a[i];                                                                  \
-                o[i] = EXPR;                                                                 \
-            }                                                                                \
-        } else {                                                                             \
-            for (size_t i = 0; i < n; i++) {                                                 \
-                T x = a[i * sa], y = b[i * sb];                                              \
-                o[i] = EXPR;                                                                 \
-            }                                                                                \
-        }                                                                                    \
+#define DEFINE_INNER(NAME, T, EXPR)                                                                \
+    static void NAME(void *opaque, size_t oa, size_t ob, size_t oo, size_t n, size_t sa,           \
+                     size_t sb)                                                                    \
+    {                                                                                              \
+        const struct bin_ctx *c = opaque;                                                          \
+        const T *a = (const T *)c->a + oa, *b = (const T *)c->b + ob;                              \
+        T *o = (T *)c->out + oo;                                                                   \
+        if (sa == 1 && sb == 1) {                                                                  \
+            for (size_t i = 0; i < n; i++) {                                                       \
+                T x = a[i], y = b[i];                                                              \
+                o[i] = EXPR;                                                                       \
+            }                                                                                      \
+        } else if (sa == 1) {                                                                      \
+            T y = b[0];                                                                            \
+            for (size_t i = 0; i < n; i++) {                                                       \
+                T x = a[i];                                                                        \
+                o[i] = EXPR;                                                                       \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (size_t i = 0; i < n; i++) {                                                       \
+                T x = a[i * sa], y = b[i * sb];                                                    \
+                o[i] = EXPR;                                                                       \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 DEFINE_INNER(add_f32, float, x + y)
@@ -83,10 +83,22 @@ static int binary_run(struct op_io *io, enum binop op)
     return 0;
 }
 
-static int add_run(struct op_io *io, struct err *err) { return binary_run(io, BIN_ADD); }
-static int sub_run(struct op_io *io, struct err *err) { return binary_run(io, BIN_SUB); }
-static int mul_run(struct op_io *io, struct err *err) { return binary_run(io, BIN_MUL); }
-static int div_run(struct op_io *io, struct err *err) { return binary_run(io, BIN_DIV); }
+static int add_run(struct op_io *io, struct err *err)
+{
+    return binary_run(io, BIN_ADD);
+}
+static int sub_run(struct op_io *io, struct err *err)
+{
+    return binary_run(io, BIN_SUB);
+}
+static int mul_run(struct op_io *io, struct err *err)
+{
+    return binary_run(io, BIN_MUL);
+}
+static int div_run(struct op_io *io, struct err *err)
+{
+    return binary_run(io, BIN_DIV);
+}
 
 const struct op_def op_add = {.name = "Add", .shape = binary_shape, .run = add_run};
 const struct op_def op_sub = {.name = "Sub", .shape = binary_shape, .run = sub_run};

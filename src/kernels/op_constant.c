@@ -22,7 +22,8 @@ static int constant_shape(struct op_io *io, struct err *err)
     } else if ((a = node_attr(n, "value_ints")) && a->type == ATTR_INTS) {
         op_set_out(io, 0, DTYPE_INT64, &(struct shape){.ndim = 1, .dims = {(int64_t)a->n}});
     } else {
-        return op_fail(io, err, "no supported value attribute (value, value_float, "
+        return op_fail(io, err,
+                       "no supported value attribute (value, value_float, "
                        "value_floats, value_int, value_ints)");
     }
     return 0;
@@ -50,7 +51,8 @@ static int constant_run(struct op_io *io, struct err *err)
     return 0;
 }
 
-const struct op_def op_constant = {.name = "Constant", .shape = constant_shape, .run = constant_run};
+const struct op_def op_constant = {
+    .name = "Constant", .shape = constant_shape, .run = constant_run};
 
 static int constantofshape_shape(struct op_io *io, struct err *err)
 {
@@ -94,4 +96,5 @@ static int constantofshape_run(struct op_io *io, struct err *err)
     return 0;
 }
 
-const struct op_def op_constantofshape = {.name = "ConstantOfShape", .shape = constantofshape_shape, .run = constantofshape_run};
+const struct op_def op_constantofshape = {
+    .name = "ConstantOfShape", .shape = constantofshape_shape, .run = constantofshape_run};

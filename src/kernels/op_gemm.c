@@ -92,8 +92,8 @@ static int gemm_run(struct op_io *io, struct err *err)
         return 0;
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)m, (int)n, (int)k, alpha, tensor_f32(a), (int)a->shape.dims[1],
-                tensor_f32(b), (int)b->shape.dims[1], blas_beta, y, (int)n);
+                (int)m, (int)n, (int)k, alpha, tensor_f32(a), (int)a->shape.dims[1], tensor_f32(b),
+                (int)b->shape.dims[1], blas_beta, y, (int)n);
     return 0;
 }
 
@@ -105,4 +105,5 @@ static double gemm_macs(const struct op_io *io)
     return (double)shape_numel(&io->out[0]->shape) * k;
 }
 
-const struct op_def op_gemm = {.name = "Gemm", .shape = gemm_shape, .run = gemm_run, .macs = gemm_macs};
+const struct op_def op_gemm = {
+    .name = "Gemm", .shape = gemm_shape, .run = gemm_run, .macs = gemm_macs};

@@ -98,18 +98,17 @@ static int matmul_run(struct op_io *io, struct err *err)
     /* B shared by every batch and A contiguous: one product of [batch*m, k] x [k, n]. */
     if (shape_numel(&d.b_batch) == 1 && shape_numel(&d.a_batch) == nbatch) {
         int64_t rows = (int64_t)nbatch * d.m;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)d.n, (int)d.k,
-                    1.0f, tensor_f32(a), (int)d.k, tensor_f32(b), (int)d.n, 0.0f, y, (int)d.n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)d.n, (int)d.k, 1.0f,
+                    tensor_f32(a), (int)d.k, tensor_f32(b), (int)d.n, 0.0f, y, (int)d.n);
         return 0;
     }
     for (size_t i = 0; i < nbatch; i++) {
-        const float *am = tensor_f32(a) + batch_offset(&d.batch, &d.a_batch, i,
-                                                       (size_t)(d.m * d.k));
-        const float *bm = tensor_f32(b) + batch_offset(&d.batch, &d.b_batch, i,
-                                                       (size_t)(d.k * d.n));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)d.m, (int)d.n, (int)d.k,
-                    1.0f, am, (int)d.k, bm, (int)d.n, 0.0f, y + i * (size_t)(d.m * d.n),
-                    (int)d.n);
+        const float *am =
+            tensor_f32(a) + batch_offset(&d.batch, &d.a_batch, i, (size_t)(d.m * d.k));
+        const float *bm =
+            tensor_f32(b) + batch_offset(&d.batch, &d.b_batch, i, (size_t)(d.k * d.n));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)d.m, (int)d.n, (int)d.k, 1.0f,
+                    am, (int)d.k, bm, (int)d.n, 0.0f, y + i * (size_t)(d.m * d.n), (int)d.n);
     }
     return 0;
 }
@@ -120,4 +119,5 @@ static double matmul_macs(const struct op_io *io)
     return (double)shape_numel(&io->out[0]->shape) * (double)a->dims[a->ndim - 1];
 }
 
-const struct op_def op_matmul = {.name = "MatMul", .shape = matmul_shape, .run = matmul_run, .macs = matmul_macs};
+const struct op_def op_matmul = {
+    .name = "MatMul", .shape = matmul_shape, .run = matmul_run, .macs = matmul_macs};

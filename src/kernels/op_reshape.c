@@ -9,7 +9,8 @@ static int any_dtype(const struct op_io *io, int i, struct err *err)
     if (!op_has_in(io, i))
         return op_fail(io, err, "input %d is missing", i);
     if (io->in[i]->dtype != DTYPE_FLOAT && io->in[i]->dtype != DTYPE_INT64)
-        return op_unsupported(io, err, "element type %s of input %d", dtype_name(io->in[i]->dtype), i);
+        return op_unsupported(io, err, "element type %s of input %d", dtype_name(io->in[i]->dtype),
+                              i);
     return 0;
 }
 
@@ -64,8 +65,8 @@ static int reshape_shape(struct op_io *io, struct err *err)
         int64_t d = req[i];
         if (d == 0 && !allowzero) {
             if ((int)i >= s->ndim)
-                return op_fail(io, err, "target dim %zu is 0 (copy) but the input has rank %d",
-                               i, s->ndim);
+                return op_fail(io, err, "target dim %zu is 0 (copy) but the input has rank %d", i,
+                               s->ndim);
             d = s->dims[i];
         } else if (d == -1) {
             if (infer >= 0)
@@ -83,8 +84,10 @@ static int reshape_shape(struct op_io *io, struct err *err)
     if (infer >= 0) {
         if (known == 0 || total % known != 0) {
             char si[96];
-            return op_fail(io, err, "cannot infer the -1 dimension: %zu elements of %s do not "
-                           "divide by %zu", total, shape_format(s, si, sizeof si), known);
+            return op_fail(io, err,
+                           "cannot infer the -1 dimension: %zu elements of %s do not "
+                           "divide by %zu",
+                           total, shape_format(s, si, sizeof si), known);
         }
         out.dims[infer] = (int64_t)(total / known);
     }

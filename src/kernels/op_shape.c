@@ -37,7 +37,8 @@ static int shape_run(struct op_io *io, struct err *err)
     return 0;
 }
 
-const struct op_def op_shape = {.name = "Shape", .shape = shape_shape, .run = shape_run, .flags = OP_READS_SHAPE_ONLY};
+const struct op_def op_shape = {
+    .name = "Shape", .shape = shape_shape, .run = shape_run, .flags = OP_READS_SHAPE_ONLY};
 
 static int gather_shape(struct op_io *io, struct err *err)
 {

@@ -68,9 +68,15 @@ const struct op_def *ops_find(const char *op_type)
     return NULL;
 }
 
-size_t ops_count(void) { return N_OPS; }
+size_t ops_count(void)
+{
+    return N_OPS;
+}
 
-const struct op_def *ops_at(size_t i) { return i < N_OPS ? OPS[i] : NULL; }
+const struct op_def *ops_at(size_t i)
+{
+    return i < N_OPS ? OPS[i] : NULL;
+}
 
 char *ops_supported_list(char *buf, size_t size)
 {
@@ -82,4 +88,7 @@ char *ops_supported_list(char *buf, size_t size)
     return buf;
 }
 
-void ops_blas_single_thread(void) { openblas_set_num_threads(1); }
+void ops_blas_single_thread(void)
+{
+    openblas_set_num_threads(1);
+}

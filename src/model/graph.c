@@ -125,9 +125,10 @@ int graph_sort(struct graph *g, struct err *err)
                                g->values[v].name, g->nodes[g->values[v].producer].name,
                                g->nodes[i].name);
             if (g->values[v].constant || is_graph_input(g, v))
-                return err_set(err, "node '%s' (%s) writes '%s', which is a graph input or "
-                               "initializer", g->nodes[i].name, g->nodes[i].op_type,
-                               g->values[v].name);
+                return err_set(err,
+                               "node '%s' (%s) writes '%s', which is a graph input or "
+                               "initializer",
+                               g->nodes[i].name, g->nodes[i].op_type, g->values[v].name);
             g->values[v].producer = i;
         }
     }
@@ -138,7 +139,8 @@ int graph_sort(struct graph *g, struct err *err)
             if (v < 0)
                 continue;
             if (g->values[v].producer < 0 && !g->values[v].constant && !is_graph_input(g, v))
-                return err_set(err, "node '%s' (%s) reads '%s', which no node produces and "
+                return err_set(err,
+                               "node '%s' (%s) reads '%s', which no node produces and "
                                "which is neither an initializer nor a graph input",
                                nd->name, nd->op_type, g->values[v].name);
         }

@@ -61,8 +61,8 @@ struct node {
 
 struct graph {
     char *name;
-    char *producer;  /* producer_name and version of the exporter */
-    int64_t opset;   /* of the default ("" / "ai.onnx") domain */
+    char *producer; /* producer_name and version of the exporter */
+    int64_t opset;  /* of the default ("" / "ai.onnx") domain */
     int64_t ir_version;
     struct value *values;
     int n_values, cap_values;

@@ -13,8 +13,8 @@
 const char *onnx_elem_type_name(int t)
 {
     static const char *const names[] = {
-        "UNDEFINED", "FLOAT",  "UINT8",   "INT8",      "UINT16",     "INT16",
-        "INT32",     "INT64",  "STRING",  "BOOL",      "FLOAT16",    "DOUBLE",
+        "UNDEFINED", "FLOAT",  "UINT8",     "INT8",       "UINT16",   "INT16",
+        "INT32",     "INT64",  "STRING",    "BOOL",       "FLOAT16",  "DOUBLE",
         "UINT32",    "UINT64", "COMPLEX64", "COMPLEX128", "BFLOAT16",
     };
     if (t >= 0 && (size_t)t < sizeof names / sizeof names[0])
@@ -57,15 +57,42 @@ uint8_t *onnx_slurp(const char *path, size_t *len_out, struct err *err)
 static int elem_info(int t, enum dtype *dt, size_t *raw_size)
 {
     switch (t) {
-    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: *dt = DTYPE_FLOAT; *raw_size = 4; return 0;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: *dt = DTYPE_FLOAT; *raw_size = 8; return 0;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: *dt = DTYPE_INT64; *raw_size = 8; return 0;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: *dt = DTYPE_INT64; *raw_size = 4; return 0;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT16: *dt = DTYPE_INT64; *raw_size = 2; return 0;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT16: *dt = DTYPE_INT64; *raw_size = 2; return 0;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT8: *dt = DTYPE_INT64; *raw_size = 1; return 0;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8: *dt = DTYPE_INT64; *raw_size = 1; return 0;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: *dt = DTYPE_INT64; *raw_size = 1; return 0;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
+        *dt = DTYPE_FLOAT;
+        *raw_size = 4;
+        return 0;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
+        *dt = DTYPE_FLOAT;
+        *raw_size = 8;
+        return 0;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
+        *dt = DTYPE_INT64;
+        *raw_size = 8;
+        return 0;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT32:
+        *dt = DTYPE_INT64;
+        *raw_size = 4;
+        return 0;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT16:
+        *dt = DTYPE_INT64;
+        *raw_size = 2;
+        return 0;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT16:
+        *dt = DTYPE_INT64;
+        *raw_size = 2;
+        return 0;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT8:
+        *dt = DTYPE_INT64;
+        *raw_size = 1;
+        return 0;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8:
+        *dt = DTYPE_INT64;
+        *raw_size = 1;
+        return 0;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL:
+        *dt = DTYPE_INT64;
+        *raw_size = 1;
+        return 0;
     default: return -1;
     }
 }
@@ -73,9 +100,21 @@ static int elem_info(int t, enum dtype *dt, size_t *raw_size)
 static int64_t raw_int(int t, const uint8_t *p)
 {
     switch (t) {
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: { int32_t v; memcpy(&v, p, 4); return v; }
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT16: { int16_t v; memcpy(&v, p, 2); return v; }
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT16: { uint16_t v; memcpy(&v, p, 2); return v; }
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: {
+        int32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT16: {
+        int16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT16: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT8: return (int8_t)p[0];
     default: return p[0];
     }
@@ -89,14 +128,15 @@ static struct tensor *tensor_from_proto(const Onnx__TensorProto *tp, const char 
     enum dtype dt;
     size_t raw_size;
     if (elem_info(et, &dt, &raw_size) < 0) {
-        err_unsupported(err, "%s has element type %s, which prunescope does not support",
-                        what, onnx_elem_type_name(et));
+        err_unsupported(err, "%s has element type %s, which prunescope does not support", what,
+                        onnx_elem_type_name(et));
         return NULL;
     }
-    if (tp->has_data_location &&
-        tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
-        err_unsupported(err, "%s keeps its data in an external file, which prunescope does "
-                        "not support yet", what);
+    if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+        err_unsupported(err,
+                        "%s keeps its data in an external file, which prunescope does "
+                        "not support yet",
+                        what);
         return NULL;
     }
     if (tp->segment) {
@@ -104,8 +144,7 @@ static struct tensor *tensor_from_proto(const Onnx__TensorProto *tp, const char 
         return NULL;
     }
     if (tp->n_dims > TENSOR_MAX_DIMS) {
-        err_set(err, "%s has rank %zu; at most %d is supported", what, tp->n_dims,
-                TENSOR_MAX_DIMS);
+        err_set(err, "%s has rank %zu; at most %d is supported", what, tp->n_dims, TENSOR_MAX_DIMS);
         return NULL;
     }
     struct shape s = {.ndim = (int)tp->n_dims};
@@ -133,14 +172,15 @@ static struct tensor *tensor_from_proto(const Onnx__TensorProto *tp, const char 
     }
     bool raw = tp->has_raw_data;
     if (raw && tp->raw_data.len != numel * raw_size) {
-        err_set(err, "%s declares shape %s (%zu %s values, %zu bytes) but its raw_data holds "
-                "%zu bytes", what, sbuf, numel, onnx_elem_type_name(et), numel * raw_size,
-                tp->raw_data.len);
+        err_set(err,
+                "%s declares shape %s (%zu %s values, %zu bytes) but its raw_data holds "
+                "%zu bytes",
+                what, sbuf, numel, onnx_elem_type_name(et), numel * raw_size, tp->raw_data.len);
         return NULL;
     }
     if (!raw && typed_count != numel) {
-        err_set(err, "%s declares shape %s (%zu values) but holds %zu %s values", what, sbuf,
-                numel, typed_count, onnx_elem_type_name(et));
+        err_set(err, "%s declares shape %s (%zu values) but holds %zu %s values", what, sbuf, numel,
+                typed_count, onnx_elem_type_name(et));
         return NULL;
     }
     struct tensor *t = tensor_new(dt, &s, err);
@@ -234,9 +274,7 @@ static int convert_attr(const Onnx__AttributeProto *ap, struct attr *a, const ch
         if (a->n)
             memcpy(a->ints, ap->ints, a->n * sizeof *a->ints);
         break;
-    default:
-        a->type = ATTR_OTHER;
-        break;
+    default: a->type = ATTR_OTHER; break;
     }
     return 0;
 }
@@ -254,12 +292,15 @@ static int convert_value_info(struct graph *g, const Onnx__ValueInfoProto *vi, i
     if (!vi->type)
         return 0;
     if (vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !vi->type->tensor_type) {
-        static const char *const kinds[] = {"", "a tensor", "", "", "a sequence", "a map",
-                                            "", "", "a sparse tensor", "an optional"};
+        static const char *const kinds[] = {
+            "", "a tensor",        "",           "", "a sequence", "a map", "",
+            "", "a sparse tensor", "an optional"};
         int k = (int)vi->type->value_case;
         const char *kind = k >= 0 && k < 10 && *kinds[k] ? kinds[k] : "not a tensor";
-        return err_unsupported(err, "graph input or output '%s' is %s; prunescope supports "
-                               "dense tensors only", vi->name, kind);
+        return err_unsupported(err,
+                               "graph input or output '%s' is %s; prunescope supports "
+                               "dense tensors only",
+                               vi->name, kind);
     }
     const Onnx__TypeProto__Tensor *tt = vi->type->tensor_type;
     v->onnx_elem_type = tt->has_elem_type ? tt->elem_type : 0;
@@ -350,8 +391,7 @@ static int convert_graph(struct graph *g, const Onnx__ModelProto *mp, struct err
     g->opset = -1;
     for (size_t i = 0; i < mp->n_opset_import; i++) {
         const Onnx__OperatorSetIdProto *op = mp->opset_import[i];
-        if ((!op->domain || !*op->domain || strcmp(op->domain, "ai.onnx") == 0) &&
-            op->has_version)
+        if ((!op->domain || !*op->domain || strcmp(op->domain, "ai.onnx") == 0) && op->has_version)
             g->opset = op->version;
     }
     if (g->opset < 0)
@@ -377,7 +417,7 @@ static int convert_graph(struct graph *g, const Onnx__ModelProto *mp, struct err
     }
     if (gp->n_sparse_initializer)
         return err_set(err, "the model has sparse initializers, which prunescope does not "
-                       "support");
+                            "support");
     g->inputs = malloc((gp->n_input ? gp->n_input : 1) * sizeof *g->inputs);
     g->outputs = malloc((gp->n_output ? gp->n_output : 1) * sizeof *g->outputs);
     if (!g->inputs || !g->outputs)
@@ -406,8 +446,7 @@ static int convert_graph(struct graph *g, const Onnx__ModelProto *mp, struct err
     return graph_sort(g, err);
 }
 
-struct graph *onnx_read_model(const uint8_t *buf, size_t len, const char *label,
-                              struct err *err)
+struct graph *onnx_read_model(const uint8_t *buf, size_t len, const char *label, struct err *err)
 {
     if (len == 0) {
         err_set(err, "%s: the file is empty; expected an ONNX model", label);
@@ -415,13 +454,14 @@ struct graph *onnx_read_model(const uint8_t *buf, size_t len, const char *label,
     }
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
     if (!mp) {
-        err_set(err, "%s: not a valid ONNX model: the protobuf data is truncated or corrupt "
-                "(%zu bytes read)", label, len);
+        err_set(err,
+                "%s: not a valid ONNX model: the protobuf data is truncated or corrupt "
+                "(%zu bytes read)",
+                label, len);
         return NULL;
     }
     if (!mp->graph || !mp->has_ir_version) {
-        err_set(err, "%s: not an ONNX model (no %s)", label,
-                mp->graph ? "IR version" : "graph");
+        err_set(err, "%s: not an ONNX model (no %s)", label, mp->graph ? "IR version" : "graph");
         onnx__model_proto__free_unpacked(mp, NULL);
         return NULL;
     }

@@ -17,8 +17,7 @@
 struct graph *onnx_read_model_file(const char *path, struct err *err);
 
 /* Same from memory; label names the source in messages. */
-struct graph *onnx_read_model(const uint8_t *buf, size_t len, const char *label,
-                              struct err *err);
+struct graph *onnx_read_model(const uint8_t *buf, size_t len, const char *label, struct err *err);
 
 /* Load a serialized TensorProto (.pb). *name_out (may be NULL) receives a malloc'd copy of
  * the tensor's name; *elem_type_out (may be NULL) the declared ONNX element type. Tensors of

@@ -6,8 +6,8 @@
 #include "model/graph.h"
 
 /* Adds node `name` computing out = op(in...). */
-static void add(struct graph *g, const char *name, const char *op, const char *in0,
-                const char *in1, const char *out)
+static void add(struct graph *g, const char *name, const char *op, const char *in0, const char *in1,
+                const char *out)
 {
     struct err err;
     struct node n = {0};

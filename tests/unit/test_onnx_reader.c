@@ -10,7 +10,10 @@
 #include "model/onnx_reader.h"
 #include "testutil.h"
 
-static const char *mlp_path(void) { return tu_src_path("tests/fixtures/mlp_gemm/model.onnx"); }
+static const char *mlp_path(void)
+{
+    return tu_src_path("tests/fixtures/mlp_gemm/model.onnx");
+}
 
 Test(onnx_reader, reads_mlp_initializers_inputs_and_nodes)
 {
@@ -122,8 +125,7 @@ Test(onnx_reader, initializer_typed_data_count_mismatch_is_refused)
 Test(onnx_reader, unsupported_op_names_node_op_and_supported_list)
 {
     expect_load_error(tu_src_path("tests/fixtures/errors/unsupported_op.onnx"),
-                      (const char *[]){"erf_1", "'Erf'", "supported ops:", "Conv", "Gemm",
-                                       NULL});
+                      (const char *[]){"erf_1", "'Erf'", "supported ops:", "Conv", "Gemm", NULL});
 }
 
 Test(onnx_reader, input_nobody_produces_is_named)

@@ -6,22 +6,10 @@
 #include "kernels/ops.h"
 #include "testutil.h"
 
-#define I64(...) ((const int64_t[]){__VA_ARGS__})
-#define F32(...) ((const float[]){__VA_ARGS__})
-
-static void expect_floats(const struct tensor *t, const float *want, size_t n, float tol)
-{
-    cr_assert_eq(t->dtype, DTYPE_FLOAT);
-    cr_assert_eq(tensor_numel(t), n, "numel %zu, expected %zu", tensor_numel(t), n);
-    for (size_t i = 0; i < n; i++)
-        cr_expect(fabsf(tensor_f32(t)[i] - want[i]) <= tol, "element %zu: %g, expected %g", i,
-                  tensor_f32(t)[i], want[i]);
-}
-
 Test(ops, gemm_applies_alpha_beta_and_both_transposes)
 {
     /* A is stored transposed (K=2 x M=2), B transposed (N=3 x K=2). */
-    struct tensor *a = tu_f32(2, I64(2, 2), F32(1, 3, 2, 4));  /* A = [[1,2],[3,4]] */
+    struct tensor *a = tu_f32(2, I64(2, 2), F32(1, 3, 2, 4));       /* A = [[1,2],[3,4]] */
     struct tensor *b = tu_f32(2, I64(3, 2), F32(1, 0, 0, 1, 1, 1)); /* B = [[1,0,1],[0,1,1]] */
     struct tensor *c = tu_f32(1, I64(3), F32(10, 20, 30));
     struct attr at[] = {{.name = "alpha", .type = ATTR_FLOAT, .f = 2.0f},
@@ -35,7 +23,7 @@ Test(ops, gemm_applies_alpha_beta_and_both_transposes)
     cr_assert_eq(tu_op_run(ops_find("Gemm"), &nd, 13, ins, 3, &out, 1, &err), 0, "%s", err.msg);
     /* A*B = [[1,2,3],[3,4,7]]; 2*AB + 0.5*C = [[7,14,21],[11,18,29]]. */
     cr_expect_eq(out->shape.ndim, 2);
-    expect_floats(out, F32(7, 14, 21, 11, 18, 29), 6, 1e-6f);
+    tu_expect_floats(out, F32(7, 14, 21, 11, 18, 29), 6, 1e-6f);
     tensor_free(a), tensor_free(b), tensor_free(c), tensor_free(out);
 }
 
@@ -63,7 +51,7 @@ Test(ops, matmul_broadcasts_batch_of_a_against_shared_b)
     struct err err;
     cr_assert_eq(tu_op_run(ops_find("MatMul"), &nd, 13, ins, 2, &out, 1, &err), 0, "%s", err.msg);
     cr_expect_eq(out->shape.ndim, 3);
-    expect_floats(out, F32(1, 5, 3, 11), 4, 1e-6f);
+    tu_expect_floats(out, F32(1, 5, 3, 11), 4, 1e-6f);
     tensor_free(a), tensor_free(b), tensor_free(out);
 }
 
@@ -80,7 +68,7 @@ Test(ops, matmul_broadcasts_b_batches_and_promotes_1d_a)
     cr_expect_eq(out->shape.ndim, 2);
     cr_expect_eq(out->shape.dims[0], 2);
     cr_expect_eq(out->shape.dims[1], 1);
-    expect_floats(out, F32(3, 2), 2, 1e-6f);
+    tu_expect_floats(out, F32(3, 2), 2, 1e-6f);
     tensor_free(a), tensor_free(b), tensor_free(out);
 }
 
@@ -93,7 +81,7 @@ Test(ops, sub_broadcasts_column_against_row)
     struct tensor *out;
     struct err err;
     cr_assert_eq(tu_op_run(ops_find("Sub"), &nd, 14, ins, 2, &out, 1, &err), 0, "%s", err.msg);
-    expect_floats(out, F32(9, 8, 7, 19, 18, 17), 6, 0);
+    tu_expect_floats(out, F32(9, 8, 7, 19, 18, 17), 6, 0);
     tensor_free(a), tensor_free(b), tensor_free(out);
 }
 
@@ -120,16 +108,16 @@ Test(ops, hardswish_leakyrelu_and_hardsigmoid_match_their_formulas)
     struct node hs = {.name = "hs", .op_type = "HardSwish"};
     cr_assert_eq(tu_op_run(ops_find("HardSwish"), &hs, 14, ins, 1, &out, 1, &err), 0);
     /* x * clamp(x/6 + 1/2, 0, 1): -4 -> 0, -1 -> -1/3, 0 -> 0, 1 -> 2/3, 4 -> 4. */
-    expect_floats(out, F32(0, -1.0f / 3, 0, 2.0f / 3, 4), 5, 1e-6f);
+    tu_expect_floats(out, F32(0, -1.0f / 3, 0, 2.0f / 3, 4), 5, 1e-6f);
     tensor_free(out);
     struct attr la[] = {{.name = "alpha", .type = ATTR_FLOAT, .f = 0.1f}};
     struct node lr = {.name = "lr", .op_type = "LeakyRelu", .n_attrs = 1, .attrs = la};
     cr_assert_eq(tu_op_run(ops_find("LeakyRelu"), &lr, 6, ins, 1, &out, 1, &err), 0);
-    expect_floats(out, F32(-0.4f, -0.1f, 0, 1, 4), 5, 1e-6f);
+    tu_expect_floats(out, F32(-0.4f, -0.1f, 0, 1, 4), 5, 1e-6f);
     tensor_free(out);
     struct node hsig = {.name = "hsig", .op_type = "HardSigmoid"};
     cr_assert_eq(tu_op_run(ops_find("HardSigmoid"), &hsig, 6, ins, 1, &out, 1, &err), 0);
-    expect_floats(out, F32(0, 0.3f, 0.5f, 0.7f, 1), 5, 1e-6f);
+    tu_expect_floats(out, F32(0, 0.3f, 0.5f, 0.7f, 1), 5, 1e-6f);
     tensor_free(out);
     tensor_free(x);
 }
@@ -144,7 +132,7 @@ Test(ops, clip_takes_bounds_from_inputs_from_opset_11)
     struct err err;
     struct node nd = {.name = "clip", .op_type = "Clip"};
     cr_assert_eq(tu_op_run(ops_find("Clip"), &nd, 13, ins, 3, &out, 1, &err), 0, "%s", err.msg);
-    expect_floats(out, F32(-1, -0.5f, 0.5f, 1), 4, 0);
+    tu_expect_floats(out, F32(-1, -0.5f, 0.5f, 1), 4, 0);
     tensor_free(out), tensor_free(x), tensor_free(lo), tensor_free(hi);
 }
 
@@ -158,7 +146,7 @@ Test(ops, prelu_uses_per_channel_slope)
     struct err err;
     struct node nd = {.name = "p", .op_type = "PRelu"};
     cr_assert_eq(tu_op_run(ops_find("PRelu"), &nd, 9, ins, 2, &out, 1, &err), 0, "%s", err.msg);
-    expect_floats(out, F32(-1, 3, -8, 5), 4, 0);
+    tu_expect_floats(out, F32(-1, 3, -8, 5), 4, 0);
     tensor_free(out), tensor_free(x), tensor_free(s);
 }
 
@@ -240,12 +228,40 @@ Test(ops, gather_rejects_an_index_out_of_range)
 
 Test(ops, table_lists_every_op_the_issue_requires)
 {
-    const char *required[] = {"Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu",
-                              "PRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Clip",
-                              "Softmax", "LogSoftmax", "Conv", "MaxPool", "AveragePool",
-                              "GlobalAveragePool", "BatchNormalization", "Flatten", "Reshape",
-                              "Transpose", "Concat", "Squeeze", "Unsqueeze", "Pad", "Identity",
-                              "Dropout", "Constant", "Shape", "Gather", "ReduceMean"};
+    const char *required[] = {"Gemm",
+                              "MatMul",
+                              "Add",
+                              "Sub",
+                              "Mul",
+                              "Div",
+                              "Relu",
+                              "LeakyRelu",
+                              "PRelu",
+                              "Sigmoid",
+                              "Tanh",
+                              "HardSigmoid",
+                              "HardSwish",
+                              "Clip",
+                              "Softmax",
+                              "LogSoftmax",
+                              "Conv",
+                              "MaxPool",
+                              "AveragePool",
+                              "GlobalAveragePool",
+                              "BatchNormalization",
+                              "Flatten",
+                              "Reshape",
+                              "Transpose",
+                              "Concat",
+                              "Squeeze",
+                              "Unsqueeze",
+                              "Pad",
+                              "Identity",
+                              "Dropout",
+                              "Constant",
+                              "Shape",
+                              "Gather",
+                              "ReduceMean"};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
         cr_expect_not_null(ops_find(required[i]), "%s missing from the op table", required[i]);
     cr_expect_null(ops_find("Erf"));

@@ -2,6 +2,8 @@
  * conformance and model suites. */
 #include "testutil.h"
 
+#include <criterion/criterion.h>
+
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -75,7 +77,10 @@ struct tu_compare tu_compare(const struct tensor *got, const struct tensor *want
     return c;
 }
 
-static bool supported_elem(int t) { return t == 1 || t == 7; }
+static bool supported_elem(int t)
+{
+    return t == 1 || t == 7;
+}
 
 enum tu_case_result tu_run_case(const char *dir, double rtol, double atol, bool by_rows,
                                 int threads, char *msg, size_t msg_size)
@@ -210,8 +215,8 @@ int tu_op_run(const struct op_def *op, const struct node *nd, int64_t opset,
     struct shape empty = {0};
     for (int k = 0; k < n_out; k++)
         outs[k] = tensor_new(DTYPE_FLOAT, &empty, err);
-    struct op_io io = {.node = nd, .opset = opset, .n_in = n_in, .in = ins, .n_out = n_out,
-                       .out = outs};
+    struct op_io io = {
+        .node = nd, .opset = opset, .n_in = n_in, .in = ins, .n_out = n_out, .out = outs};
     for (int k = 0; k < n_out; k++)
         outs[k]->dtype = DTYPE_UNDEFINED;
     if (op->shape(&io, err) < 0)
@@ -244,4 +249,42 @@ struct tensor *tu_i64(int ndim, const int64_t *dims, const int64_t *vals)
     if (tensor_bytes(t))
         memcpy(t->data, vals, tensor_bytes(t));
     return t;
+}
+
+void tu_expect_shape(const struct tensor *t, int ndim, const int64_t *dims)
+{
+    struct shape want = shape_make(ndim, dims);
+    char a[96], b[96];
+    cr_expect(shape_equal(&t->shape, &want), "shape %s, expected %s",
+              shape_format(&t->shape, a, sizeof a), shape_format(&want, b, sizeof b));
+}
+
+void tu_expect_floats(const struct tensor *t, const float *want, size_t n, float tol)
+{
+    cr_assert_eq(t->dtype, DTYPE_FLOAT);
+    cr_assert_eq(tensor_numel(t), n, "numel %zu, expected %zu", tensor_numel(t), n);
+    for (size_t i = 0; i < n; i++) {
+        float got = tensor_f32(t)[i];
+        if (isnan(want[i]))
+            cr_expect(isnan(got), "element %zu: %.9g, expected NaN", i, got);
+        else
+            cr_expect(fabsf(got - want[i]) <= tol, "element %zu: %.9g, expected %.9g", i, got,
+                      want[i]);
+    }
+}
+
+void tu_expect_ints(const struct tensor *t, const int64_t *want, size_t n)
+{
+    cr_assert_eq(t->dtype, DTYPE_INT64);
+    cr_assert_eq(tensor_numel(t), n, "numel %zu, expected %zu", tensor_numel(t), n);
+    for (size_t i = 0; i < n; i++)
+        cr_expect_eq(tensor_i64(t)[i], want[i], "element %zu: %lld, expected %lld", i,
+                     (long long)tensor_i64(t)[i], (long long)want[i]);
+}
+
+void tu_expect_error(const struct err *err, const char *part1, const char *part2)
+{
+    cr_expect(strstr(err->msg, part1) != NULL, "'%s' missing from: %s", part1, err->msg);
+    if (part2)
+        cr_expect(strstr(err->msg, part2) != NULL, "'%s' missing from: %s", part2, err->msg);
 }

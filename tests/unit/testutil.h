@@ -18,8 +18,8 @@ const char *tu_node_tests_dir(void);
 struct tu_compare {
     bool ok;
     size_t worst_index;
-    double worst_abs;  /* largest |got - want| */
-    char why[256];     /* when !ok */
+    double worst_abs; /* largest |got - want| */
+    char why[256];    /* when !ok */
 };
 
 /* Elementwise |got - want| <= atol + rtol * |want|; shapes and dtypes must match exactly.
@@ -41,8 +41,6 @@ char *tu_write_temp(const void *data, size_t len, const char *suffix);
 /* Run a shell command; returns its exit status and captures stdout+stderr (malloc'd). */
 int tu_run_capture(const char *cmd, char **output);
 
-
-
 #include "kernels/op.h"
 
 /* Run one op the way the engine does: shape call, output allocation, run call. outs[k]
@@ -53,4 +51,36 @@ int tu_op_run(const struct op_def *op, const struct node *nd, int64_t opset,
 /* A float32 tensor of the given shape holding vals (numel values; NULL for zeros). */
 struct tensor *tu_f32(int ndim, const int64_t *dims, const float *vals);
 struct tensor *tu_i64(int ndim, const int64_t *dims, const int64_t *vals);
+/* Literal arrays for shapes and values in tests. */
+#define I64(...) ((const int64_t[]){__VA_ARGS__})
+#define F32(...) ((const float[]){__VA_ARGS__})
+/* Node attributes in designated initializers: A_INT("axis", 1), A_INTS("pads", 0, 1). */
+#define INTS(...)                                                                                  \
+    .ints = (int64_t[]){__VA_ARGS__}, .n = sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)
+#define A_INTS(nm, ...)                                                                            \
+    {                                                                                              \
+        .name = nm, .type = ATTR_INTS, INTS(__VA_ARGS__)                                           \
+    }
+#define A_INT(nm, v)                                                                               \
+    {                                                                                              \
+        .name = nm, .type = ATTR_INT, .i = (v)                                                     \
+    }
+#define A_FLOAT(nm, v)                                                                             \
+    {                                                                                              \
+        .name = nm, .type = ATTR_FLOAT, .f = (v)                                                   \
+    }
+#define A_STR(nm, v)                                                                               \
+    {                                                                                              \
+        .name = nm, .type = ATTR_STRING, .s = (v)                                                  \
+    }
+#define ATTRS(a) .n_attrs = (int)(sizeof(a) / sizeof((a)[0])), .attrs = (a)
+
+/* Criterion expectations on one tensor (they report, the test goes on). */
+void tu_expect_shape(const struct tensor *t, int ndim, const int64_t *dims);
+/* |got - want| <= tol elementwise; a NaN in want requires a NaN. */
+void tu_expect_floats(const struct tensor *t, const float *want, size_t n, float tol);
+void tu_expect_ints(const struct tensor *t, const int64_t *want, size_t n);
+/* err's message contains part1 and (when non-NULL) part2. */
+void tu_expect_error(const struct err *err, const char *part1, const char *part2);
+
 #endif

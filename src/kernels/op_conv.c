@@ -1,0 +1,393 @@
+/* Conv (1-D to 3-D, groups, dilations, pads, auto_pad): im2col + CBLAS GEMM per image and
+ * group, with direct paths for pointwise (1x1) and depthwise convolutions. Not ConvTranspose
+ * and not the pooling ops (op_pool.c). */
+#include <cblas.h>
+#include <string.h>
+
+#include "kernels/conv_simd.h"
+#include "kernels/window.h"
+
+/* Everything a run needs, derived from the shapes and attributes once per call. */
+struct conv_geom {
+    struct window w;
+    int64_t n, c, m, group, cg, mg; /* batch, channels in/out, groups, per group */
+    bool pointwise;                 /* 1x1 kernel, stride 1, no pads: X itself is the column */
+    bool depthwise;                 /* one input and one output channel per group */
+    bool wide;                      /* 2-D (or 1-D) with stride 1: the "wide" im2col below */
+    bool simd;                      /* wide, computed directly by conv_simd_wide */
+    int64_t hp, wp;                 /* wide: padded input height and width */
+};
+
+static int conv_geometry(const struct op_io *io, struct conv_geom *g, struct err *err)
+{
+    const struct shape *x = &io->in[0]->shape, *wt = &io->in[1]->shape;
+    char sx[96], sw[96];
+    if (x->ndim < 3)
+        return op_fail(io, err, "input X of shape %s must be [N, C, spatial...]",
+                       shape_format(x, sx, sizeof sx));
+    if (wt->ndim != x->ndim)
+        return op_fail(io, err, "weight W of shape %s must have the rank of X %s",
+                       shape_format(wt, sw, sizeof sw), shape_format(x, sx, sizeof sx));
+    int nsp = x->ndim - 2;
+    int64_t group = node_attr_int(io->node, "group", 1);
+    if (group < 1)
+        return op_fail(io, err, "attribute group = %lld must be positive", (long long)group);
+    g->n = x->dims[0];
+    g->c = x->dims[1];
+    g->m = wt->dims[0];
+    g->group = group;
+    if (g->c % group != 0 || g->m % group != 0)
+        return op_fail(io, err,
+                       "group = %lld does not divide the %lld input channels and %lld "
+                       "output channels",
+                       (long long)group, (long long)g->c, (long long)g->m);
+    g->cg = g->c / group;
+    g->mg = g->m / group;
+    if (wt->dims[1] != g->cg)
+        return op_fail(io, err,
+                       "weight W of shape %s has %lld input channels per group; X %s "
+                       "with group = %lld needs %lld",
+                       shape_format(wt, sw, sizeof sw), (long long)wt->dims[1],
+                       shape_format(x, sx, sizeof sx), (long long)group, (long long)g->cg);
+    size_t nk;
+    const int64_t *ks = node_attr_ints(io->node, "kernel_shape", &nk);
+    if (ks) {
+        if (nk != (size_t)nsp)
+            return op_fail(io, err, "kernel_shape has %zu values for %d spatial dims", nk, nsp);
+        for (int i = 0; i < nsp; i++)
+            if (ks[i] != wt->dims[2 + i])
+                return op_fail(io, err,
+                               "kernel_shape[%d] = %lld disagrees with the weight W "
+                               "of shape %s",
+                               i, (long long)ks[i], shape_format(wt, sw, sizeof sw));
+    }
+    if (win_resolve(io, wt->dims + 2, false, true, &g->w, err) < 0)
+        return -1;
+    const struct window *w = &g->w;
+    g->pointwise = true;
+    for (int d = 0; d < WIN_MAX_SPATIAL; d++)
+        if (w->kernel[d] != 1 || w->stride[d] != 1 || w->pad_begin[d] != 0 || w->pad_end[d] != 0)
+            g->pointwise = false;
+    g->depthwise = g->cg == 1 && g->mg == 1 && group > 1;
+    g->wide = !g->pointwise && !g->depthwise && w->kernel[0] == 1 && w->in[0] == 1 &&
+              w->stride[1] == 1 && w->stride[2] == 1;
+    g->hp = w->in[1] + w->pad_begin[1] + w->pad_end[1];
+    g->wp = w->in[2] + w->pad_begin[2] + w->pad_end[2];
+    g->simd = g->wide && conv_simd_available() &&
+              g->cg * g->hp * g->wp + g->wp * g->w.kernel[1] * g->w.dilation[1] < INT32_MAX;
+    return 0;
+}
+
+/* Scratch floats of the wide path: the padded input of one group (plus a tail that the
+ * last rows read past the end), then either its column matrix for GEMM or, for the direct
+ * SIMD kernel, tap offsets, packed weights and bias; then the wide output. */
+struct wide_layout {
+    int64_t n_wide; /* out_h * wp positions, rounded up to CONV_SIMD_NV for SIMD */
+    int64_t m_rows; /* output channels, rounded up to CONV_SIMD_MB for SIMD */
+    int64_t pad, col, off, wpack, bias, ywide; /* float offsets into scratch */
+    int64_t total;
+};
+
+static void wide_layout(const struct conv_geom *g, struct wide_layout *l)
+{
+    int64_t kdim = g->cg * win_kernel_volume(&g->w);
+    int64_t eff_w = (g->w.kernel[2] - 1) * g->w.dilation[2] + 1;
+    l->n_wide = g->w.out[1] * g->wp;
+    l->m_rows = g->mg;
+    if (g->simd) {
+        l->n_wide = (l->n_wide + CONV_SIMD_NV - 1) / CONV_SIMD_NV * CONV_SIMD_NV;
+        l->m_rows = (g->mg + CONV_SIMD_MB - 1) / CONV_SIMD_MB * CONV_SIMD_MB;
+    }
+    l->pad = 0;
+    l->col = l->pad + g->cg * g->hp * g->wp + eff_w + CONV_SIMD_NV;
+    l->off = l->col + (g->simd ? 0 : kdim * l->n_wide);
+    l->wpack = l->off + (g->simd ? kdim : 0);
+    l->bias = l->wpack + (g->simd ? l->m_rows * kdim : 0);
+    l->ywide = l->bias + (g->simd ? l->m_rows : 0);
+    l->total = l->ywide + l->m_rows * l->n_wide;
+}
+
+static int conv_shape(struct op_io *io, struct err *err)
+{
+    if (op_check_arity(io, 2, 3, err) < 0)
+        return -1;
+    for (int i = 0; i < io->n_in; i++)
+        if (op_has_in(io, i) && op_check_input(io, i, DTYPE_FLOAT, err) < 0)
+            return -1;
+    struct conv_geom g;
+    if (conv_geometry(io, &g, err) < 0)
+        return -1;
+    if (op_has_in(io, 2)) {
+        const struct shape *b = &io->in[2]->shape;
+        if (b->ndim != 1 || b->dims[0] != g.m) {
+            char sb[96];
+            return op_fail(io, err, "bias B of shape %s must be [%lld]",
+                           shape_format(b, sb, sizeof sb), (long long)g.m);
+        }
+    }
+    struct shape out = {.ndim = io->in[0]->shape.ndim};
+    out.dims[0] = g.n;
+    out.dims[1] = g.m;
+    for (int i = 0; i < g.w.nsp; i++)
+        out.dims[2 + i] = g.w.out[WIN_MAX_SPATIAL - g.w.nsp + i];
+    op_set_out(io, 0, DTYPE_FLOAT, &out);
+    struct wide_layout l;
+    if (g.wide) {
+        wide_layout(&g, &l);
+        io->scratch_bytes = (size_t)l.total * sizeof(float);
+    } else if (!g.pointwise && !g.depthwise)
+        io->scratch_bytes =
+            (size_t)(g.cg * win_kernel_volume(&g.w) * win_out_volume(&g.w)) * sizeof(float);
+    return 0;
+}
+
+/* Ceiling of a / b for b > 0 and any sign of a. */
+static inline int64_t ceil_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
+
+/* The range [lo, hi) of outputs o along one dim whose input index o*s - pad + k*d falls
+ * inside [0, in). */
+static inline void valid_outputs(int64_t in, int64_t out, int64_t s, int64_t pad, int64_t kd,
+                                 int64_t *lo, int64_t *hi)
+{
+    int64_t l = ceil_div(pad - kd, s), h = ceil_div(in + pad - kd, s);
+    if (l < 0)
+        l = 0;
+    if (h > out)
+        h = out;
+    if (h < l)
+        h = l;
+    *lo = l;
+    *hi = h;
+}
+
+static void fill(float *restrict y, int64_t n, float v)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = v;
+}
+
+static inline void copy_row(float *restrict dst, const float *restrict src, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = src[i];
+}
+
+/* Unfolds the cg channels of one image (x: [cg, in volume]) into col: [cg * kernel volume,
+ * out volume], row (c, k0, k1, k2), column (o0, o1, o2); padding positions are zeros. */
+static void im2col(const float *x, int64_t cg, const struct window *w, float *col)
+{
+    const int64_t in1 = w->in[1], in2 = w->in[2], out1 = w->out[1], out2 = w->out[2];
+    const int64_t s2 = w->stride[2];
+    float *dst = col;
+    for (int64_t c = 0; c < cg; c++) {
+        const float *xc = x + c * win_in_volume(w);
+        for (int64_t k0 = 0; k0 < w->kernel[0]; k0++) {
+            int64_t lo0, hi0;
+            valid_outputs(w->in[0], w->out[0], w->stride[0], w->pad_begin[0], k0 * w->dilation[0],
+                          &lo0, &hi0);
+            for (int64_t k1 = 0; k1 < w->kernel[1]; k1++) {
+                int64_t lo1, hi1;
+                valid_outputs(in1, out1, w->stride[1], w->pad_begin[1], k1 * w->dilation[1], &lo1,
+                              &hi1);
+                for (int64_t k2 = 0; k2 < w->kernel[2]; k2++) {
+                    int64_t kd2 = k2 * w->dilation[2], lo2, hi2;
+                    valid_outputs(in2, out2, s2, w->pad_begin[2], kd2, &lo2, &hi2);
+                    for (int64_t o0 = 0; o0 < w->out[0]; o0++) {
+                        if (o0 < lo0 || o0 >= hi0) {
+                            memset(dst, 0, (size_t)(out1 * out2) * sizeof *dst);
+                            dst += out1 * out2;
+                            continue;
+                        }
+                        int64_t i0 = o0 * w->stride[0] - w->pad_begin[0] + k0 * w->dilation[0];
+                        for (int64_t o1 = 0; o1 < out1; o1++) {
+                            if (o1 < lo1 || o1 >= hi1) {
+                                memset(dst, 0, (size_t)out2 * sizeof *dst);
+                                dst += out2;
+                                continue;
+                            }
+                            int64_t i1 = o1 * w->stride[1] - w->pad_begin[1] + k1 * w->dilation[1];
+                            const float *src = xc + (i0 * in1 + i1) * in2 - w->pad_begin[2] + kd2;
+                            int64_t o2 = 0;
+                            for (; o2 < lo2; o2++)
+                                *dst++ = 0.0f;
+                            if (s2 == 1) {
+                                /* Rows are short (tens of values): an inline loop beats a
+                                 * memcpy call. */
+                                copy_row(dst, src + lo2, hi2 - lo2);
+                                dst += hi2 - lo2;
+                                o2 = hi2;
+                            } else {
+                                for (; o2 < hi2; o2++)
+                                    *dst++ = src[o2 * s2];
+                            }
+                            for (; o2 < out2; o2++)
+                                *dst++ = 0.0f;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* One output channel of a depthwise convolution, computed directly: y[o] = b + sum over the
+ * valid kernel taps of w[k] * x[i(o, k)]. */
+static void depthwise_channel(const float *x, const float *wk, float bias, const struct window *w,
+                              float *y)
+{
+    const int64_t out_vol = win_out_volume(w);
+    for (int64_t i = 0; i < out_vol; i++)
+        y[i] = bias;
+    for (int64_t k0 = 0; k0 < w->kernel[0]; k0++) {
+        int64_t lo0, hi0;
+        valid_outputs(w->in[0], w->out[0], w->stride[0], w->pad_begin[0], k0 * w->dilation[0], &lo0,
+                      &hi0);
+        for (int64_t k1 = 0; k1 < w->kernel[1]; k1++) {
+            int64_t lo1, hi1;
+            valid_outputs(w->in[1], w->out[1], w->stride[1], w->pad_begin[1], k1 * w->dilation[1],
+                          &lo1, &hi1);
+            for (int64_t k2 = 0; k2 < w->kernel[2]; k2++) {
+                int64_t kd2 = k2 * w->dilation[2], lo2, hi2;
+                valid_outputs(w->in[2], w->out[2], w->stride[2], w->pad_begin[2], kd2, &lo2, &hi2);
+                float wv = wk[(k0 * w->kernel[1] + k1) * w->kernel[2] + k2];
+                for (int64_t o0 = lo0; o0 < hi0; o0++) {
+                    int64_t i0 = o0 * w->stride[0] - w->pad_begin[0] + k0 * w->dilation[0];
+                    for (int64_t o1 = lo1; o1 < hi1; o1++) {
+                        int64_t i1 = o1 * w->stride[1] - w->pad_begin[1] + k1 * w->dilation[1];
+                        const float *src =
+                            x + (i0 * w->in[1] + i1) * w->in[2] - w->pad_begin[2] + kd2;
+                        float *dst = y + (o0 * w->out[1] + o1) * w->out[2];
+                        for (int64_t o2 = lo2; o2 < hi2; o2++)
+                            dst[o2] += wv * src[o2 * w->stride[2]];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Convolution with stride 1 over one group of one image, without the short copies of a
+ * plain im2col. The input is copied once into a zero-padded buffer of rows wp wide. Then
+ * the column row of tap (c, kh, kw) is ONE contiguous run of that buffer, starting at
+ * kh*dh*wp + kw*dw: output (oh, ow) reads padded input (oh + kh*dh, ow + kw*dw). Columns are
+ * computed for all wp positions of each output row, so the product is "wide" (out_h x wp)
+ * and the last wp - out_w columns of each row are discarded when copying out. */
+static void conv_wide(const struct conv_geom *g, const float *x, const float *wg, const float *b,
+                      float *scratch, float *y)
+{
+    const struct window *w = &g->w;
+    struct wide_layout l;
+    wide_layout(g, &l);
+    float *xpad = scratch + l.pad, *ywide = scratch + l.ywide;
+    const int64_t hp = g->hp, wp = g->wp, out_h = w->out[1], out_w = w->out[2];
+    const int64_t n_wide = l.n_wide, kdim = g->cg * win_kernel_volume(w);
+
+    memset(xpad, 0, (size_t)(l.col - l.pad) * sizeof *xpad);
+    for (int64_t c = 0; c < g->cg; c++)
+        for (int64_t i = 0; i < w->in[1]; i++)
+            copy_row(xpad + (c * hp + i + w->pad_begin[1]) * wp + w->pad_begin[2],
+                     x + (c * w->in[1] + i) * w->in[2], w->in[2]);
+    if (g->simd) {
+        /* Taps in (c, kh, kw) order, the order of W's rows; weights packed per block of
+         * CONV_SIMD_MB output channels so the kernel reads them contiguously. */
+        int32_t *off = (int32_t *)(scratch + l.off);
+        float *wpack = scratch + l.wpack, *bias = scratch + l.bias;
+        int64_t t = 0;
+        for (int64_t c = 0; c < g->cg; c++)
+            for (int64_t kh = 0; kh < w->kernel[1]; kh++)
+                for (int64_t kw = 0; kw < w->kernel[2]; kw++)
+                    off[t++] =
+                        (int32_t)(c * hp * wp + kh * w->dilation[1] * wp + kw * w->dilation[2]);
+        for (int64_t m = 0; m < l.m_rows; m++) {
+            bias[m] = b && m < g->mg ? b[m] : 0.0f;
+            float *dst = wpack + (m / CONV_SIMD_MB) * kdim * CONV_SIMD_MB + m % CONV_SIMD_MB;
+            for (int64_t k = 0; k < kdim; k++)
+                dst[k * CONV_SIMD_MB] = m < g->mg ? wg[m * kdim + k] : 0.0f;
+        }
+        conv_simd_wide(xpad, off, kdim, wpack, bias, l.m_rows / CONV_SIMD_MB, n_wide, ywide,
+                       n_wide);
+    } else {
+        float *dst = scratch + l.col;
+        for (int64_t c = 0; c < g->cg; c++)
+            for (int64_t kh = 0; kh < w->kernel[1]; kh++)
+                for (int64_t kw = 0; kw < w->kernel[2]; kw++) {
+                    copy_row(dst,
+                             xpad + c * hp * wp + kh * w->dilation[1] * wp + kw * w->dilation[2],
+                             n_wide);
+                    dst += n_wide;
+                }
+        for (int64_t m = 0; m < g->mg; m++)
+            fill(ywide + m * n_wide, n_wide, b ? b[m] : 0.0f);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->mg, (int)n_wide, (int)kdim,
+                    1.0f, wg, (int)kdim, scratch + l.col, (int)n_wide, 1.0f, ywide, (int)n_wide);
+    }
+    for (int64_t m = 0; m < g->mg; m++)
+        for (int64_t oh = 0; oh < out_h; oh++)
+            copy_row(y + (m * out_h + oh) * out_w, ywide + m * n_wide + oh * wp, out_w);
+}
+
+static int conv_run(struct op_io *io, struct err *err)
+{
+    struct conv_geom g;
+    if (conv_geometry(io, &g, err) < 0)
+        return -1;
+    const struct window *w = &g.w;
+    const float *x = tensor_f32(io->in[0]), *wt = tensor_f32(io->in[1]);
+    const float *b = op_has_in(io, 2) ? tensor_f32(io->in[2]) : NULL;
+    float *y = tensor_f32(io->out[0]);
+    const int64_t in_vol = win_in_volume(w), out_vol = win_out_volume(w);
+    const int64_t k_vol = win_kernel_volume(w), kdim = g.cg * k_vol;
+    if (g.n == 0 || g.m == 0 || out_vol == 0)
+        return 0;
+    float *col = io->scratch;
+    for (int64_t n = 0; n < g.n; n++) {
+        for (int64_t gi = 0; gi < g.group; gi++) {
+            const float *xg = x + (n * g.c + gi * g.cg) * in_vol;
+            const float *wg = wt + gi * g.mg * kdim;
+            float *yg = y + (n * g.m + gi * g.mg) * out_vol;
+            if (g.depthwise) {
+                depthwise_channel(xg, wg, b ? b[gi] : 0.0f, w, yg);
+                continue;
+            }
+            if (g.wide && kdim > 0) {
+                conv_wide(&g, xg, wg, b ? b + gi * g.mg : NULL, col, yg);
+                continue;
+            }
+            const float *src = xg;
+            if (!g.pointwise) {
+                im2col(xg, g.cg, w, col);
+                src = col;
+            }
+            /* The bias goes in first and the product is accumulated onto it (beta 1),
+             * which saves BLAS a pass that would zero the output. */
+            float beta = 0.0f;
+            if (b) {
+                for (int64_t j = 0; j < g.mg; j++)
+                    fill(yg + j * out_vol, out_vol, b[gi * g.mg + j]);
+                beta = 1.0f;
+            }
+            if (kdim == 0 && !b)
+                memset(yg, 0, (size_t)(g.mg * out_vol) * sizeof *yg);
+            else if (kdim > 0)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.mg, (int)out_vol,
+                            (int)kdim, 1.0f, wg, (int)kdim, src, (int)out_vol, beta, yg,
+                            (int)out_vol);
+        }
+    }
+    return 0;
+}
+
+static double conv_macs(const struct op_io *io)
+{
+    const struct shape *wt = &io->in[1]->shape;
+    double per_out = 1.0;
+    for (int i = 1; i < wt->ndim; i++)
+        per_out *= (double)wt->dims[i];
+    return (double)shape_numel(&io->out[0]->shape) * per_out;
+}
+
+const struct op_def op_conv = {
+    .name = "Conv", .shape = conv_shape, .run = conv_run, .macs = conv_macs};

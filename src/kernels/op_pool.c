@@ -1,0 +1,226 @@
+/* MaxPool, AveragePool (count_include_pad, ceil_mode, dilations) and GlobalAveragePool over
+ * 1 to 3 spatial dims. Not Conv (op_conv.c) and not MaxPool's Indices output, which is
+ * refused as unsupported. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/window.h"
+
+enum pool_kind { POOL_MAX, POOL_AVG };
+
+static int pool_geometry(const struct op_io *io, struct window *w, struct err *err)
+{
+    const struct shape *x = &io->in[0]->shape;
+    size_t nk;
+    const int64_t *ks = node_attr_ints(io->node, "kernel_shape", &nk);
+    if (!ks)
+        return op_fail(io, err, "the kernel_shape attribute is required");
+    if (x->ndim < 3 || nk != (size_t)(x->ndim - 2)) {
+        char sb[96];
+        return op_fail(io, err,
+                       "kernel_shape has %zu values but the input of shape %s has %d "
+                       "spatial dims",
+                       nk, shape_format(x, sb, sizeof sb), x->ndim < 2 ? 0 : x->ndim - 2);
+    }
+    bool is_avg = strcmp(io->node->op_type, "AveragePool") == 0;
+    return win_resolve(io, ks, io->opset >= 10, !is_avg || io->opset >= 19, w, err);
+}
+
+static int pool_shape(struct op_io *io, struct err *err)
+{
+    if (op_check_arity(io, 1, 1, err) < 0 || op_check_input(io, 0, DTYPE_FLOAT, err) < 0)
+        return -1;
+    if (io->n_out > 1 && io->out[1])
+        return op_unsupported(io, err, "the Indices output");
+    if (node_attr_int(io->node, "storage_order", 0) != 0 && io->n_out > 1)
+        return op_unsupported(io, err, "storage_order = 1");
+    struct window w;
+    if (pool_geometry(io, &w, err) < 0)
+        return -1;
+    struct shape out = io->in[0]->shape;
+    for (int i = 0; i < w.nsp; i++)
+        out.dims[2 + i] = w.out[WIN_MAX_SPATIAL - w.nsp + i];
+    op_set_out(io, 0, DTYPE_FLOAT, &out);
+    return 0;
+}
+
+/* Smallest k with o*s - pad + k*d >= lo, and smallest k with it >= hi, clamped to
+ * [0, kernel]: the taps of one output that land in [lo, hi) of the input axis. */
+static inline void tap_range(int64_t o, int64_t s, int64_t pad, int64_t d, int64_t kernel,
+                             int64_t lo, int64_t hi, int64_t *klo, int64_t *khi)
+{
+    int64_t start = o * s - pad;
+    int64_t a = lo - start, b = hi - start;
+    int64_t l = a <= 0 ? 0 : (a + d - 1) / d;
+    int64_t h = b <= 0 ? 0 : (b + d - 1) / d;
+    if (l > kernel)
+        l = kernel;
+    if (h > kernel)
+        h = kernel;
+    if (h < l)
+        h = l;
+    *klo = l;
+    *khi = h;
+}
+
+/* The larger of a and b, NaN when either is (as PyTorch and onnxruntime propagate it). */
+static inline float nan_max(float a, float b)
+{
+    return (a > b || a != a) ? a : b;
+}
+
+/* One channel: x has the input volume, y the output volume. */
+static void pool_channel(const float *x, float *y, const struct window *w, enum pool_kind kind,
+                         bool include_pad)
+{
+    for (int64_t o0 = 0; o0 < w->out[0]; o0++) {
+        int64_t a0, b0, p0, q0;
+        tap_range(o0, w->stride[0], w->pad_begin[0], w->dilation[0], w->kernel[0], 0, w->in[0], &a0,
+                  &b0);
+        tap_range(o0, w->stride[0], w->pad_begin[0], w->dilation[0], w->kernel[0], -w->pad_begin[0],
+                  w->in[0] + w->pad_end[0], &p0, &q0);
+        int64_t base0 = o0 * w->stride[0] - w->pad_begin[0];
+        for (int64_t o1 = 0; o1 < w->out[1]; o1++) {
+            int64_t a1, b1, p1, q1;
+            tap_range(o1, w->stride[1], w->pad_begin[1], w->dilation[1], w->kernel[1], 0, w->in[1],
+                      &a1, &b1);
+            tap_range(o1, w->stride[1], w->pad_begin[1], w->dilation[1], w->kernel[1],
+                      -w->pad_begin[1], w->in[1] + w->pad_end[1], &p1, &q1);
+            int64_t base1 = o1 * w->stride[1] - w->pad_begin[1];
+            for (int64_t o2 = 0; o2 < w->out[2]; o2++) {
+                int64_t a2, b2, p2, q2;
+                tap_range(o2, w->stride[2], w->pad_begin[2], w->dilation[2], w->kernel[2], 0,
+                          w->in[2], &a2, &b2);
+                int64_t base2 = o2 * w->stride[2] - w->pad_begin[2];
+                float acc = kind == POOL_MAX ? -INFINITY : 0.0f;
+                for (int64_t k0 = a0; k0 < b0; k0++) {
+                    int64_t i0 = base0 + k0 * w->dilation[0];
+                    for (int64_t k1 = a1; k1 < b1; k1++) {
+                        int64_t i1 = base1 + k1 * w->dilation[1];
+                        const float *row = x + (i0 * w->in[1] + i1) * w->in[2] + base2;
+                        if (kind == POOL_MAX) {
+                            for (int64_t k2 = a2; k2 < b2; k2++) {
+                                float v = row[k2 * w->dilation[2]];
+                                acc = nan_max(v, acc);
+                            }
+                        } else {
+                            for (int64_t k2 = a2; k2 < b2; k2++)
+                                acc += row[k2 * w->dilation[2]];
+                        }
+                    }
+                }
+                if (kind == POOL_AVG) {
+                    int64_t count;
+                    if (include_pad) {
+                        tap_range(o2, w->stride[2], w->pad_begin[2], w->dilation[2], w->kernel[2],
+                                  -w->pad_begin[2], w->in[2] + w->pad_end[2], &p2, &q2);
+                        count = (q0 - p0) * (q1 - p1) * (q2 - p2);
+                    } else {
+                        count = (b0 - a0) * (b1 - a1) * (b2 - a2);
+                    }
+                    acc = count > 0 ? acc / (float)count : 0.0f;
+                }
+                *y++ = acc;
+            }
+        }
+    }
+}
+
+/* 2x2 windows with stride 2 and no padding, the common MaxPool2d(2) of small CNNs. */
+static void maxpool_2x2(const float *x, float *y, const struct window *w)
+{
+    const int64_t in2 = w->in[2];
+    for (int64_t o1 = 0; o1 < w->out[1]; o1++) {
+        const float *r0 = x + 2 * o1 * in2, *r1 = r0 + in2;
+        for (int64_t o2 = 0; o2 < w->out[2]; o2++) {
+            float a = r0[2 * o2], b = r0[2 * o2 + 1], c = r1[2 * o2], d = r1[2 * o2 + 1];
+            /* Plain comparisons compile to branch-free max instructions; the NaN test
+             * is almost never taken, so it costs little as a branch. */
+            float ab = a > b ? a : b, cd = c > d ? c : d, m = ab > cd ? ab : cd;
+            if (a != a || b != b || c != c || d != d)
+                m = NAN;
+            *y++ = m;
+        }
+    }
+}
+
+static bool is_plain_2x2(const struct window *w)
+{
+    if (w->nsp != 2)
+        return false;
+    for (int d = 1; d < WIN_MAX_SPATIAL; d++)
+        if (w->kernel[d] != 2 || w->stride[d] != 2 || w->dilation[d] != 1 || w->pad_begin[d] != 0 ||
+            w->out[d] * 2 > w->in[d])
+            return false;
+    return true;
+}
+
+static int pool_run(struct op_io *io, struct err *err, enum pool_kind kind)
+{
+    struct window w;
+    if (pool_geometry(io, &w, err) < 0)
+        return -1;
+    const struct shape *s = &io->in[0]->shape;
+    int64_t planes = s->dims[0] * s->dims[1];
+    int64_t in_vol = win_in_volume(&w), out_vol = win_out_volume(&w);
+    bool include_pad = node_attr_int(io->node, "count_include_pad", 0) != 0;
+    const float *x = tensor_f32(io->in[0]);
+    float *y = tensor_f32(io->out[0]);
+    bool fast = kind == POOL_MAX && is_plain_2x2(&w);
+    for (int64_t p = 0; p < planes; p++) {
+        if (fast)
+            maxpool_2x2(x + p * in_vol, y + p * out_vol, &w);
+        else
+            pool_channel(x + p * in_vol, y + p * out_vol, &w, kind, include_pad);
+    }
+    return 0;
+}
+
+static int maxpool_run(struct op_io *io, struct err *err)
+{
+    return pool_run(io, err, POOL_MAX);
+}
+
+static int averagepool_run(struct op_io *io, struct err *err)
+{
+    return pool_run(io, err, POOL_AVG);
+}
+
+static int gap_shape(struct op_io *io, struct err *err)
+{
+    if (op_check_arity(io, 1, 1, err) < 0 || op_check_input(io, 0, DTYPE_FLOAT, err) < 0)
+        return -1;
+    struct shape out = io->in[0]->shape;
+    if (out.ndim < 3) {
+        char sb[96];
+        return op_fail(io, err, "input of shape %s must be [N, C, spatial...]",
+                       shape_format(&out, sb, sizeof sb));
+    }
+    for (int i = 2; i < out.ndim; i++)
+        out.dims[i] = 1;
+    op_set_out(io, 0, DTYPE_FLOAT, &out);
+    return 0;
+}
+
+static int gap_run(struct op_io *io, struct err *err)
+{
+    const struct shape *s = &io->in[0]->shape;
+    int64_t planes = s->dims[0] * s->dims[1], vol = 1;
+    for (int i = 2; i < s->ndim; i++)
+        vol *= s->dims[i];
+    const float *x = tensor_f32(io->in[0]);
+    float *y = tensor_f32(io->out[0]);
+    for (int64_t p = 0; p < planes; p++) {
+        double sum = 0.0;
+        for (int64_t i = 0; i < vol; i++)
+            sum += x[p * vol + i];
+        y[p] = vol > 0 ? (float)(sum / (double)vol) : 0.0f;
+    }
+    return 0;
+}
+
+const struct op_def op_maxpool = {.name = "MaxPool", .shape = pool_shape, .run = maxpool_run};
+const struct op_def op_averagepool = {
+    .name = "AveragePool", .shape = pool_shape, .run = averagepool_run};
+const struct op_def op_globalaveragepool = {
+    .name = "GlobalAveragePool", .shape = gap_shape, .run = gap_run};
