@@ -70,3 +70,44 @@ Test(cli, bad_usage_exits_2)
     cr_expect(strstr(out, "Usage: prunescope"), "%s", out);
     free(out);
 }
+
+/* Each bad file gives status 1 and a message with the file's name and the reason. */
+static void expect_load_failure(const char *path, const char *reason)
+{
+    char *out, args[4096];
+    snprintf(args, sizeof args, "'%s'", path);
+    cr_expect_eq(run(args, &out), 1, "%s: %s", path, out);
+    cr_expect(strstr(out, path), "message lacks the file name: %s", out);
+    cr_expect(strstr(out, reason), "message lacks '%s': %s", reason, out);
+    free(out);
+}
+
+Test(cli, non_onnx_and_inconsistent_models_exit_1_with_the_reason)
+{
+    expect_load_failure(tu_src_path("README.md"), "not a valid ONNX model");
+    expect_load_failure(tu_src_path("tests/fixtures/errors/bad_initializer.onnx"), "fc.weight");
+    expect_load_failure(tu_src_path("tests/fixtures/errors/bad_initializer_typed.onnx"),
+                        "holds 7 FLOAT values");
+    expect_load_failure(tu_src_path("tests/fixtures/errors/node_missing_input.onnx"), "ghost");
+}
+
+Test(cli, model_cut_short_at_many_points_exits_1)
+{
+    /* A real model truncated at several lengths: never a crash, always status 1. */
+    FILE *f = fopen(tu_src_path("tests/fixtures/cnn_bn/model.onnx"), "rb");
+    cr_assert_not_null(f);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    cr_assert_gt(n, 1000u);
+    const size_t cuts[] = {1, 7, 100, n / 3, n / 2, n - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        char *p = tu_write_temp(buf, cuts[i], ".onnx"), *out, args[4096];
+        snprintf(args, sizeof args, "'%s'", p);
+        int status = run(args, &out);
+        cr_expect_eq(status, 1, "cut at %zu bytes: status %d: %s", cuts[i], status, out);
+        free(out);
+        unlink(p);
+        free(p);
+    }
+}
