@@ -13,6 +13,7 @@
 enum err_code {
     ERR_FAILED = 0,
     ERR_UNSUPPORTED = 1, /* valid input using a feature prunescope does not implement */
+    ERR_CANCELLED = 2,   /* the user interrupted the work (Ctrl-C) */
 };
 
 struct err {

@@ -30,6 +30,7 @@ struct engine {
     struct cached_plan plans[MAX_PLANS];
     unsigned long clock;
     size_t chunk_rows;
+    const volatile sig_atomic_t *cancel;
 };
 
 static void cached_plan_fini(struct engine *e, struct cached_plan *c)
@@ -52,6 +53,11 @@ void engine_free(struct engine *e)
     free(e->ops);
     graph_free(e->g);
     free(e);
+}
+
+void engine_set_cancel(struct engine *e, const volatile sig_atomic_t *flag)
+{
+    e->cancel = flag;
 }
 
 const struct graph *engine_graph(const struct engine *e)
@@ -264,6 +270,16 @@ static void rows_task(void *arg, size_t task, int worker)
     struct rows_job *j = arg;
     if (__atomic_load_n(&j->failed, __ATOMIC_RELAXED))
         return;
+    if (j->e->cancel && *j->e->cancel) {
+        pthread_mutex_lock(&j->lock);
+        if (!j->failed) {
+            __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+            err_set(&j->err, "cancelled");
+            j->err.code = ERR_CANCELLED;
+        }
+        pthread_mutex_unlock(&j->lock);
+        return;
+    }
     const struct graph *g = j->e->g;
     size_t start = task * j->chunk;
     size_t n = j->rows - start < j->chunk ? j->rows - start : j->chunk;
@@ -279,7 +295,7 @@ static void rows_task(void *arg, size_t task, int worker)
     if (workspace_run(w, ins, &err) < 0) {
         pthread_mutex_lock(&j->lock);
         if (!j->failed) {
-            j->failed = 1;
+            __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
             j->err = err;
         }
         pthread_mutex_unlock(&j->lock);

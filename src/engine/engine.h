@@ -4,6 +4,7 @@
 #ifndef PRUNESCOPE_ENGINE_ENGINE_H
 #define PRUNESCOPE_ENGINE_ENGINE_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "core/err.h"
@@ -35,6 +36,11 @@ int engine_run(struct engine *e, const struct tensor *const *inputs, struct tens
  * dimension. outputs[k] receives a new tensor (caller frees). */
 int engine_run_rows(struct engine *e, const struct tensor *input, struct tensor **outputs,
                     struct err *err);
+
+/* While *flag is non-zero, engine_run_rows stops between chunks and fails with code
+ * ERR_CANCELLED ("cancelled"). flag (borrowed) is typically set by a SIGINT handler; NULL
+ * turns the check off. */
+void engine_set_cancel(struct engine *e, const volatile sig_atomic_t *flag);
 
 /* Rows per chunk that engine_run_rows uses (fitted to the cache). */
 size_t engine_chunk_rows(struct engine *e);

@@ -19,10 +19,10 @@ static int run(const char *args, char **out)
 Test(cli, describes_a_model_with_its_parameter_count)
 {
     char *out, args[4096];
-    snprintf(args, sizeof args, "'%s'", tu_src_path("tests/fixtures/mlp_gemm/model.onnx"));
+    snprintf(args, sizeof args, "-e info '%s'", tu_src_path("tests/fixtures/mlp_gemm/model.onnx"));
     cr_expect_eq(run(args, &out), 0, "%s", out);
     cr_expect(strstr(out, "params   2778"), "%s", out); /* 64*32+32+32*16+16+16*10+10 */
-    cr_expect(strstr(out, "input  input") && strstr(out, "[N,64]"), "%s", out);
+    cr_expect(strstr(out, "input    input [N,64] float32"), "%s", out);
     cr_expect(strstr(out, "Gemm"), "%s", out);
     free(out);
 }
@@ -59,7 +59,13 @@ Test(cli, empty_and_truncated_files_exit_1)
 Test(cli, bad_usage_exits_2)
 {
     char *out;
-    cr_expect_eq(run("", &out), 2, "%s", out);
+    cr_expect_eq(run("a.onnx b.csv c.csv", &out), 2, "%s", out);
+    cr_expect(strstr(out, "too many arguments"), "%s", out);
+    free(out);
+    cr_expect_eq(run("-e info -b script.txt", &out), 2, "%s", out);
+    free(out);
+    cr_expect_eq(run("--label y model.onnx", &out), 2, "%s", out);
+    cr_expect(strstr(out, "DATA.csv"), "%s", out);
     free(out);
     cr_expect_eq(run("--threads zero model.onnx", &out), 2, "%s", out);
     cr_expect(strstr(out, "--threads"), "%s", out);

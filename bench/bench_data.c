@@ -1,0 +1,104 @@
+/* `make bench`, data part: CSV loading speed on the bundled Fashion-MNIST CSV, and the
+ * time to load and evaluate each bundled model on its full CSV with 1 and 2 threads. Not
+ * a test: it never fails on time. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/timer.h"
+#include "session/session.h"
+
+#define REPEATS 5
+
+struct demo {
+    const char *model, *csv;
+    float scale;
+    double target_s; /* load + evaluate, 2 threads; 0 for none */
+};
+
+static const struct demo DEMOS[] = {
+    {"digits_mlp.onnx", "digits.csv", 1.0f, 0.0},
+    {"fashion_cnn.onnx", "fashion-mnist-test.csv.gz", 0.00392156862745098f, 1.0},
+};
+
+static int bench_csv(const char *dir)
+{
+    char path[8192];
+    snprintf(path, sizeof path, "%s/fashion-mnist-test.csv.gz", dir);
+    struct dataset_options opt = {.scale = 0.00392156862745098f};
+    double best = 1e9;
+    uint64_t text = 0, stored = 0;
+    size_t rows = 0;
+    for (int r = 0; r < REPEATS; r++) {
+        struct err err;
+        double t0 = timer_now_s();
+        struct dataset *d = dataset_load(path, &opt, &err);
+        double t = timer_now_s() - t0;
+        if (!d) {
+            fprintf(stderr, "bench: %s\n", err.msg);
+            return -1;
+        }
+        text = d->text_bytes;
+        stored = d->file_bytes;
+        rows = d->rows;
+        dataset_free(d);
+        if (t < best)
+            best = t;
+    }
+    printf("csv load  fashion-mnist-test.csv.gz: %zu rows, %.1f MB of text (%.1f MB gzip) in "
+           "%.3f s: %.0f MB/s of text\n",
+           rows, (double)text / 1e6, (double)stored / 1e6, best, (double)text / 1e6 / best);
+    return 0;
+}
+
+static int bench_eval(const char *dir, const struct demo *dm)
+{
+    char model[8192], csv[8192];
+    snprintf(model, sizeof model, "%s/%s", dir, dm->model);
+    snprintf(csv, sizeof csv, "%s/%s", dir, dm->csv);
+    for (int threads = 1; threads <= 2; threads++) {
+        double best_total = 1e9, best_eval = 1e9;
+        struct metrics m = {0};
+        for (int r = 0; r < REPEATS; r++) {
+            struct err err;
+            double t0 = timer_now_s();
+            struct session *s = session_new(threads, NULL, &err);
+            struct dataset_options opt = {.scale = dm->scale};
+            double ms = 0;
+            if (!s || session_load_model(s, model, NULL, 0, &err) < 0 ||
+                session_load_data(s, csv, &opt, NULL, &err) < 0 ||
+                session_eval(s, 0, &m, &ms, &err) < 0) {
+                fprintf(stderr, "bench: %s\n", err.msg);
+                session_free(s);
+                return -1;
+            }
+            double t = timer_now_s() - t0;
+            session_free(s);
+            if (t < best_total)
+                best_total = t;
+            if (ms / 1e3 < best_eval)
+                best_eval = ms / 1e3;
+        }
+        printf("eval      %-18s threads=%d  %zu rows: evaluate %.4f s, load + evaluate %.4f s "
+               "(accuracy %.2f%%)\n",
+               dm->model, threads, m.rows, best_eval, best_total, 100.0 * m.accuracy);
+        if (threads == 2 && dm->target_s > 0)
+            printf("eval      %-18s target: load + evaluate in < %.1f s with 2 threads: %.4f s, "
+                   "%s\n",
+                   dm->model, dm->target_s, best_total,
+                   best_total < dm->target_s ? "met" : "MISSED");
+    }
+    return 0;
+}
+
+int main(void)
+{
+    const char *root = getenv("PRUNESCOPE_SRCDIR");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/data", root ? root : ".");
+    printf("prunescope data loading and evaluation, best of %d runs\n", REPEATS);
+    int rc = bench_csv(dir) < 0;
+    for (size_t i = 0; i < sizeof DEMOS / sizeof DEMOS[0]; i++)
+        rc |= bench_eval(dir, &DEMOS[i]) < 0;
+    return rc;
+}

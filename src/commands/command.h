@@ -1,0 +1,66 @@
+/* The command language shared by the REPL, batch mode and (later) the TUI: one table of
+ * commands (name, usage, help, completion, run function), the tokenizer, and running a
+ * line or a script. Not reading input (repl/, main.c) and not the work itself (session/). */
+#ifndef PRUNESCOPE_COMMANDS_COMMAND_H
+#define PRUNESCOPE_COMMANDS_COMMAND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "commands/output.h"
+#include "core/err.h"
+#include "session/session.h"
+
+struct cmd_ctx {
+    struct session *s;
+    struct out *o;
+};
+
+/* What a command's arguments complete to in the REPL. */
+enum cmd_complete {
+    CMD_COMPLETE_NONE,
+    CMD_COMPLETE_FILE,
+    CMD_COMPLETE_LAYER,
+    CMD_COMPLETE_COMMAND,
+};
+
+struct cmd_def {
+    const char *name;
+    const char *usage;   /* "data FILE.csv [--label COL] ..." */
+    const char *summary; /* one line */
+    const char *help;    /* paragraphs after the usage line */
+    enum cmd_complete complete;
+    /* argv[0] is the command name. Fills c->o; returns 0, or -1 with err set. */
+    int (*run)(struct cmd_ctx *c, int argc, char **argv, struct err *err);
+};
+
+const struct cmd_def *cmd_find(const char *name);
+size_t cmd_count(void);
+const struct cmd_def *cmd_at(size_t i);
+
+/* Split a line into words: blanks separate, '...' and "..." quote, backslash escapes the
+ * next character (outside single quotes). *argv (malloc'd, with the words) is freed by
+ * cmd_free_words. Fails on an unterminated quote. */
+int cmd_split_words(const char *line, int *argc, char ***argv, struct err *err);
+void cmd_free_words(int argc, char **argv);
+
+/* Run one command line (no ';'): print its result or error through c->o and record it in
+ * the history. Blank lines and comments (#...) do nothing. Returns 0 or -1 (the error has
+ * been printed, and is also left in err). */
+int cmd_run_line(struct cmd_ctx *c, const char *line, struct err *err);
+
+/* Run one command given as words (argv[0] the name), as cmd_run_line does. */
+int cmd_run_argv(struct cmd_ctx *c, int argc, char **argv, struct err *err);
+
+/* Run a script: commands separated by newlines or ';' (outside quotes), '#' comments.
+ * `where` (NULL: none) names the source in error messages, with the line of the
+ * failing command ("script.txt:3: eval: ..."). Stops at the first failure unless keep_going, and
+ * after quit. Returns the number of failed commands, or -1 when the script itself cannot be parsed.
+ */
+int cmd_run_script(struct cmd_ctx *c, const char *text, const char *where, bool keep_going);
+
+/* Commands of the table (one file each or per small family). */
+extern const struct cmd_def cmd_load, cmd_data, cmd_info, cmd_layers, cmd_eval, cmd_help,
+    cmd_history, cmd_quit;
+
+#endif

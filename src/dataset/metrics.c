@@ -1,0 +1,118 @@
+/* Accuracy, top-k, cross-entropy, binary and regression metrics of model outputs against a
+ * dataset's labels. Not running the model. */
+#include "dataset/metrics.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+/* -log p for the true class of one row, in double. */
+static double row_nll(const float *o, size_t n, size_t label, enum output_kind kind)
+{
+    if (kind == OUTPUT_LOGPROBS)
+        return -(double)o[label];
+    if (kind == OUTPUT_PROBS) {
+        double p = o[label];
+        return -log(p > FLT_MIN ? p : FLT_MIN);
+    }
+    double max = o[0];
+    for (size_t k = 1; k < n; k++)
+        if (o[k] > max)
+            max = o[k];
+    double sum = 0.0;
+    for (size_t k = 0; k < n; k++)
+        sum += exp((double)o[k] - max);
+    return log(sum) - ((double)o[label] - max);
+}
+
+static double sigmoid(double x)
+{
+    return 1.0 / (1.0 + exp(-x));
+}
+
+static bool binary_labels(const struct dataset *d)
+{
+    if (d->kind != LABEL_CLASS || d->class_names)
+        return false;
+    for (size_t i = 0; i < d->rows; i++)
+        if (d->labels[i] != 0 && d->labels[i] != 1)
+            return false;
+    return true;
+}
+
+int metrics_compute(const float *out, size_t rows, size_t n_out, enum output_kind kind,
+                    const struct dataset *d, int top_k, struct metrics *m, struct err *err)
+{
+    memset(m, 0, sizeof *m);
+    if (rows != d->rows)
+        return err_set(err, "the model produced %zu rows of output for %zu rows of data", rows,
+                       d->rows);
+    if (rows == 0)
+        return err_set(err, "no rows to evaluate");
+    if (n_out == 0)
+        return err_set(err, "the model's output has no values per row");
+    if (top_k < 0 || (size_t)top_k > n_out)
+        return err_set(err, "top-%d accuracy needs at least %d outputs; the model has %zu", top_k,
+                       top_k, n_out);
+    m->rows = rows;
+    m->top_k = top_k;
+    if (n_out == 1 && binary_labels(d)) {
+        m->task = TASK_BINARY;
+        double loss = 0.0;
+        for (size_t i = 0; i < rows; i++) {
+            double p = kind == OUTPUT_PROBS ? (double)out[i] : sigmoid((double)out[i]);
+            bool positive = p >= 0.5;
+            m->correct += positive == (d->labels[i] == 1);
+            double q = d->labels[i] == 1 ? p : 1.0 - p;
+            loss += -log(q > FLT_MIN ? q : FLT_MIN);
+        }
+        m->correct_k = m->correct;
+        m->loss = loss / (double)rows;
+    } else if (n_out == 1) {
+        m->task = TASK_REGRESS;
+        double se = 0.0, ae = 0.0;
+        for (size_t i = 0; i < rows; i++) {
+            double y = d->kind == LABEL_VALUE ? (double)d->values[i] : (double)d->labels[i];
+            double e = (double)out[i] - y;
+            se += e * e;
+            ae += fabs(e);
+        }
+        m->mse = se / (double)rows;
+        m->mae = ae / (double)rows;
+        m->loss = m->mse;
+        return 0;
+    } else {
+        if (d->kind != LABEL_CLASS)
+            return err_set(err,
+                           "regression labels need a model with one output, this one has "
+                           "%zu",
+                           n_out);
+        m->task = TASK_CLASSIFY;
+        double loss = 0.0;
+        for (size_t i = 0; i < rows; i++) {
+            const float *o = out + i * n_out;
+            size_t label = (size_t)d->labels[i];
+            if (label >= n_out)
+                return err_set(err,
+                               "%s:%zu: the label %zu is out of range for a model with %zu "
+                               "outputs",
+                               d->path, d->row_line[i], label, n_out);
+            /* Argmax with ties to the lowest index; the rank of the label counts the outputs
+             * that beat it (larger, or equal at a lower index) for top-k. */
+            size_t best = 0, rank = 0;
+            for (size_t k = 0; k < n_out; k++) {
+                if (o[k] > o[best])
+                    best = k;
+                if (o[k] > o[label] || (o[k] == o[label] && k < label))
+                    rank++;
+            }
+            m->correct += best == label;
+            m->correct_k += top_k > 0 && rank < (size_t)top_k;
+            loss += row_nll(o, n_out, label, kind);
+        }
+        m->loss = loss / (double)rows;
+    }
+    m->accuracy = (double)m->correct / (double)rows;
+    m->accuracy_k = (double)m->correct_k / (double)rows;
+    return 0;
+}

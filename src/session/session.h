@@ -1,0 +1,79 @@
+/* One exploration: the model, the validation data, the per-layer settings and the history
+ * of commands. The front ends share it through the command table. Not parsing commands
+ * (commands/) and not drawing anything. */
+#ifndef PRUNESCOPE_SESSION_SESSION_H
+#define PRUNESCOPE_SESSION_SESSION_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/err.h"
+#include "dataset/dataset.h"
+#include "dataset/metrics.h"
+#include "engine/engine.h"
+#include "model/layers.h"
+
+struct session {
+    int threads;
+    const volatile sig_atomic_t *cancel; /* set by the front end's SIGINT handler */
+
+    char *model_path;
+    struct engine *engine; /* NULL until a model is loaded */
+    struct layer_list layers;
+    enum output_kind output_kind;
+
+    char *data_path;
+    struct dataset *data;   /* NULL until data is loaded */
+    struct shape row_shape; /* per-row input shape the data is reshaped to */
+    struct dataset_options data_opt;
+
+    char **history;
+    size_t n_history, cap_history;
+    bool quit; /* set by the quit command */
+};
+
+/* threads <= 0 means all cores; cancel (borrowed, may be NULL) stops long work. */
+struct session *session_new(int threads, const volatile sig_atomic_t *cancel, struct err *err);
+void session_free(struct session *s);
+
+/* Load a model, replacing the current one only on success. A loaded dataset stays when
+ * it still fits the new model; otherwise it is dropped and *dropped_data says why (may be
+ * NULL). */
+int session_load_model(struct session *s, const char *path, char *dropped_data, size_t dropped_size,
+                       struct err *err);
+
+/* Load a CSV validation set for the current model (which must be loaded). row_shape,
+ * when non-NULL, overrides the per-row input shape inferred from the model (needed when
+ * the model's input dims are symbolic beyond the batch). Replaces the current data only
+ * on success. */
+int session_load_data(struct session *s, const char *path, const struct dataset_options *opt,
+                      const struct shape *row_shape, struct err *err);
+
+/* Features per row the model's input takes (product of its dims after the batch); 0 with
+ * err set when a dim is symbolic. */
+size_t session_model_features(const struct session *s, struct shape *row_shape, struct err *err);
+/* Numbers of outputs per row of graph output 0. */
+size_t session_model_outputs(const struct session *s);
+
+/* Run the model on all rows of the data and compute metrics (top_k 0: none). elapsed_ms
+ * receives the time of the run and the metrics. */
+int session_eval(struct session *s, int top_k, struct metrics *m, double *elapsed_ms,
+                 struct err *err);
+
+/* Weight statistics of the current model. */
+struct weight_stats {
+    size_t params;          /* elements of all float initializers */
+    size_t nonzero_params;  /* of which are not 0 */
+    size_t prunable_params; /* elements of the prunable layers' weights */
+    size_t prunable_zeros;  /* of which are 0 */
+};
+void session_weight_stats(const struct session *s, struct weight_stats *ws);
+
+/* MACs per row of one layer (from the planned shapes). */
+double session_layer_macs(const struct session *s, const struct layer *l);
+
+/* Remember a command line; returns -1 only on out of memory. */
+int session_add_history(struct session *s, const char *line, struct err *err);
+
+#endif
