@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@ static void usage(FILE *out)
             "      --shape D,D,...  per-row input shape for DATA.csv (e.g. 1,28,28)\n"
             "      --scale X        multiply DATA.csv's features by X\n"
             "  -t, --threads N      worker threads (default: all cores)\n"
+            "      --seed N         seed of the random pruning criterion (default 0)\n"
             "      --ops            list the supported ONNX operators and exit\n"
             "  -h, --help           show this help and exit\n"
             "  -V, --version        show the version and exit\n"
@@ -110,24 +112,19 @@ struct options {
     const char *batch, *execute;
     const char *label, *shape, *scale;
     int threads;
+    uint64_t seed;
 };
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
-        {"repl", no_argument, NULL, 'r'},
-        {"batch", required_argument, NULL, 'b'},
-        {"execute", required_argument, NULL, 'e'},
-        {"json", no_argument, NULL, 'j'},
-        {"keep-going", no_argument, NULL, 'k'},
-        {"label", required_argument, NULL, 'l'},
-        {"shape", required_argument, NULL, 's'},
-        {"scale", required_argument, NULL, 'x'},
-        {"threads", required_argument, NULL, 't'},
-        {"ops", no_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        {"repl", no_argument, NULL, 'r'},          {"batch", required_argument, NULL, 'b'},
+        {"execute", required_argument, NULL, 'e'}, {"json", no_argument, NULL, 'j'},
+        {"keep-going", no_argument, NULL, 'k'},    {"label", required_argument, NULL, 'l'},
+        {"shape", required_argument, NULL, 's'},   {"scale", required_argument, NULL, 'x'},
+        {"threads", required_argument, NULL, 't'}, {"seed", required_argument, NULL, 'S'},
+        {"ops", no_argument, NULL, 'o'},           {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "rb:e:kt:hV", longopts, NULL)) != -1) {
@@ -149,6 +146,18 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return 2;
             }
             o->threads = (int)v;
+            break;
+        }
+        case 'S': {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (*end || end == optarg || errno || optarg[0] == '-') {
+                fprintf(stderr, "prunescope: --seed expects a non-negative integer, got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            o->seed = (uint64_t)v;
             break;
         }
         case 'o':
@@ -227,6 +236,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "prunescope: %s\n", err.msg);
         return 1;
     }
+    s->seed = o.seed;
     struct out out;
     out_init(&out, o.json, stdout, stderr);
     struct cmd_ctx ctx = {.s = s, .o = &out};

@@ -28,7 +28,9 @@ static int eval_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
     session_weight_stats(c->s, &ws);
     double sparsity =
         ws.prunable_params ? (double)ws.prunable_zeros / (double)ws.prunable_params : 0.0;
-    size_t weight_bytes = ws.params * sizeof(float);
+    size_t weight_bytes = session_weight_bytes(c->s);
+    double macs, effective;
+    session_macs(c->s, &macs, &effective);
     if (m.task == TASK_REGRESS) {
         out_printf(c->o, "mse       %.6g\nmae       %.6g\n", m.mse, m.mae);
         out_set(c->o, "mse", json_real(m.mse));
@@ -57,7 +59,8 @@ static int eval_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
     out_printf(c->o, "params    %zu (%zu non-zero)\n", ws.params, ws.nonzero_params);
     out_printf(c->o, "sparsity  %.1f%% of %zu prunable weights\n", 100.0 * sparsity,
                ws.prunable_params);
-    out_printf(c->o, "weights   %zu bytes (dense-fp32)\n", weight_bytes);
+    out_printf(c->o, "macs      %.0f per row (%.0f effective)\n", macs, effective);
+    out_printf(c->o, "weights   %zu bytes (%s)\n", weight_bytes, storage_name(c->s->storage));
     out_printf(c->o, "time      %.1f ms\n", ms);
     out_set(c->o, "task",
             json_string(m.task == TASK_REGRESS  ? "regression"
@@ -67,7 +70,9 @@ static int eval_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
     out_set(c->o, "nonzero_params", json_integer((json_int_t)ws.nonzero_params));
     out_set(c->o, "sparsity", json_real(sparsity));
     out_set(c->o, "weight_bytes", json_integer((json_int_t)weight_bytes));
-    out_set(c->o, "storage", json_string("dense-fp32"));
+    out_set(c->o, "macs", json_real(macs));
+    out_set(c->o, "effective_macs", json_real(effective));
+    out_set(c->o, "storage", json_string(storage_name(c->s->storage)));
     /* No hardware profile exists yet, so there is no latency estimate to give. */
     out_set(c->o, "latency_ms", json_null());
     out_set(c->o, "profile", json_null());

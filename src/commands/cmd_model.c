@@ -134,16 +134,16 @@ static json_t *layer_json(const struct session *s, size_t i)
     json_t *shape = json_array();
     for (int d = 0; d < l->shape.ndim; d++)
         json_array_append_new(shape, json_integer(l->shape.dims[d]));
-    const float *w = tensor_f32(engine_graph(s->engine)->values[l->weight].constant);
-    size_t zeros = 0;
-    for (int64_t k = 0; k < l->params; k++)
-        zeros += w[k] == 0.0f;
+    size_t zeros = session_layer_zeros(s, l);
     double sparsity = l->params ? (double)zeros / (double)l->params : 0.0;
-    return json_pack("{s:I, s:s, s:s, s:s, s:o, s:I, s:f, s:f, s:s, s:s}", "index",
+    const struct prune_setting *st = &s->config.settings[i];
+    return json_pack("{s:I, s:s, s:s, s:s, s:o, s:I, s:f, s:f, s:I, s:s, s:s}", "index",
                      (json_int_t)(i + 1), "name", l->name, "op", l->op, "weight", l->weight_name,
                      "shape", shape, "params", (json_int_t)l->params, "macs",
-                     session_layer_macs(s, l), "sparsity", sparsity, "criterion", "l1",
-                     "granularity", "unstructured");
+                     session_layer_macs(s, l), "sparsity", sparsity, "zeros", (json_int_t)zeros,
+                     "criterion", s->config.global ? "l1" : prune_criterion_name(st->criterion),
+                     "granularity",
+                     s->config.global ? "global" : prune_granularity_name(st->granularity));
 }
 
 static int layers_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
@@ -171,10 +171,12 @@ static int layers_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
         json_t *j = layer_json(s, i);
         const struct layer *l = &s->layers.items[i];
         char sb[64];
-        out_printf(c->o, "%3zu  %-24s %-7s %-16s %10lld %12.0f %7.1f%%  l1 unstructured\n", i + 1,
-                   l->name, l->op, shape_format(&l->shape, sb, sizeof sb), (long long)l->params,
+        out_printf(c->o, "%3zu  %-24s %-7s %-16s %10lld %12.0f %7.1f%%  %s %s\n", i + 1, l->name,
+                   l->op, shape_format(&l->shape, sb, sizeof sb), (long long)l->params,
                    json_real_value(json_object_get(j, "macs")),
-                   100.0 * json_real_value(json_object_get(j, "sparsity")));
+                   100.0 * json_real_value(json_object_get(j, "sparsity")),
+                   json_string_value(json_object_get(j, "criterion")),
+                   json_string_value(json_object_get(j, "granularity")));
         json_array_append_new(arr, j);
     }
     out_set(c->o, "layers", arr);

@@ -60,7 +60,7 @@ int cmd_run_argv(struct cmd_ctx *c, int argc, char **argv, struct err *err);
 int cmd_run_script(struct cmd_ctx *c, const char *text, const char *where, bool keep_going);
 
 /* Commands of the table (one file each or per small family). */
-extern const struct cmd_def cmd_load, cmd_data, cmd_info, cmd_layers, cmd_eval, cmd_help,
-    cmd_history, cmd_quit;
+extern const struct cmd_def cmd_load, cmd_data, cmd_info, cmd_layers, cmd_eval, cmd_set, cmd_method,
+    cmd_global, cmd_undo, cmd_redo, cmd_reset, cmd_storage, cmd_help, cmd_history, cmd_quit;
 
 #endif

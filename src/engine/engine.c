@@ -55,6 +55,12 @@ void engine_free(struct engine *e)
     free(e);
 }
 
+void engine_weights_changed(struct engine *e)
+{
+    for (int i = 0; i < MAX_PLANS; i++)
+        cached_plan_fini(e, &e->plans[i]);
+}
+
 void engine_set_cancel(struct engine *e, const volatile sig_atomic_t *flag)
 {
     e->cancel = flag;

@@ -37,6 +37,10 @@ int engine_run(struct engine *e, const struct tensor *const *inputs, struct tens
 int engine_run_rows(struct engine *e, const struct tensor *input, struct tensor **outputs,
                     struct err *err);
 
+/* Initializer values of the graph were changed in place (pruning): plans, which may hold
+ * values folded from them, are made again on next use. */
+void engine_weights_changed(struct engine *e);
+
 /* While *flag is non-zero, engine_run_rows stops between chunks and fails with code
  * ERR_CANCELLED ("cancelled"). flag (borrowed) is typically set by a SIGINT handler; NULL
  * turns the check off. */

@@ -30,10 +30,33 @@ static void drop_data(struct session *s)
     memset(&s->data_opt, 0, sizeof s->data_opt);
 }
 
+static void free_originals(float **orig, int n_values)
+{
+    for (int v = 0; orig && v < n_values; v++)
+        free(orig[v]);
+    free(orig);
+}
+
+static void drop_pruning(struct session *s)
+{
+    if (s->engine)
+        free_originals(s->original, engine_graph(s->engine)->n_values);
+    s->original = NULL;
+    free(s->config.settings);
+    memset(&s->config, 0, sizeof s->config);
+    for (size_t i = 0; i < s->n_undo; i++)
+        free(s->undo[i].settings);
+    free(s->undo);
+    s->undo = NULL;
+    s->n_undo = s->cap_undo = s->undo_pos = 0;
+    s->reach_notes[0] = '\0';
+}
+
 void session_free(struct session *s)
 {
     if (!s)
         return;
+    drop_pruning(s);
     drop_data(s);
     engine_free(s->engine);
     layers_fini(&s->layers);
@@ -185,10 +208,33 @@ int session_load_model(struct session *s, const char *path, char *dropped_data, 
         engine_free(e);
         return err_oom(err, "path", strlen(path));
     }
+    const struct graph *ng = engine_graph(e);
+    float **orig = calloc((size_t)ng->n_values + 1, sizeof *orig);
+    struct prune_setting *settings = calloc(layers.count + 1, sizeof *settings);
+    bool ok = orig && settings;
+    for (int v = 0; ok && v < ng->n_values; v++) {
+        const struct tensor *t = ng->values[v].constant;
+        if (!t || t->dtype != DTYPE_FLOAT || tensor_numel(t) == 0)
+            continue;
+        ok = (orig[v] = malloc(tensor_bytes(t))) != NULL;
+        if (ok)
+            memcpy(orig[v], t->data, tensor_bytes(t));
+    }
+    if (!ok) {
+        free_originals(orig, ng->n_values);
+        free(settings);
+        free(p);
+        layers_fini(&layers);
+        engine_free(e);
+        return err_oom(err, "a copy of the weights", 0);
+    }
     engine_set_cancel(e, s->cancel);
+    drop_pruning(s);
     engine_free(s->engine);
     layers_fini(&s->layers);
     free(s->model_path);
+    s->original = orig;
+    s->config.settings = settings;
     s->engine = e;
     s->layers = layers;
     s->model_path = p;
@@ -333,4 +379,338 @@ int session_add_history(struct session *s, const char *line, struct err *err)
         return err_oom(err, "history", strlen(line));
     s->n_history++;
     return 0;
+}
+
+/* ---- pruning ---- */
+
+static const char *const STORAGE_NAMES[] = {"dense-fp32", "dense-fp16", "dense-int8", "csr",
+                                            "bitmask",    "nm",         "block"};
+
+const char *storage_name(enum storage st)
+{
+    return STORAGE_NAMES[st];
+}
+
+int storage_parse(const char *name, enum storage *out)
+{
+    for (int i = 0; i < 7; i++)
+        if (strcmp(name, STORAGE_NAMES[i]) == 0) {
+            *out = (enum storage)i;
+            return 0;
+        }
+    return -1;
+}
+
+static struct tensor *value_tensor(const struct session *s, int v)
+{
+    return engine_graph(s->engine)->values[v].constant;
+}
+
+/* Zero the removed units' reach: bias entries, BatchNormalization channels, and the
+ * consumer's input columns (or channels). Notes groups that can only be masked. */
+static void apply_reach(struct session *s, size_t li, const bool *removed, size_t units)
+{
+    const struct graph *g = engine_graph(s->engine);
+    struct prune_reach r;
+    prune_find_reach(g, &s->layers, li, &r);
+    int vals[3] = {r.bias, r.bn[0], r.bn[1]};
+    for (int k = 0; k < 3; k++) {
+        if (vals[k] < 0)
+            continue;
+        struct tensor *t = value_tensor(s, vals[k]);
+        if (!t || tensor_numel(t) != units)
+            continue;
+        for (size_t u = 0; u < units; u++)
+            if (removed[u])
+                tensor_f32(t)[u] = 0.0f;
+    }
+    const struct layer *l = &s->layers.items[li];
+    size_t used = strlen(s->reach_notes);
+    if (!r.safe) {
+        if (used < sizeof s->reach_notes)
+            snprintf(s->reach_notes + used, sizeof s->reach_notes - used, "%s%s: masked only (%s)",
+                     used ? "; " : "", l->name, r.why);
+        return;
+    }
+    const struct layer *c = &s->layers.items[r.consumer];
+    struct weight_view cv;
+    struct err ignored;
+    if (prune_view(g, c, &cv, &ignored) < 0 || cv.channels % units != 0 ||
+        (strcmp(c->op, "Conv") == 0 && cv.channels != units)) {
+        if (used < sizeof s->reach_notes)
+            snprintf(s->reach_notes + used, sizeof s->reach_notes - used,
+                     "%s%s: masked only (the inputs of '%s' do not line up with its units)",
+                     used ? "; " : "", l->name, c->name);
+        return;
+    }
+    size_t per_unit = cv.channels / units; /* inputs per unit after a Flatten */
+    float *w = tensor_f32(value_tensor(s, c->weight));
+    for (size_t u = 0; u < units; u++) {
+        if (!removed[u])
+            continue;
+        for (size_t cu = 0; cu < cv.units; cu++)
+            for (size_t ch = u * per_unit; ch < (u + 1) * per_unit; ch++)
+                for (size_t k = 0; k < cv.kvol; k++)
+                    w[cu * cv.unit_stride + (ch * cv.kvol + k) * cv.in_stride] = 0.0f;
+    }
+}
+
+/* Restore the original weights and apply cfg to them. */
+static int apply_config(struct session *s, const struct prune_config *cfg, struct err *err)
+{
+    const struct graph *g = engine_graph(s->engine);
+    for (int v = 0; v < g->n_values; v++)
+        if (s->original[v])
+            memcpy(g->values[v].constant->data, s->original[v],
+                   tensor_bytes(g->values[v].constant));
+    s->reach_notes[0] = '\0';
+    size_t nl = s->layers.count;
+    int rc = 0;
+    if (cfg->global) {
+        const float **w = calloc(nl + 1, sizeof *w);
+        uint8_t **masks = calloc(nl + 1, sizeof *masks);
+        bool ok = w && masks;
+        for (size_t i = 0; ok && i < nl; i++) {
+            w[i] = s->original[s->layers.items[i].weight];
+            ok = (masks[i] = malloc((size_t)s->layers.items[i].params)) != NULL;
+        }
+        if (!ok)
+            rc = err_oom(err, "masks", 0);
+        else
+            rc = prune_global_masks(&s->layers, w, cfg->global_sparsity, masks, err);
+        for (size_t i = 0; rc == 0 && i < nl; i++) {
+            float *dst = tensor_f32(value_tensor(s, s->layers.items[i].weight));
+            for (int64_t k = 0; k < s->layers.items[i].params; k++)
+                if (!masks[i][k])
+                    dst[k] = 0.0f;
+        }
+        for (size_t i = 0; masks && i < nl; i++)
+            free(masks[i]);
+        free(masks);
+        free(w);
+    } else {
+        for (size_t i = 0; rc == 0 && i < nl; i++) {
+            const struct prune_setting *st = &cfg->settings[i];
+            if (st->sparsity <= 0.0)
+                continue;
+            const struct layer *l = &s->layers.items[i];
+            struct weight_view v = {0};
+            if (st->granularity != GRAN_UNSTRUCTURED && prune_view(g, l, &v, err) < 0) {
+                rc = -1;
+                break;
+            }
+            uint8_t *mask = malloc((size_t)l->params);
+            bool *units = calloc(v.units + 1, sizeof *units);
+            if (!mask || !units) {
+                free(mask), free(units);
+                rc = err_oom(err, "mask", (size_t)l->params);
+                break;
+            }
+            rc = prune_mask(g, l, s->original[l->weight], st, s->seed, mask, units, NULL, err);
+            if (rc == 0) {
+                float *dst = tensor_f32(value_tensor(s, l->weight));
+                for (int64_t k = 0; k < l->params; k++)
+                    if (!mask[k])
+                        dst[k] = 0.0f;
+                if (st->granularity == GRAN_NEURON || st->granularity == GRAN_FILTER)
+                    apply_reach(s, i, units, v.units);
+            }
+            free(mask);
+            free(units);
+        }
+    }
+    engine_weights_changed(s->engine);
+    return rc;
+}
+
+static int config_dup(const struct prune_config *src, size_t n, struct prune_config *dst,
+                      struct err *err)
+{
+    *dst = *src;
+    dst->settings = malloc((n + 1) * sizeof *dst->settings);
+    if (!dst->settings)
+        return err_oom(err, "configuration", n * sizeof *dst->settings);
+    if (n)
+        memcpy(dst->settings, src->settings, n * sizeof *dst->settings);
+    return 0;
+}
+
+int session_config_copy(const struct session *s, struct prune_config *out, struct err *err)
+{
+    if (!s->engine)
+        return err_set(err, "no model is loaded (use: load MODEL.onnx)");
+    return config_dup(&s->config, s->layers.count, out, err);
+}
+
+int session_configure(struct session *s, const struct prune_config *next, struct err *err)
+{
+    if (!s->engine)
+        return err_set(err, "no model is loaded (use: load MODEL.onnx)");
+    const struct graph *g = engine_graph(s->engine);
+    size_t n = s->layers.count;
+    if (!next->global)
+        for (size_t i = 0; i < n; i++)
+            if (prune_check(g, &s->layers.items[i], &next->settings[i], err) < 0)
+                return -1;
+    struct prune_config copy, prev;
+    if (config_dup(next, n, &copy, err) < 0)
+        return -1;
+    if (s->undo_pos == s->cap_undo) {
+        size_t cap = s->cap_undo ? 2 * s->cap_undo : 16;
+        struct prune_config *u = realloc(s->undo, cap * sizeof *u);
+        if (!u) {
+            free(copy.settings);
+            return err_oom(err, "undo history", cap * sizeof *u);
+        }
+        s->undo = u;
+        s->cap_undo = cap;
+    }
+    if (apply_config(s, &copy, err) < 0) {
+        free(copy.settings);
+        struct err ignored;
+        apply_config(s, &s->config, &ignored);
+        return -1;
+    }
+    prev = s->config;
+    s->config = copy;
+    /* A change drops the redo states. */
+    for (size_t i = s->undo_pos; i < s->n_undo; i++)
+        free(s->undo[i].settings);
+    s->undo[s->undo_pos++] = prev;
+    s->n_undo = s->undo_pos;
+    return 0;
+}
+
+int session_undo(struct session *s, struct err *err)
+{
+    if (!s->engine)
+        return err_set(err, "no model is loaded (use: load MODEL.onnx)");
+    if (s->undo_pos == 0)
+        return err_set(err, "nothing to undo");
+    struct prune_config target = s->undo[s->undo_pos - 1];
+    if (apply_config(s, &target, err) < 0)
+        return -1;
+    /* Swap: the slot now holds the state to redo. */
+    s->undo[s->undo_pos - 1] = s->config;
+    s->config = target;
+    s->undo_pos--;
+    return 0;
+}
+
+int session_redo(struct session *s, struct err *err)
+{
+    if (!s->engine)
+        return err_set(err, "no model is loaded (use: load MODEL.onnx)");
+    if (s->undo_pos == s->n_undo)
+        return err_set(err, "nothing to redo");
+    struct prune_config target = s->undo[s->undo_pos];
+    if (apply_config(s, &target, err) < 0)
+        return -1;
+    s->undo[s->undo_pos] = s->config;
+    s->config = target;
+    s->undo_pos++;
+    return 0;
+}
+
+size_t session_layer_zeros(const struct session *s, const struct layer *l)
+{
+    const float *w = tensor_f32(value_tensor(s, l->weight));
+    size_t zeros = 0;
+    for (int64_t k = 0; k < l->params; k++)
+        zeros += w[k] == 0.0f;
+    return zeros;
+}
+
+void session_macs(const struct session *s, double *dense, double *effective)
+{
+    *dense = *effective = 0.0;
+    for (size_t i = 0; s->engine && i < s->layers.count; i++) {
+        const struct layer *l = &s->layers.items[i];
+        double m = session_layer_macs(s, l);
+        *dense += m;
+        if (l->params > 0)
+            *effective +=
+                m * (double)((size_t)l->params - session_layer_zeros(s, l)) / (double)l->params;
+    }
+}
+
+/* Bytes of an unsigned integer able to hold values up to max. */
+static size_t int_width(size_t max)
+{
+    return max <= 0xFF ? 1 : max <= 0xFFFF ? 2 : max <= 0xFFFFFFFFu ? 4 : 8;
+}
+
+/* Bytes of one prunable layer's weight under st. */
+static size_t layer_bytes(const struct session *s, size_t li, enum storage st)
+{
+    const struct graph *g = engine_graph(s->engine);
+    const struct layer *l = &s->layers.items[li];
+    size_t n = (size_t)l->params, nnz = n - session_layer_zeros(s, l);
+    struct weight_view v;
+    struct err ignored;
+    bool have_view = prune_view(g, l, &v, &ignored) == 0;
+    if (!have_view) { /* rank > 2 MatMul weights: rows of the last dim */
+        v.inputs = (size_t)l->shape.dims[l->shape.ndim - 1];
+        v.units = n / (v.inputs ? v.inputs : 1);
+    }
+    const float *w = tensor_f32(value_tensor(s, l->weight));
+    const struct prune_setting *cfg = &s->config.settings[li];
+    switch (st) {
+    case STORAGE_DENSE_FP32: return 4 * n;
+    case STORAGE_DENSE_FP16: return 2 * n;
+    case STORAGE_DENSE_INT8: return n + 4; /* one float scale per tensor */
+    case STORAGE_BITMASK: return 4 * nnz + (n + 7) / 8;
+    case STORAGE_CSR:
+        /* values, a column index per value, a row pointer per unit + 1 */
+        return 4 * nnz + nnz * int_width(v.inputs ? v.inputs - 1 : 0) +
+               (v.units + 1) * int_width(nnz);
+    case STORAGE_NM:
+        if (!s->config.global && cfg->sparsity > 0 &&
+            (cfg->granularity == GRAN_2_4 || cfg->granularity == GRAN_4_8)) {
+            size_t m = cfg->granularity == GRAN_2_4 ? 4 : 8, bits = m == 4 ? 2 : 3;
+            size_t kept = n / 2; /* N of every M */
+            return 4 * kept + (kept * bits + 7) / 8;
+        }
+        return 4 * n; /* not N:M: stored dense */
+    case STORAGE_BLOCK: {
+        bool blocks = !s->config.global && cfg->sparsity > 0 &&
+                      (cfg->granularity == GRAN_BLOCK_1X4 || cfg->granularity == GRAN_BLOCK_4X4);
+        if (!blocks || !have_view)
+            return 4 * n;
+        size_t bu = cfg->granularity == GRAN_BLOCK_4X4 ? 4 : 1, bi = 4;
+        size_t brows = v.units / bu, bcols = v.inputs / bi, nzb = 0;
+        for (size_t br = 0; br < brows; br++)
+            for (size_t bc = 0; bc < bcols; bc++) {
+                bool any = false;
+                for (size_t u = br * bu; u < (br + 1) * bu && !any; u++)
+                    for (size_t i = bc * bi; i < (bc + 1) * bi && !any; i++)
+                        any = w[u * v.unit_stride + i * v.in_stride] != 0.0f;
+                nzb += any;
+            }
+        return 4 * nzb * bu * bi + nzb * int_width(bcols ? bcols - 1 : 0) +
+               (brows + 1) * int_width(nzb);
+    }
+    }
+    return 4 * n;
+}
+
+size_t session_weight_bytes(const struct session *s)
+{
+    if (!s->engine)
+        return 0;
+    const struct graph *g = engine_graph(s->engine);
+    size_t total = 0, in_layers = 0;
+    for (size_t i = 0; i < s->layers.count; i++) {
+        total += layer_bytes(s, i, s->storage);
+        in_layers += (size_t)s->layers.items[i].params;
+    }
+    /* Other float parameters (biases, BatchNormalization) stay dense at the format's
+     * element width (fp32 for the sparse formats). */
+    size_t others = 0;
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].constant && g->values[v].constant->dtype == DTYPE_FLOAT)
+            others += tensor_numel(g->values[v].constant);
+    others -= in_layers;
+    size_t width = s->storage == STORAGE_DENSE_FP16 ? 2 : s->storage == STORAGE_DENSE_INT8 ? 1 : 4;
+    return total + others * width;
 }

@@ -13,6 +13,27 @@
 #include "dataset/metrics.h"
 #include "engine/engine.h"
 #include "model/layers.h"
+#include "prune/prune.h"
+
+/* How the weights would be stored on the device, for weight_bytes. */
+enum storage {
+    STORAGE_DENSE_FP32,
+    STORAGE_DENSE_FP16,
+    STORAGE_DENSE_INT8,
+    STORAGE_CSR,
+    STORAGE_BITMASK,
+    STORAGE_NM,
+    STORAGE_BLOCK,
+};
+const char *storage_name(enum storage st);
+int storage_parse(const char *s, enum storage *out);
+
+/* The pruning configuration: one setting per prunable layer, or one global sparsity. */
+struct prune_config {
+    struct prune_setting *settings; /* layers.count */
+    bool global;                    /* the last change was `global`: global magnitude */
+    double global_sparsity;
+};
 
 struct session {
     int threads;
@@ -27,6 +48,14 @@ struct session {
     struct dataset *data;   /* NULL until data is loaded */
     struct shape row_shape; /* per-row input shape the data is reshaped to */
     struct dataset_options data_opt;
+
+    struct prune_config config;        /* what is applied to the weights now */
+    float **original;                  /* per graph value: the float initializer as loaded */
+    struct prune_config *undo;         /* configurations before each change */
+    size_t n_undo, cap_undo, undo_pos; /* undo[undo_pos..n_undo) are redo states */
+    uint64_t seed;                     /* of the random criterion */
+    enum storage storage;
+    char reach_notes[2048]; /* groups that could only be masked, from the last apply */
 
     char **history;
     size_t n_history, cap_history;
@@ -72,6 +101,23 @@ void session_weight_stats(const struct session *s, struct weight_stats *ws);
 
 /* MACs per row of one layer (from the planned shapes). */
 double session_layer_macs(const struct session *s, const struct layer *l);
+
+/* Change the configuration: validate every setting against its layer, apply it to the
+ * weights (from the originals), and remember the previous one for undo. On error nothing
+ * changes. `next` is copied. */
+int session_configure(struct session *s, const struct prune_config *next, struct err *err);
+/* A copy of the current configuration (caller frees settings with free()). */
+int session_config_copy(const struct session *s, struct prune_config *out, struct err *err);
+int session_undo(struct session *s, struct err *err);
+int session_redo(struct session *s, struct err *err);
+
+/* Dense and effective (non-zero weights only) MACs per row of the prunable layers. */
+void session_macs(const struct session *s, double *dense, double *effective);
+/* Bytes of all float parameters under the session's storage format (index and metadata
+ * bytes included). */
+size_t session_weight_bytes(const struct session *s);
+/* Zeros in a layer's weight now. */
+size_t session_layer_zeros(const struct session *s, const struct layer *l);
 
 /* Remember a command line; returns -1 only on out of memory. */
 int session_add_history(struct session *s, const char *line, struct err *err);
