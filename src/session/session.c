@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/files.h"
 #include "core/timer.h"
 
 struct session *session_new(int threads, const volatile sig_atomic_t *cancel, struct err *err)
@@ -194,9 +195,14 @@ int session_load_model(struct session *s, const char *path, char *dropped_data, 
 {
     if (dropped_data && dropped_size)
         dropped_data[0] = '\0';
+    char sha[65];
     struct engine *e = engine_open(path, s->threads, err);
     if (!e)
         return -1;
+    if (files_sha256(path, sha, err) < 0) {
+        engine_free(e);
+        return -1;
+    }
     struct layer_list layers;
     if (layers_find(engine_graph(e), &layers, err) < 0) {
         engine_free(e);
@@ -235,6 +241,7 @@ int session_load_model(struct session *s, const char *path, char *dropped_data, 
     free(s->model_path);
     s->original = orig;
     s->config.settings = settings;
+    memcpy(s->model_sha256, sha, sizeof sha);
     s->engine = e;
     s->layers = layers;
     s->model_path = p;

@@ -40,6 +40,7 @@ struct session {
     const volatile sig_atomic_t *cancel; /* set by the front end's SIGINT handler */
 
     char *model_path;
+    char model_sha256[65]; /* of the model file as loaded */
     struct engine *engine; /* NULL until a model is loaded */
     struct layer_list layers;
     enum output_kind output_kind;
