@@ -5,6 +5,7 @@
 
 #include "commands/command.h"
 #include "export/config.h"
+#include "export/model.h"
 
 /* The figures stored with a configuration: an evaluation when data is loaded. */
 static json_t *measure(struct cmd_ctx *c)
@@ -55,6 +56,26 @@ static int export_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
         out_set(c->o, "path", json_string(words[1]));
         return 0;
     }
+    if (n == 2 && strcmp(words[0], "model") == 0) {
+        struct model_export_summary sum;
+        if (model_export(c->s, words[1], force, &sum, err) < 0)
+            return -1;
+        out_printf(c->o, "wrote %s: %zu bytes (the loaded model: %zu)", words[1], sum.bytes_after,
+                   sum.bytes_before);
+        if (sum.layers_shrunk)
+            out_printf(c->o, "; %zu units cut out of %zu layers", sum.units_removed,
+                       sum.layers_shrunk);
+        out_printf(c->o, "\n");
+        if (sum.masked_only[0])
+            out_warn(c->o, "masked, not cut out: %s", sum.masked_only);
+        out_set(c->o, "what", json_string("model"));
+        out_set(c->o, "path", json_string(words[1]));
+        out_set(c->o, "bytes", json_integer((json_int_t)sum.bytes_after));
+        out_set(c->o, "bytes_before", json_integer((json_int_t)sum.bytes_before));
+        out_set(c->o, "units_removed", json_integer((json_int_t)sum.units_removed));
+        out_set(c->o, "layers_shrunk", json_integer((json_int_t)sum.layers_shrunk));
+        return 0;
+    }
     return err_set(err, "usage: %s", cmd_export.usage);
 }
 
@@ -77,13 +98,16 @@ static int import_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
 
 const struct cmd_def cmd_export = {
     .name = "export",
-    .usage = "export config FILE.json [--force]",
-    .summary = "write the pruning configuration (an existing file needs --force)",
+    .usage = "export config|model FILE [--force]",
+    .summary = "write the configuration (JSON) or the pruned model (ONNX)",
     .help = "export config writes JSON (\"format\": \"prunescope-config\", \"version\": 1)\n"
             "with the model's path and SHA-256, the data, each layer's name, weight,\n"
             "criterion, granularity and sparsity, the seed and storage, and the figures\n"
-            "measured now. Files are written atomically; the loaded model is never\n"
-            "overwritten.",
+            "measured now. export model writes the ONNX model with its pruned weights;\n"
+            "neurons and filters removed by neuron/filter pruning are cut out of their\n"
+            "group (weights, biases, BatchNormalization, the next layer's inputs), so\n"
+            "the tensors shrink. Files are written atomically; an existing file needs\n"
+            "--force; the loaded model is never overwritten.",
     .complete = CMD_COMPLETE_FILE,
     .run = export_run,
 };

@@ -376,9 +376,9 @@ void prune_find_reach(const struct graph *g, const struct layer_list *layers, si
                 return;
             }
         if (strcmp(cn->op_type, "BatchNormalization") == 0) {
-            r->bn[0] = cn->inputs[1];
-            r->bn[1] = cn->inputs[2];
-        } else if (strcmp(cn->op_type, "Flatten") == 0 || strcmp(cn->op_type, "Reshape") == 0) {
+            for (int k = 0; k < 4; k++)
+                r->bn[k] = cn->inputs[k + 1];
+        } else if (strcmp(cn->op_type, "Flatten") == 0) {
             flattened = true;
         } else if (!zero_preserving(cn->op_type)) {
             snprintf(r->why, sizeof r->why, "node '%s' (%s) does not keep a removed unit at zero",

@@ -420,7 +420,7 @@ static void apply_reach(struct session *s, size_t li, const bool *removed, size_
     const struct graph *g = engine_graph(s->engine);
     struct prune_reach r;
     prune_find_reach(g, &s->layers, li, &r);
-    int vals[3] = {r.bias, r.bn[0], r.bn[1]};
+    int vals[3] = {r.bias, r.bn[0], r.bn[1]}; /* BN scale and B zero: the channel outputs 0 */
     for (int k = 0; k < 3; k++) {
         if (vals[k] < 0)
             continue;
@@ -720,4 +720,28 @@ size_t session_weight_bytes(const struct session *s)
     others -= in_layers;
     size_t width = s->storage == STORAGE_DENSE_FP16 ? 2 : s->storage == STORAGE_DENSE_INT8 ? 1 : 4;
     return total + others * width;
+}
+
+int session_removed_units(const struct session *s, size_t li, bool *removed, size_t units,
+                          struct prune_reach *reach, struct err *err)
+{
+    const struct graph *g = engine_graph(s->engine);
+    const struct layer *l = &s->layers.items[li];
+    const struct prune_setting *st = &s->config.settings[li];
+    memset(removed, 0, units * sizeof *removed);
+    prune_find_reach(g, &s->layers, li, reach);
+    if (s->config.global || st->sparsity <= 0.0 ||
+        (st->granularity != GRAN_NEURON && st->granularity != GRAN_FILTER))
+        return 0;
+    uint8_t *mask = malloc((size_t)l->params);
+    if (!mask)
+        return err_oom(err, "mask", (size_t)l->params);
+    int rc = prune_mask(g, l, s->original[l->weight], st, s->seed, mask, removed, NULL, err);
+    free(mask);
+    if (rc < 0)
+        return -1;
+    int n = 0;
+    for (size_t u = 0; u < units; u++)
+        n += removed[u];
+    return n;
 }

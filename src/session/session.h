@@ -112,6 +112,12 @@ int session_config_copy(const struct session *s, struct prune_config *out, struc
 int session_undo(struct session *s, struct err *err);
 int session_redo(struct session *s, struct err *err);
 
+/* The units (neurons or filters) the current configuration removes from layer li, in
+ * `removed` (units entries, from prune_view), and how far the removal reaches. Returns
+ * the count removed; 0 when the layer is not pruned by units (or global mode is on). */
+int session_removed_units(const struct session *s, size_t li, bool *removed, size_t units,
+                          struct prune_reach *reach, struct err *err);
+
 /* Dense and effective (non-zero weights only) MACs per row of the prunable layers. */
 void session_macs(const struct session *s, double *dense, double *effective);
 /* Bytes of all float parameters under the session's storage format (index and metadata
