@@ -6,6 +6,7 @@
 #include "commands/command.h"
 #include "export/config.h"
 #include "export/model.h"
+#include "export/recipe.h"
 
 /* The figures stored with a configuration: an evaluation when data is loaded. */
 static json_t *measure(struct cmd_ctx *c)
@@ -76,6 +77,23 @@ static int export_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
         out_set(c->o, "layers_shrunk", json_integer((json_int_t)sum.layers_shrunk));
         return 0;
     }
+    if (n == 3 && strcmp(words[0], "recipe") == 0 &&
+        (strcmp(words[1], "torch") == 0 || strcmp(words[1], "nni") == 0)) {
+        struct recipe_summary sum;
+        bool torch = strcmp(words[1], "torch") == 0;
+        int rc = torch ? recipe_torch(c->s, words[2], force, &sum, err)
+                       : recipe_nni(c->s, words[2], force, &sum, err);
+        if (rc < 0)
+            return -1;
+        out_printf(c->o, "wrote %s: %s recipe for %zu %s\n", words[2], words[1], sum.tensors,
+                   torch ? "parameters" : "layers");
+        if (sum.skipped[0])
+            out_warn(c->o, "left out of the recipe: %s", sum.skipped);
+        out_set(c->o, "what", json_string(torch ? "recipe torch" : "recipe nni"));
+        out_set(c->o, "path", json_string(words[2]));
+        out_set(c->o, "entries", json_integer((json_int_t)sum.tensors));
+        return 0;
+    }
     return err_set(err, "usage: %s", cmd_export.usage);
 }
 
@@ -98,15 +116,18 @@ static int import_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
 
 const struct cmd_def cmd_export = {
     .name = "export",
-    .usage = "export config|model FILE [--force]",
-    .summary = "write the configuration (JSON) or the pruned model (ONNX)",
+    .usage = "export config|model FILE | recipe torch|nni FILE [--force]",
+    .summary = "write the configuration, the pruned model, or a torch/NNI recipe",
     .help = "export config writes JSON (\"format\": \"prunescope-config\", \"version\": 1)\n"
             "with the model's path and SHA-256, the data, each layer's name, weight,\n"
             "criterion, granularity and sparsity, the seed and storage, and the figures\n"
             "measured now. export model writes the ONNX model with its pruned weights;\n"
             "neurons and filters removed by neuron/filter pruning are cut out of their\n"
             "group (weights, biases, BatchNormalization, the next layer's inputs), so\n"
-            "the tensors shrink. Files are written atomically; an existing file needs\n"
+            "the tensors shrink. export recipe torch writes a Python file whose apply(model)\n"
+            "puts the same masks on the PyTorch model with torch.nn.utils.prune (module\n"
+            "names from the ONNX initializer names); export recipe nni writes NNI's\n"
+            "config_list. Files are written atomically; an existing file needs\n"
             "--force; the loaded model is never overwritten.",
     .complete = CMD_COMPLETE_FILE,
     .run = export_run,
