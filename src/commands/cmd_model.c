@@ -137,13 +137,14 @@ static json_t *layer_json(const struct session *s, size_t i)
     size_t zeros = session_layer_zeros(s, l);
     double sparsity = l->params ? (double)zeros / (double)l->params : 0.0;
     const struct prune_setting *st = &s->config.settings[i];
-    return json_pack("{s:I, s:s, s:s, s:s, s:o, s:I, s:f, s:f, s:I, s:s, s:s}", "index",
+    return json_pack("{s:I, s:s, s:s, s:s, s:o, s:I, s:f, s:f, s:I, s:s, s:s, s:s}", "index",
                      (json_int_t)(i + 1), "name", l->name, "op", l->op, "weight", l->weight_name,
                      "shape", shape, "params", (json_int_t)l->params, "macs",
                      session_layer_macs(s, l), "sparsity", sparsity, "zeros", (json_int_t)zeros,
                      "criterion", s->config.global ? "l1" : prune_criterion_name(st->criterion),
                      "granularity",
-                     s->config.global ? "global" : prune_granularity_name(st->granularity));
+                     s->config.global ? "global" : prune_granularity_name(st->granularity),
+                     "kernel", session_layer_kernel(s, l));
 }
 
 static int layers_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
@@ -171,12 +172,14 @@ static int layers_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
         json_t *j = layer_json(s, i);
         const struct layer *l = &s->layers.items[i];
         char sb[64];
-        out_printf(c->o, "%3zu  %-24s %-7s %-16s %10lld %12.0f %7.1f%%  %s %s\n", i + 1, l->name,
+        bool csr = strcmp(json_string_value(json_object_get(j, "kernel")), "csr") == 0;
+        out_printf(c->o, "%3zu  %-24s %-7s %-16s %10lld %12.0f %7.1f%%  %s %s%s\n", i + 1, l->name,
                    l->op, shape_format(&l->shape, sb, sizeof sb), (long long)l->params,
                    json_real_value(json_object_get(j, "macs")),
                    100.0 * json_real_value(json_object_get(j, "sparsity")),
                    json_string_value(json_object_get(j, "criterion")),
-                   json_string_value(json_object_get(j, "granularity")));
+                   json_string_value(json_object_get(j, "granularity")),
+                   csr ? " (runs as CSR)" : "");
         json_array_append_new(arr, j);
     }
     out_set(c->o, "layers", arr);

@@ -23,6 +23,9 @@ void plan_free(struct plan *p)
     free(p->owned);
     free(p->buffer);
     free(p->buffer_bytes);
+    for (int i = 0; p->steps && i < p->n_steps; i++)
+        if (p->steps[i].prepared && p->steps[i].op->release)
+            p->steps[i].op->release(p->steps[i].prepared);
     free(p->steps);
     free(p->input_shapes);
     free(p);
@@ -308,6 +311,8 @@ struct plan *plan_new(const struct graph *g, const struct op_def *const *ops,
         st->node = n;
         st->op = op;
         st->scratch_bytes = io.scratch_bytes;
+        if (op->prepare && op->prepare(&io, &st->prepared, err) < 0)
+            goto fail;
         if (io.scratch_bytes > p->max_scratch_bytes)
             p->max_scratch_bytes = io.scratch_bytes;
     }
@@ -401,7 +406,8 @@ int workspace_run(struct workspace *w, const struct tensor *const *inputs, struc
                            .n_out = nd->n_outputs,
                            .out = outs,
                            .scratch = w->scratch,
-                           .scratch_bytes = st->scratch_bytes};
+                           .scratch_bytes = st->scratch_bytes,
+                           .prepared = st->prepared};
         if (st->op->run(&io, err) < 0)
             return -1;
     }

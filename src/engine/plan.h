@@ -16,6 +16,7 @@ struct plan_step {
     int node; /* index into graph nodes */
     const struct op_def *op;
     size_t scratch_bytes;
+    void *prepared; /* from op->prepare, released with the plan */
 };
 
 struct plan {

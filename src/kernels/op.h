@@ -29,6 +29,9 @@ struct op_io {
     struct tensor *const *out;
     void *scratch;
     size_t scratch_bytes;
+    /* What the op's prepare function made for this node when the plan was made (a sparse
+     * copy of a constant weight), or NULL. */
+    const void *prepared;
 };
 
 /* Flags of an op_def. */
@@ -45,6 +48,11 @@ struct op_def {
     unsigned flags;
     /* Multiply-accumulates of one run with the shapes of io (NULL: not a dense layer). */
     double (*macs)(const struct op_io *io);
+    /* Optional, called once per plan after shape with the same io (constant inputs have
+     * their data): may set *out to data the run calls receive as io->prepared, freed with
+     * release. Leaving *out NULL means nothing to prepare. */
+    int (*prepare)(const struct op_io *io, void **out, struct err *err);
+    void (*release)(void *prepared);
 };
 
 /* Helpers shared by op files. All set err naming the node on failure. */

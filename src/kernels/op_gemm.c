@@ -4,6 +4,16 @@
 #include <string.h>
 
 #include "kernels/op.h"
+#include "kernels/sparse.h"
+
+/* A constant B with enough zeros (and A not transposed) runs as a CSR product. */
+static bool use_sparse(const struct op_io *io)
+{
+    const struct tensor *b = io->in[1];
+    if (!b->data || b->shape.ndim != 2 || node_attr_int(io->node, "transA", 0) != 0)
+        return false;
+    return sparse_worthwhile(sparse_zero_fraction(tensor_f32(b), tensor_numel(b)), tensor_numel(b));
+}
 
 static int gemm_shape(struct op_io *io, struct err *err)
 {
@@ -39,7 +49,31 @@ static int gemm_shape(struct op_io *io, struct err *err)
         }
     }
     op_set_out(io, 0, DTYPE_FLOAT, &out);
+    if (use_sparse(io))
+        io->scratch_bytes = (size_t)ka * CSR_TILE * sizeof(float);
     return 0;
+}
+
+static int gemm_prepare(const struct op_io *io, void **out, struct err *err)
+{
+    *out = NULL;
+    if (!use_sparse(io))
+        return 0;
+    const struct tensor *b = io->in[1];
+    bool tb = node_attr_int(io->node, "transB", 0) != 0;
+    size_t r = (size_t)b->shape.dims[0], c = (size_t)b->shape.dims[1];
+    /* Units are the output columns: rows of B when transposed, else its columns. */
+    struct csr *m = tb ? csr_from_dense(tensor_f32(b), r, c, c, 1, err)
+                       : csr_from_dense(tensor_f32(b), c, r, 1, c, err);
+    if (!m)
+        return -1;
+    *out = m;
+    return 0;
+}
+
+static void gemm_release(void *prepared)
+{
+    csr_free(prepared);
 }
 
 /* Writes beta * C broadcast over [m, n] into y. */
@@ -86,6 +120,11 @@ static int gemm_run(struct op_io *io, struct err *err)
     }
     if (m == 0 || n == 0)
         return 0;
+    if (io->prepared) {
+        csr_gemm(io->prepared, tensor_f32(a), (size_t)m, (size_t)a->shape.dims[1], alpha, y,
+                 (size_t)n, blas_beta != 0.0f, io->scratch);
+        return 0;
+    }
     if (k == 0) {
         if (blas_beta == 0.0f)
             memset(y, 0, (size_t)(m * n) * sizeof *y);
@@ -105,5 +144,9 @@ static double gemm_macs(const struct op_io *io)
     return (double)shape_numel(&io->out[0]->shape) * k;
 }
 
-const struct op_def op_gemm = {
-    .name = "Gemm", .shape = gemm_shape, .run = gemm_run, .macs = gemm_macs};
+const struct op_def op_gemm = {.name = "Gemm",
+                               .shape = gemm_shape,
+                               .run = gemm_run,
+                               .macs = gemm_macs,
+                               .prepare = gemm_prepare,
+                               .release = gemm_release};

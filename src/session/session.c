@@ -8,6 +8,7 @@
 
 #include "core/files.h"
 #include "core/timer.h"
+#include "kernels/sparse.h"
 
 struct session *session_new(int threads, const volatile sig_atomic_t *cancel, struct err *err)
 {
@@ -744,4 +745,14 @@ int session_removed_units(const struct session *s, size_t li, bool *removed, siz
     for (size_t u = 0; u < units; u++)
         n += removed[u];
     return n;
+}
+
+const char *session_layer_kernel(const struct session *s, const struct layer *l)
+{
+    const struct graph *g = engine_graph(s->engine);
+    if (strcmp(l->op, "Gemm") != 0 || node_attr_int(&g->nodes[l->node], "transA", 0) != 0 ||
+        l->shape.ndim != 2)
+        return "dense";
+    double zeros = (double)session_layer_zeros(s, l) / (double)(l->params ? l->params : 1);
+    return sparse_worthwhile(zeros, (size_t)l->params) ? "csr" : "dense";
 }

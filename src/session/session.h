@@ -123,6 +123,9 @@ void session_macs(const struct session *s, double *dense, double *effective);
 /* Bytes of all float parameters under the session's storage format (index and metadata
  * bytes included). */
 size_t session_weight_bytes(const struct session *s);
+/* The kernel a layer runs with now: "csr" or "dense". */
+const char *session_layer_kernel(const struct session *s, const struct layer *l);
+
 /* Zeros in a layer's weight now. */
 size_t session_layer_zeros(const struct session *s, const struct layer *l);
 

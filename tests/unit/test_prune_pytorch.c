@@ -77,7 +77,7 @@ static void expect_masks(struct session *s, json_t *cfg, const char *name)
     }
 }
 
-Test(prune_pytorch, correct_rows_and_masks_equal_pytorch_for_every_config)
+static void compare_all(void)
 {
     json_error_t je;
     json_t *root = json_load_file(tu_src_path("tests/fixtures/prune/digits_prune.json"), 0, &je);
@@ -108,4 +108,16 @@ Test(prune_pytorch, correct_rows_and_masks_equal_pytorch_for_every_config)
     }
     session_free(s);
     json_decref(root);
+}
+
+Test(prune_pytorch, correct_rows_and_masks_equal_pytorch_for_every_config)
+{
+    setenv("PRUNESCOPE_SPARSE", "never", 1);
+    compare_all();
+}
+
+Test(prune_pytorch, the_same_with_every_gemm_running_as_csr)
+{
+    setenv("PRUNESCOPE_SPARSE", "always", 1);
+    compare_all();
 }

@@ -1,0 +1,50 @@
+/* Sparse weights for execution: a CSR copy of a pruned weight matrix (units x inputs) and
+ * the product of a batch of rows with it, faster than dense GEMM when most weights are
+ * zero. Not the choice of when to use it (op_gemm.c) and not pruning. */
+#ifndef PRUNESCOPE_KERNELS_SPARSE_H
+#define PRUNESCOPE_KERNELS_SPARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+/* Rows of the batch one pass of csr_gemm works on; the scratch it needs is
+ * inputs * CSR_TILE floats. */
+#define CSR_TILE 32
+
+struct csr {
+    size_t units, inputs, nnz;
+    uint32_t *row_ptr; /* units + 1 */
+    uint32_t *col;     /* nnz input indices */
+    float *val;        /* nnz values */
+};
+
+/* The non-zero weights of w, where element (u, i) is w[u * unit_stride + i * in_stride]. */
+struct csr *csr_from_dense(const float *w, size_t units, size_t inputs, size_t unit_stride,
+                           size_t in_stride, struct err *err);
+void csr_free(struct csr *m);
+
+/* For the rows m < rows of x (row m at x + m * ldx, inputs values):
+ *   y[m * ldy + u] = (accumulate ? y[m * ldy + u] : 0) + alpha * sum_i W(u, i) * x[m, i].
+ * scratch holds inputs * CSR_TILE floats. */
+void csr_gemm(const struct csr *w, const float *x, size_t rows, size_t ldx, float alpha, float *y,
+              size_t ldy, bool accumulate, float *scratch);
+
+/* Measured by `make bench` (bench_sparse) on the 2-core development machine: the CSR
+ * product beats OpenBLAS's dense one from about 60-75% zeros on layers of 1,000+ weights
+ * (256x784 at 80%: 1.9x, at 90%: 2.9x), while on smaller layers neither matters and
+ * dense is as fast. */
+#define SPARSE_MIN_ZEROS   0.70
+#define SPARSE_MIN_WEIGHTS 1024
+
+/* Whether a weight of n elements with this fraction of zeros runs as CSR: from
+ * SPARSE_MIN_ZEROS and SPARSE_MIN_WEIGHTS on, unless PRUNESCOPE_SPARSE says "never" or
+ * "always". */
+bool sparse_worthwhile(double zero_fraction, size_t n);
+
+/* The fraction of zeros in a weight matrix given as above. */
+double sparse_zero_fraction(const float *w, size_t n);
+
+#endif
