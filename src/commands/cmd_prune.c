@@ -258,9 +258,10 @@ const struct cmd_def cmd_set = {
 const struct cmd_def cmd_method = {
     .name = "method",
     .usage = "method LAYER|all CRITERION [GRANULARITY]",
-    .summary = "choose how a layer is pruned: l1 l2 random; unstructured neuron filter ...",
+    .summary = "choose how a layer is pruned: l1 l2 random taylor; unstructured neuron ...",
     .help = "CRITERION: l1, l2 (magnitude, or norm of a group), random (seeded, --seed),\n"
-            "taylor (not available yet). GRANULARITY: unstructured (default), neuron\n"
+            "taylor (|w * dL/dw| on the validation data, summed over a group; needs data).\n"
+            "GRANULARITY: unstructured (default), neuron\n"
             "(Gemm/MatMul output units), filter and channel (Conv), 2:4 and 4:8 (N:M along\n"
             "the inputs: 50% of each group of M), block1x4 and block4x4.",
     .complete = CMD_COMPLETE_LAYER,

@@ -116,3 +116,59 @@ int metrics_compute(const float *out, size_t rows, size_t n_out, enum output_kin
     m->accuracy_k = (double)m->correct_k / (double)rows;
     return 0;
 }
+
+int metrics_loss_gradient(const float *out, size_t rows, size_t n_out, enum output_kind kind,
+                          const struct dataset *d, size_t row0, size_t total_rows, float *dout,
+                          struct err *err)
+{
+    if (row0 + rows > d->rows || total_rows == 0)
+        return err_set(err, "rows %zu to %zu are outside the data's %zu", row0, row0 + rows,
+                       d->rows);
+    double inv = 1.0 / (double)total_rows;
+    memset(dout, 0, rows * n_out * sizeof *dout);
+    bool binary = n_out == 1 && binary_labels(d);
+    for (size_t i = 0; i < rows; i++) {
+        const float *o = out + i * n_out;
+        float *g = dout + i * n_out;
+        size_t r = row0 + i;
+        if (binary) {
+            /* Mean binary cross-entropy: through a sigmoid for logits. */
+            double y = (double)d->labels[r], p;
+            if (kind == OUTPUT_PROBS) {
+                p = o[0] > FLT_MIN ? (double)o[0] : FLT_MIN;
+                double q = 1.0 - p > FLT_MIN ? 1.0 - p : FLT_MIN;
+                g[0] = (float)(inv * (y > 0.5 ? -1.0 / p : 1.0 / q));
+            } else {
+                p = sigmoid((double)o[0]);
+                g[0] = (float)(inv * (p - y));
+            }
+        } else if (n_out == 1) {
+            double y = d->kind == LABEL_VALUE ? (double)d->values[r] : (double)d->labels[r];
+            g[0] = (float)(inv * 2.0 * ((double)o[0] - y)); /* mean squared error */
+        } else {
+            if (d->kind != LABEL_CLASS)
+                return err_set(err, "regression labels need a model with one output");
+            size_t label = (size_t)d->labels[r];
+            if (label >= n_out)
+                return err_set(err, "%s:%zu: the label %zu is out of range for %zu outputs",
+                               d->path, d->row_line[r], label, n_out);
+            if (kind == OUTPUT_LOGPROBS) {
+                g[label] = (float)-inv;
+            } else if (kind == OUTPUT_PROBS) {
+                double p = o[label] > FLT_MIN ? (double)o[label] : FLT_MIN;
+                g[label] = (float)(-inv / p);
+            } else {
+                /* Softmax cross-entropy: (softmax(o) - onehot) / N. */
+                double max = o[0], sum = 0.0;
+                for (size_t k = 1; k < n_out; k++)
+                    if (o[k] > max)
+                        max = o[k];
+                for (size_t k = 0; k < n_out; k++)
+                    sum += exp((double)o[k] - max);
+                for (size_t k = 0; k < n_out; k++)
+                    g[k] = (float)(inv * (exp((double)o[k] - max) / sum - (k == label)));
+            }
+        }
+    }
+    return 0;
+}

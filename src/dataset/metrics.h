@@ -41,4 +41,11 @@ struct metrics {
 int metrics_compute(const float *out, size_t rows, size_t n_out, enum output_kind kind,
                     const struct dataset *d, int top_k, struct metrics *m, struct err *err);
 
+/* The gradient of the mean loss metrics_compute reports (over `total_rows` rows) with
+ * respect to the model's output, for the rows row0 .. row0 + rows: out and dout are
+ * rows x n_out. */
+int metrics_loss_gradient(const float *out, size_t rows, size_t n_out, enum output_kind kind,
+                          const struct dataset *d, size_t row0, size_t total_rows, float *dout,
+                          struct err *err);
+
 #endif

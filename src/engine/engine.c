@@ -66,6 +66,11 @@ void engine_set_cancel(struct engine *e, const volatile sig_atomic_t *flag)
     e->cancel = flag;
 }
 
+const struct op_def *const *engine_ops(const struct engine *e)
+{
+    return e->ops;
+}
+
 const struct graph *engine_graph(const struct engine *e)
 {
     return e->g;

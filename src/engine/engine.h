@@ -9,6 +9,7 @@
 
 #include "core/err.h"
 #include "core/tensor.h"
+#include "kernels/op.h"
 #include "model/graph.h"
 
 struct engine;
@@ -24,6 +25,8 @@ void engine_free(struct engine *e);
 struct engine *engine_open(const char *path, int threads, struct err *err);
 
 const struct graph *engine_graph(const struct engine *e);
+/* The resolved op of every node (for the gradient pass). */
+const struct op_def *const *engine_ops(const struct engine *e);
 int engine_threads(const struct engine *e);
 
 /* Run once on exactly these inputs (one per graph input, borrowed), single-threaded.

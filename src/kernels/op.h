@@ -53,6 +53,11 @@ struct op_def {
      * release. Leaving *out NULL means nothing to prepare. */
     int (*prepare)(const struct op_io *io, void **out, struct err *err);
     void (*release)(void *prepared);
+    /* Optional gradients of a run (NULL: the op has no backward yet). io holds the forward
+     * inputs and outputs; dout[o] is dL/d(output o). Adds dL/d(input k) into din[k], which
+     * has input k's shape, for every din[k] that is not NULL. */
+    int (*backward)(const struct op_io *io, const struct tensor *const *dout,
+                    struct tensor *const *din, struct err *err);
 };
 
 /* Helpers shared by op files. All set err naming the node on failure. */

@@ -45,13 +45,48 @@ DEFINE_UNARY(hardsigmoid, float alpha = node_attr_float(io->node, "alpha", 0.2f)
              float beta = node_attr_float(io->node, "beta", 0.5f), clamp01(alpha *v + beta))
 DEFINE_UNARY(hardswish, (void)0, v *clamp01(v / 6.0f + 0.5f))
 
-const struct op_def op_relu = {.name = "Relu", .shape = unary_shape, .run = relu_run};
-const struct op_def op_leakyrelu = {
-    .name = "LeakyRelu", .shape = unary_shape, .run = leakyrelu_run};
-const struct op_def op_sigmoid = {.name = "Sigmoid", .shape = unary_shape, .run = sigmoid_run};
-const struct op_def op_tanh = {.name = "Tanh", .shape = unary_shape, .run = tanh_run};
-const struct op_def op_hardsigmoid = {
-    .name = "HardSigmoid", .shape = unary_shape, .run = hardsigmoid_run};
+/* Elementwise backward: din += dout * f'(x, y). */
+#define DEFINE_UNARY_BACKWARD(NAME, PREP, DERIV)                                                   \
+    static int NAME##_backward(const struct op_io *io, const struct tensor *const *dout,           \
+                               struct tensor *const *din, struct err *err)                         \
+    {                                                                                              \
+        if (!din[0])                                                                               \
+            return 0;                                                                              \
+        const float *x = tensor_f32(io->in[0]), *y = tensor_f32(io->out[0]);                       \
+        const float *dy = tensor_f32(dout[0]);                                                     \
+        float *dx = tensor_f32(din[0]);                                                            \
+        size_t n = tensor_numel(io->in[0]);                                                        \
+        PREP;                                                                                      \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            float v = x[i], o = y[i];                                                              \
+            (void)v, (void)o;                                                                      \
+            dx[i] += dy[i] * (DERIV);                                                              \
+        }                                                                                          \
+        return 0;                                                                                  \
+    }
+
+DEFINE_UNARY_BACKWARD(relu, (void)0, v > 0.0f ? 1.0f : 0.0f)
+DEFINE_UNARY_BACKWARD(leakyrelu, float alpha = node_attr_float(io->node, "alpha", 0.01f),
+                      v >= 0.0f ? 1.0f : alpha)
+DEFINE_UNARY_BACKWARD(sigmoid, (void)0, o *(1.0f - o))
+DEFINE_UNARY_BACKWARD(tanh, (void)0, 1.0f - o * o)
+DEFINE_UNARY_BACKWARD(hardsigmoid, float alpha = node_attr_float(io->node, "alpha", 0.2f),
+                      (o > 0.0f && o < 1.0f) ? alpha : 0.0f)
+
+const struct op_def op_relu = {
+    .name = "Relu", .shape = unary_shape, .run = relu_run, .backward = relu_backward};
+const struct op_def op_leakyrelu = {.name = "LeakyRelu",
+                                    .shape = unary_shape,
+                                    .run = leakyrelu_run,
+                                    .backward = leakyrelu_backward};
+const struct op_def op_sigmoid = {
+    .name = "Sigmoid", .shape = unary_shape, .run = sigmoid_run, .backward = sigmoid_backward};
+const struct op_def op_tanh = {
+    .name = "Tanh", .shape = unary_shape, .run = tanh_run, .backward = tanh_backward};
+const struct op_def op_hardsigmoid = {.name = "HardSigmoid",
+                                      .shape = unary_shape,
+                                      .run = hardsigmoid_run,
+                                      .backward = hardsigmoid_backward};
 const struct op_def op_hardswish = {
     .name = "HardSwish", .shape = unary_shape, .run = hardswish_run};
 

@@ -65,5 +65,29 @@ static int bn_run(struct op_io *io, struct err *err)
     return 0;
 }
 
+/* Inference mode is a per-channel affine map: dx = dy * scale / sqrt(var + eps). The
+ * parameters' own gradients are not needed (they are not prunable weights). */
+static int bn_backward(const struct op_io *io, const struct tensor *const *dout,
+                       struct tensor *const *din, struct err *err)
+{
+    if (!din[0])
+        return 0;
+    const struct shape *x = &io->in[0]->shape;
+    int64_t n = x->dims[0], c = x->dims[1], vol = 1;
+    for (int i = 2; i < x->ndim; i++)
+        vol *= x->dims[i];
+    float eps = node_attr_float(io->node, "epsilon", 1e-5f);
+    const float *scale = tensor_f32(io->in[1]), *var = tensor_f32(io->in[4]);
+    const float *dy = tensor_f32(dout[0]);
+    float *dx = tensor_f32(din[0]);
+    for (int64_t ch = 0; ch < c; ch++) {
+        float a = scale[ch] / sqrtf(var[ch] + eps);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t k = 0; k < vol; k++)
+                dx[(i * c + ch) * vol + k] += a * dy[(i * c + ch) * vol + k];
+    }
+    return 0;
+}
+
 const struct op_def op_batchnormalization = {
-    .name = "BatchNormalization", .shape = bn_shape, .run = bn_run};
+    .name = "BatchNormalization", .shape = bn_shape, .run = bn_run, .backward = bn_backward};

@@ -100,7 +100,95 @@ static int div_run(struct op_io *io, struct err *err)
     return binary_run(io, BIN_DIV);
 }
 
-const struct op_def op_add = {.name = "Add", .shape = binary_shape, .run = add_run};
-const struct op_def op_sub = {.name = "Sub", .shape = binary_shape, .run = sub_run};
-const struct op_def op_mul = {.name = "Mul", .shape = binary_shape, .run = mul_run};
+/* Add and Sub: each input's gradient is the output's, summed over the dims it was broadcast
+ * along (negated for Sub's second input). */
+struct bin_grad {
+    const float *dy;
+    float *da, *db;
+    float sign_b;
+};
+
+static void add_grad_inner(void *opaque, size_t oa, size_t ob, size_t oo, size_t n, size_t sa,
+                           size_t sb)
+{
+    const struct bin_grad *c = opaque;
+    for (size_t i = 0; i < n; i++) {
+        float g = c->dy[oo + i];
+        if (c->da)
+            c->da[oa + i * sa] += g;
+        if (c->db)
+            c->db[ob + i * sb] += c->sign_b * g;
+    }
+}
+
+static int addsub_backward(const struct op_io *io, const struct tensor *const *dout,
+                           struct tensor *const *din, float sign_b, struct err *err)
+{
+    if (io->in[0]->dtype != DTYPE_FLOAT)
+        return op_unsupported(io, err, "the gradient of integer %s", io->node->op_type);
+    struct bin_grad c = {.dy = tensor_f32(dout[0]),
+                         .da = din[0] ? tensor_f32(din[0]) : NULL,
+                         .db = din[1] ? tensor_f32(din[1]) : NULL,
+                         .sign_b = sign_b};
+    struct bcast bc;
+    bcast_init(&bc, &io->in[0]->shape, &io->in[1]->shape, &io->out[0]->shape);
+    bcast_for_each(&bc, add_grad_inner, &c);
+    return 0;
+}
+
+static int add_backward(const struct op_io *io, const struct tensor *const *dout,
+                        struct tensor *const *din, struct err *err)
+{
+    return addsub_backward(io, dout, din, 1.0f, err);
+}
+
+static int sub_backward(const struct op_io *io, const struct tensor *const *dout,
+                        struct tensor *const *din, struct err *err)
+{
+    return addsub_backward(io, dout, din, -1.0f, err);
+}
+
+/* Mul: dA = dY * B and dB = dY * A, each summed over the dims it was broadcast along. */
+struct mul_grad {
+    const float *dy, *a, *b;
+    float *da, *db;
+    const struct bcast *bc;
+};
+
+static void mul_grad_inner(void *opaque, size_t oa, size_t ob, size_t oo, size_t n, size_t sa,
+                           size_t sb)
+{
+    const struct mul_grad *c = opaque;
+    for (size_t i = 0; i < n; i++) {
+        float g = c->dy[oo + i];
+        if (c->da)
+            c->da[oa + i * sa] += g * c->b[ob + i * sb];
+        if (c->db)
+            c->db[ob + i * sb] += g * c->a[oa + i * sa];
+    }
+}
+
+static int mul_backward(const struct op_io *io, const struct tensor *const *dout,
+                        struct tensor *const *din, struct err *err)
+{
+    if (io->in[0]->dtype != DTYPE_FLOAT)
+        return op_unsupported(io, err, "the gradient of integer Mul");
+    struct bcast bc;
+    bcast_init(&bc, &io->in[0]->shape, &io->in[1]->shape, &io->out[0]->shape);
+    struct mul_grad c = {.dy = tensor_f32(dout[0]),
+                         .a = tensor_f32(io->in[0]),
+                         .b = tensor_f32(io->in[1]),
+                         .da = din[0] ? tensor_f32(din[0]) : NULL,
+                         .db = din[1] ? tensor_f32(din[1]) : NULL,
+                         .bc = &bc};
+    bcast_for_each(&bc, mul_grad_inner, &c);
+    return 0;
+}
+
+const struct op_def op_add = {
+    .name = "Add", .shape = binary_shape, .run = add_run, .backward = add_backward};
+const struct op_def op_sub = {
+    .name = "Sub", .shape = binary_shape, .run = sub_run, .backward = sub_backward};
+const struct op_def op_mul = {
+    .name = "Mul", .shape = binary_shape, .run = mul_run, .backward = mul_backward};
 const struct op_def op_div = {.name = "Div", .shape = binary_shape, .run = div_run};

@@ -2,6 +2,7 @@
  * group, with direct paths for pointwise (1x1) and depthwise convolutions. Not ConvTranspose
  * and not the pooling ops (op_pool.c). */
 #include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/conv_simd.h"
@@ -389,5 +390,78 @@ static double conv_macs(const struct op_io *io)
     return (double)shape_numel(&io->out[0]->shape) * per_out;
 }
 
-const struct op_def op_conv = {
-    .name = "Conv", .shape = conv_shape, .run = conv_run, .macs = conv_macs};
+/* The adjoint of im2col: every column entry is added back into the input element it was
+ * copied from (padding entries are dropped). */
+static void col2im(const float *col, int64_t cg, const struct window *w, float *dx)
+{
+    const float *src = col;
+    for (int64_t c = 0; c < cg; c++) {
+        float *xc = dx + c * win_in_volume(w);
+        for (int64_t k0 = 0; k0 < w->kernel[0]; k0++)
+            for (int64_t k1 = 0; k1 < w->kernel[1]; k1++)
+                for (int64_t k2 = 0; k2 < w->kernel[2]; k2++)
+                    for (int64_t o0 = 0; o0 < w->out[0]; o0++) {
+                        int64_t i0 = o0 * w->stride[0] - w->pad_begin[0] + k0 * w->dilation[0];
+                        for (int64_t o1 = 0; o1 < w->out[1]; o1++) {
+                            int64_t i1 = o1 * w->stride[1] - w->pad_begin[1] + k1 * w->dilation[1];
+                            bool row_in = i0 >= 0 && i0 < w->in[0] && i1 >= 0 && i1 < w->in[1];
+                            for (int64_t o2 = 0; o2 < w->out[2]; o2++, src++) {
+                                int64_t i2 =
+                                    o2 * w->stride[2] - w->pad_begin[2] + k2 * w->dilation[2];
+                                if (row_in && i2 >= 0 && i2 < w->in[2])
+                                    xc[(i0 * w->in[1] + i1) * w->in[2] + i2] += *src;
+                            }
+                        }
+                    }
+    }
+}
+
+/* Per image and group: dW += dY col^T, dB += the sums of dY, dX += col2im(W^T dY). */
+static int conv_backward(const struct op_io *io, const struct tensor *const *dout,
+                         struct tensor *const *din, struct err *err)
+{
+    struct conv_geom g;
+    if (conv_geometry(io, &g, err) < 0)
+        return -1;
+    const struct window *w = &g.w;
+    const int64_t in_vol = win_in_volume(w), out_vol = win_out_volume(w);
+    const int64_t kdim = g.cg * win_kernel_volume(w);
+    if (g.n == 0 || out_vol == 0 || kdim == 0)
+        return 0;
+    float *col = malloc((size_t)(kdim * out_vol) * sizeof *col);
+    if (!col)
+        return err_oom(err, "convolution gradient", (size_t)(kdim * out_vol) * sizeof *col);
+    const float *x = tensor_f32(io->in[0]), *wt = tensor_f32(io->in[1]);
+    const float *dy = tensor_f32(dout[0]);
+    for (int64_t n = 0; n < g.n; n++)
+        for (int64_t gi = 0; gi < g.group; gi++) {
+            const float *dyg = dy + (n * g.m + gi * g.mg) * out_vol;
+            if (din[1]) {
+                im2col(x + (n * g.c + gi * g.cg) * in_vol, g.cg, w, col);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.mg, (int)kdim,
+                            (int)out_vol, 1.0f, dyg, (int)out_vol, col, (int)out_vol, 1.0f,
+                            tensor_f32(din[1]) + gi * g.mg * kdim, (int)kdim);
+            }
+            if (io->n_in > 2 && din[2])
+                for (int64_t m = 0; m < g.mg; m++) {
+                    double sum = 0.0;
+                    for (int64_t i = 0; i < out_vol; i++)
+                        sum += dyg[m * out_vol + i];
+                    tensor_f32(din[2])[gi * g.mg + m] += (float)sum;
+                }
+            if (din[0]) {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)out_vol,
+                            (int)g.mg, 1.0f, wt + gi * g.mg * kdim, (int)kdim, dyg, (int)out_vol,
+                            0.0f, col, (int)out_vol);
+                col2im(col, g.cg, w, tensor_f32(din[0]) + (n * g.c + gi * g.cg) * in_vol);
+            }
+        }
+    free(col);
+    return 0;
+}
+
+const struct op_def op_conv = {.name = "Conv",
+                               .shape = conv_shape,
+                               .run = conv_run,
+                               .macs = conv_macs,
+                               .backward = conv_backward};

@@ -136,6 +136,45 @@ static int gemm_run(struct op_io *io, struct err *err)
     return 0;
 }
 
+/* Y = alpha A B' + beta C with A not transposed: dA = alpha dY op(B)^T, dB from alpha
+ * A^T dY (laid out as B is), dC = beta dY summed over C's broadcast dims. */
+static int gemm_backward(const struct op_io *io, const struct tensor *const *dout,
+                         struct tensor *const *din, struct err *err)
+{
+    if (node_attr_int(io->node, "transA", 0) != 0)
+        return op_unsupported(io, err, "the gradient of Gemm with transA = 1");
+    const struct tensor *a = io->in[0], *b = io->in[1];
+    int tb = node_attr_int(io->node, "transB", 0) != 0;
+    float alpha = node_attr_float(io->node, "alpha", 1.0f);
+    float beta = node_attr_float(io->node, "beta", 1.0f);
+    const float *dy = tensor_f32(dout[0]);
+    int m = (int)io->out[0]->shape.dims[0], n = (int)io->out[0]->shape.dims[1];
+    int k = (int)a->shape.dims[1];
+    if (m == 0 || n == 0 || k == 0)
+        return 0;
+    if (din[0]) /* dA[m,k] += alpha dY[m,n] op(B)^T: B [n,k] as is, or B [k,n] transposed */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasNoTrans : CblasTrans, m, k, n, alpha, dy,
+                    n, tensor_f32(b), tb ? k : n, 1.0f, tensor_f32(din[0]), k);
+    if (din[1]) {
+        if (tb) /* dB[n,k] += alpha dY^T A */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, k, m, alpha, dy, n,
+                        tensor_f32(a), k, 1.0f, tensor_f32(din[1]), k);
+        else /* dB[k,n] += alpha A^T dY */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, m, alpha, tensor_f32(a), k,
+                        dy, n, 1.0f, tensor_f32(din[1]), n);
+    }
+    if (op_has_in(io, 2) && io->n_in > 2 && din[2]) {
+        const struct shape *cs = &io->in[2]->shape;
+        int64_t cr = cs->ndim == 2 ? cs->dims[0] : 1;
+        int64_t cc = cs->ndim >= 1 ? cs->dims[cs->ndim - 1] : 1;
+        float *dc = tensor_f32(din[2]);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+                dc[(cr == 1 ? 0 : i) * cc + (cc == 1 ? 0 : j)] += beta * dy[i * n + j];
+    }
+    return 0;
+}
+
 static double gemm_macs(const struct op_io *io)
 {
     const struct shape *a = &io->in[0]->shape;
@@ -149,4 +188,5 @@ const struct op_def op_gemm = {.name = "Gemm",
                                .run = gemm_run,
                                .macs = gemm_macs,
                                .prepare = gemm_prepare,
-                               .release = gemm_release};
+                               .release = gemm_release,
+                               .backward = gemm_backward};

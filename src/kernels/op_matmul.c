@@ -119,5 +119,33 @@ static double matmul_macs(const struct op_io *io)
     return (double)shape_numel(&io->out[0]->shape) * (double)a->dims[a->ndim - 1];
 }
 
-const struct op_def op_matmul = {
-    .name = "MatMul", .shape = matmul_shape, .run = matmul_run, .macs = matmul_macs};
+/* The common case of a 2-D B shared by every row of A: with A seen as [rows, k],
+ * dA = dY B^T and dB = A^T dY. Other layouts have no backward yet. */
+static int matmul_backward(const struct op_io *io, const struct tensor *const *dout,
+                           struct tensor *const *din, struct err *err)
+{
+    const struct tensor *a = io->in[0], *b = io->in[1];
+    struct mm_dims d;
+    struct shape out;
+    mm_plan(&a->shape, &b->shape, &d, &out);
+    size_t nbatch = shape_numel(&d.batch);
+    if (b->shape.ndim != 2 || shape_numel(&d.a_batch) != nbatch || a->shape.ndim < 2)
+        return op_unsupported(io, err, "the gradient of a batched MatMul with a batched B");
+    int rows = (int)(nbatch * (size_t)d.m), k = (int)d.k, n = (int)d.n;
+    const float *dy = tensor_f32(dout[0]);
+    if (rows == 0 || k == 0 || n == 0)
+        return 0;
+    if (din[0])
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, k, n, 1.0f, dy, n, tensor_f32(b),
+                    n, 1.0f, tensor_f32(din[0]), k);
+    if (din[1])
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, rows, 1.0f, tensor_f32(a), k, dy,
+                    n, 1.0f, tensor_f32(din[1]), n);
+    return 0;
+}
+
+const struct op_def op_matmul = {.name = "MatMul",
+                                 .shape = matmul_shape,
+                                 .run = matmul_run,
+                                 .macs = matmul_macs,
+                                 .backward = matmul_backward};

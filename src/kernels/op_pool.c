@@ -219,8 +219,110 @@ static int gap_run(struct op_io *io, struct err *err)
     return 0;
 }
 
-const struct op_def op_maxpool = {.name = "MaxPool", .shape = pool_shape, .run = maxpool_run};
-const struct op_def op_averagepool = {
-    .name = "AveragePool", .shape = pool_shape, .run = averagepool_run};
+/* One channel's gradient: MaxPool routes each output's gradient to the first input that
+ * holds the window's maximum; AveragePool spreads it over the window with the forward
+ * divisor. */
+static void pool_channel_backward(const float *x, const float *dy, float *dx,
+                                  const struct window *w, enum pool_kind kind, bool include_pad)
+{
+    for (int64_t o0 = 0; o0 < w->out[0]; o0++) {
+        int64_t a0, b0, p0, q0;
+        tap_range(o0, w->stride[0], w->pad_begin[0], w->dilation[0], w->kernel[0], 0, w->in[0], &a0,
+                  &b0);
+        tap_range(o0, w->stride[0], w->pad_begin[0], w->dilation[0], w->kernel[0], -w->pad_begin[0],
+                  w->in[0] + w->pad_end[0], &p0, &q0);
+        int64_t base0 = o0 * w->stride[0] - w->pad_begin[0];
+        for (int64_t o1 = 0; o1 < w->out[1]; o1++) {
+            int64_t a1, b1, p1, q1;
+            tap_range(o1, w->stride[1], w->pad_begin[1], w->dilation[1], w->kernel[1], 0, w->in[1],
+                      &a1, &b1);
+            tap_range(o1, w->stride[1], w->pad_begin[1], w->dilation[1], w->kernel[1],
+                      -w->pad_begin[1], w->in[1] + w->pad_end[1], &p1, &q1);
+            int64_t base1 = o1 * w->stride[1] - w->pad_begin[1];
+            for (int64_t o2 = 0; o2 < w->out[2]; o2++, dy++) {
+                int64_t a2, b2, p2, q2;
+                tap_range(o2, w->stride[2], w->pad_begin[2], w->dilation[2], w->kernel[2], 0,
+                          w->in[2], &a2, &b2);
+                tap_range(o2, w->stride[2], w->pad_begin[2], w->dilation[2], w->kernel[2],
+                          -w->pad_begin[2], w->in[2] + w->pad_end[2], &p2, &q2);
+                int64_t base2 = o2 * w->stride[2] - w->pad_begin[2];
+                float g = *dy, best = -INFINITY;
+                int64_t at = -1;
+                int64_t count = include_pad ? (q0 - p0) * (q1 - p1) * (q2 - p2)
+                                            : (b0 - a0) * (b1 - a1) * (b2 - a2);
+                for (int64_t k0 = a0; k0 < b0; k0++)
+                    for (int64_t k1 = a1; k1 < b1; k1++)
+                        for (int64_t k2 = a2; k2 < b2; k2++) {
+                            int64_t i = ((base0 + k0 * w->dilation[0]) * w->in[1] + base1 +
+                                         k1 * w->dilation[1]) *
+                                            w->in[2] +
+                                        base2 + k2 * w->dilation[2];
+                            if (kind == POOL_AVG) {
+                                dx[i] += count > 0 ? g / (float)count : 0.0f;
+                            } else if (at < 0 || x[i] > best || (x[i] != x[i] && best == best)) {
+                                best = x[i];
+                                at = i;
+                            }
+                        }
+                if (kind == POOL_MAX && at >= 0)
+                    dx[at] += g;
+            }
+        }
+    }
+}
+
+static int pool_backward(const struct op_io *io, const struct tensor *const *dout,
+                         struct tensor *const *din, enum pool_kind kind, struct err *err)
+{
+    if (!din[0])
+        return 0;
+    struct window w;
+    if (pool_geometry(io, &w, err) < 0)
+        return -1;
+    const struct shape *s = &io->in[0]->shape;
+    int64_t planes = s->dims[0] * s->dims[1];
+    int64_t in_vol = win_in_volume(&w), out_vol = win_out_volume(&w);
+    bool include_pad = node_attr_int(io->node, "count_include_pad", 0) != 0;
+    for (int64_t p = 0; p < planes; p++)
+        pool_channel_backward(tensor_f32(io->in[0]) + p * in_vol, tensor_f32(dout[0]) + p * out_vol,
+                              tensor_f32(din[0]) + p * in_vol, &w, kind, include_pad);
+    return 0;
+}
+
+static int maxpool_backward(const struct op_io *io, const struct tensor *const *dout,
+                            struct tensor *const *din, struct err *err)
+{
+    return pool_backward(io, dout, din, POOL_MAX, err);
+}
+
+static int averagepool_backward(const struct op_io *io, const struct tensor *const *dout,
+                                struct tensor *const *din, struct err *err)
+{
+    return pool_backward(io, dout, din, POOL_AVG, err);
+}
+
+static int gap_backward(const struct op_io *io, const struct tensor *const *dout,
+                        struct tensor *const *din, struct err *err)
+{
+    if (!din[0])
+        return 0;
+    const struct shape *s = &io->in[0]->shape;
+    int64_t planes = s->dims[0] * s->dims[1], vol = 1;
+    for (int i = 2; i < s->ndim; i++)
+        vol *= s->dims[i];
+    const float *dy = tensor_f32(dout[0]);
+    float *dx = tensor_f32(din[0]);
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t i = 0; i < vol; i++)
+            dx[p * vol + i] += dy[p] / (float)vol;
+    return 0;
+}
+
+const struct op_def op_maxpool = {
+    .name = "MaxPool", .shape = pool_shape, .run = maxpool_run, .backward = maxpool_backward};
+const struct op_def op_averagepool = {.name = "AveragePool",
+                                      .shape = pool_shape,
+                                      .run = averagepool_run,
+                                      .backward = averagepool_backward};
 const struct op_def op_globalaveragepool = {
-    .name = "GlobalAveragePool", .shape = gap_shape, .run = gap_run};
+    .name = "GlobalAveragePool", .shape = gap_shape, .run = gap_run, .backward = gap_backward};

@@ -21,6 +21,20 @@ static int copy_run(struct op_io *io, struct err *err)
     return 0;
 }
 
+/* Reshapes keep the elements in order: the gradient passes through unchanged. */
+static int copy_backward(const struct op_io *io, const struct tensor *const *dout,
+                         struct tensor *const *din, struct err *err)
+{
+    if (!din[0])
+        return 0;
+    const float *dy = tensor_f32(dout[0]);
+    float *dx = tensor_f32(din[0]);
+    size_t n = tensor_numel(din[0]);
+    for (size_t i = 0; i < n; i++)
+        dx[i] += dy[i];
+    return 0;
+}
+
 static int flatten_shape(struct op_io *io, struct err *err)
 {
     if (op_check_arity(io, 1, 1, err) < 0 || any_dtype(io, 0, err) < 0)
@@ -39,7 +53,8 @@ static int flatten_shape(struct op_io *io, struct err *err)
     return 0;
 }
 
-const struct op_def op_flatten = {.name = "Flatten", .shape = flatten_shape, .run = copy_run};
+const struct op_def op_flatten = {
+    .name = "Flatten", .shape = flatten_shape, .run = copy_run, .backward = copy_backward};
 
 static int reshape_shape(struct op_io *io, struct err *err)
 {
@@ -100,7 +115,8 @@ static int reshape_shape(struct op_io *io, struct err *err)
     return 0;
 }
 
-const struct op_def op_reshape = {.name = "Reshape", .shape = reshape_shape, .run = copy_run};
+const struct op_def op_reshape = {
+    .name = "Reshape", .shape = reshape_shape, .run = copy_run, .backward = copy_backward};
 
 /* Axes of Squeeze/Unsqueeze: an attribute before opset 13, input 1 from 13 on. */
 static int axes_of(const struct op_io *io, const int64_t **axes, size_t *n, struct err *err)
@@ -146,7 +162,8 @@ static int squeeze_shape(struct op_io *io, struct err *err)
     return 0;
 }
 
-const struct op_def op_squeeze = {.name = "Squeeze", .shape = squeeze_shape, .run = copy_run};
+const struct op_def op_squeeze = {
+    .name = "Squeeze", .shape = squeeze_shape, .run = copy_run, .backward = copy_backward};
 
 static int unsqueeze_shape(struct op_io *io, struct err *err)
 {
@@ -178,7 +195,8 @@ static int unsqueeze_shape(struct op_io *io, struct err *err)
     return 0;
 }
 
-const struct op_def op_unsqueeze = {.name = "Unsqueeze", .shape = unsqueeze_shape, .run = copy_run};
+const struct op_def op_unsqueeze = {
+    .name = "Unsqueeze", .shape = unsqueeze_shape, .run = copy_run, .backward = copy_backward};
 
 static int identity_shape(struct op_io *io, struct err *err)
 {
@@ -188,7 +206,8 @@ static int identity_shape(struct op_io *io, struct err *err)
     return 0;
 }
 
-const struct op_def op_identity = {.name = "Identity", .shape = identity_shape, .run = copy_run};
+const struct op_def op_identity = {
+    .name = "Identity", .shape = identity_shape, .run = copy_run, .backward = copy_backward};
 
 /* Dropout at inference is the identity; training mode and the mask output are refused. */
 static int dropout_shape(struct op_io *io, struct err *err)
@@ -210,4 +229,5 @@ static int dropout_shape(struct op_io *io, struct err *err)
     return 0;
 }
 
-const struct op_def op_dropout = {.name = "Dropout", .shape = dropout_shape, .run = copy_run};
+const struct op_def op_dropout = {
+    .name = "Dropout", .shape = dropout_shape, .run = copy_run, .backward = copy_backward};

@@ -105,6 +105,49 @@ static int logsoftmax_run(struct op_io *io, struct err *err)
     return sm_run_common(io, true, err);
 }
 
-const struct op_def op_softmax = {.name = "Softmax", .shape = sm_shape, .run = softmax_run};
-const struct op_def op_logsoftmax = {
-    .name = "LogSoftmax", .shape = sm_shape, .run = logsoftmax_run};
+/* Softmax: dx = y (dy - sum(dy y)); LogSoftmax: dx = dy - exp(y) sum(dy), along each line. */
+static int sm_backward_common(const struct op_io *io, const struct tensor *const *dout,
+                              struct tensor *const *din, bool log_out, struct err *err)
+{
+    if (!din[0])
+        return 0;
+    struct sm_geom g;
+    if (sm_geometry(io, &g, err) < 0)
+        return -1;
+    const float *y = tensor_f32(io->out[0]), *dy = tensor_f32(dout[0]);
+    float *dx = tensor_f32(din[0]);
+    for (size_t o = 0; o < g.outer; o++)
+        for (size_t j = 0; j < g.inner; j++) {
+            size_t base = o * g.n * g.inner + j;
+            double sum = 0.0;
+            for (size_t k = 0; k < g.n; k++) {
+                size_t at = base + k * g.inner;
+                sum += log_out ? (double)dy[at] : (double)dy[at] * y[at];
+            }
+            for (size_t k = 0; k < g.n; k++) {
+                size_t at = base + k * g.inner;
+                dx[at] += log_out ? (float)(dy[at] - exp((double)y[at]) * sum)
+                                  : (float)(y[at] * (dy[at] - sum));
+            }
+        }
+    return 0;
+}
+
+static int softmax_backward(const struct op_io *io, const struct tensor *const *dout,
+                            struct tensor *const *din, struct err *err)
+{
+    return sm_backward_common(io, dout, din, false, err);
+}
+
+static int logsoftmax_backward(const struct op_io *io, const struct tensor *const *dout,
+                               struct tensor *const *din, struct err *err)
+{
+    return sm_backward_common(io, dout, din, true, err);
+}
+
+const struct op_def op_softmax = {
+    .name = "Softmax", .shape = sm_shape, .run = softmax_run, .backward = softmax_backward};
+const struct op_def op_logsoftmax = {.name = "LogSoftmax",
+                                     .shape = sm_shape,
+                                     .run = logsoftmax_run,
+                                     .backward = logsoftmax_backward};

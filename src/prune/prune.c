@@ -85,12 +85,6 @@ int prune_check(const struct graph *g, const struct layer *l, const struct prune
     if (!(s->sparsity >= 0.0 && s->sparsity < 1.0))
         return err_set(err, "layer '%s': sparsity %g is outside [0, 1) (write 0.5 or 50%%)",
                        l->name, s->sparsity);
-    if (s->criterion == CRIT_TAYLOR)
-        return err_unsupported(err,
-                               "layer '%s': the taylor criterion needs gradients of the "
-                               "loss, which this release does not compute yet; use l1, l2 or "
-                               "random",
-                               l->name);
     bool conv = strcmp(l->op, "Conv") == 0;
     enum prune_granularity gr = s->granularity;
     if (gr == GRAN_UNSTRUCTURED)
@@ -162,12 +156,17 @@ static double group_norm(double sum_abs, double sum_sq, enum prune_criterion c)
     return c == CRIT_L2 ? sqrt(sum_sq) : sum_abs;
 }
 
-int prune_mask(const struct graph *g, const struct layer *l, const float *w,
+int prune_mask(const struct graph *g, const struct layer *l, const float *w, const float *saliency,
                const struct prune_setting *s, uint64_t seed, uint8_t *mask, bool *removed_units,
                bool *removed_channels, struct err *err)
 {
     if (prune_check(g, l, s, err) < 0)
         return -1;
+    if (s->criterion == CRIT_TAYLOR && !saliency)
+        return err_set(err,
+                       "layer '%s': the taylor criterion needs the gradients of the loss "
+                       "on validation data",
+                       l->name);
     size_t n = (size_t)l->params;
     memset(mask, 1, n);
     uint64_t salt = (uint64_t)l->weight;
@@ -189,8 +188,9 @@ int prune_mask(const struct graph *g, const struct layer *l, const float *w,
                 struct scored grp[8];
                 for (size_t j = 0; j < m; j++) {
                     size_t at = u * v.unit_stride + (i0 + j) * v.in_stride;
-                    grp[j].score = s->criterion == CRIT_RANDOM ? random_score(seed, salt, at)
-                                                               : fabs((double)w[at]);
+                    grp[j].score = s->criterion == CRIT_RANDOM   ? random_score(seed, salt, at)
+                                   : s->criterion == CRIT_TAYLOR ? (double)saliency[at]
+                                                                 : fabs((double)w[at]);
                     grp[j].index = at;
                 }
                 qsort(grp, m, sizeof *grp, by_score_then_index);
@@ -222,7 +222,7 @@ int prune_mask(const struct graph *g, const struct layer *l, const float *w,
             items[i].score = random_score(seed, salt, i);
     } else if (gr == GRAN_UNSTRUCTURED) {
         for (size_t i = 0; i < n; i++)
-            items[i].score = fabs((double)w[i]);
+            items[i].score = s->criterion == CRIT_TAYLOR ? (double)saliency[i] : fabs((double)w[i]);
     } else {
         double *sa = calloc(count, sizeof *sa), *sq = calloc(count, sizeof *sq);
         if (!sa || !sq) {
@@ -231,7 +231,8 @@ int prune_mask(const struct graph *g, const struct layer *l, const float *w,
         }
         for (size_t u = 0; u < v.units; u++)
             for (size_t i = 0; i < v.inputs; i++) {
-                double x = (double)w[u * v.unit_stride + i * v.in_stride];
+                size_t at = u * v.unit_stride + i * v.in_stride;
+                double x = s->criterion == CRIT_TAYLOR ? (double)saliency[at] : (double)w[at];
                 size_t item = gr == GRAN_NEURON || gr == GRAN_FILTER ? u
                               : gr == GRAN_CHANNEL                   ? i / v.kvol
                                                    : (u / bu) * (v.inputs / bi) + i / bi;

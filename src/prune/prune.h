@@ -63,11 +63,12 @@ size_t prune_count(double sparsity, size_t count);
 
 /* The keep-mask of a layer's weight (1 keep, 0 prune; params bytes) for setting s, from
  * the weights w. Selection: the floor(s * count) items (weights, units, channels or blocks)
- * with the smallest score (|w|; L1 or L2 norm of a group; a seeded random score), ties by
- * lowest index; N:M keeps the N largest |w| of every M consecutive inputs of each unit.
- * removed_units (units entries, may be NULL) is set for neuron and filter pruning,
+ * with the smallest score (|w|; L1 or L2 norm of a group; a seeded random score; for taylor
+ * the first-order saliency |w * dL/dw| given in saliency (params entries), summed over a
+ * group), ties by lowest index; N:M keeps the N largest |w| of every M consecutive inputs of each
+ * unit. removed_units (units entries, may be NULL) is set for neuron and filter pruning,
  * removed_channels (channels entries, may be NULL) for channel pruning. */
-int prune_mask(const struct graph *g, const struct layer *l, const float *w,
+int prune_mask(const struct graph *g, const struct layer *l, const float *w, const float *saliency,
                const struct prune_setting *s, uint64_t seed, uint8_t *mask, bool *removed_units,
                bool *removed_channels, struct err *err);
 

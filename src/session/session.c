@@ -2,11 +2,13 @@
  * statistics and history. Not command parsing or output formatting. */
 #include "session/session.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/files.h"
+#include "engine/backward.h"
 #include "core/timer.h"
 #include "kernels/sparse.h"
 
@@ -39,8 +41,19 @@ static void free_originals(float **orig, int n_values)
     free(orig);
 }
 
+static void drop_saliency(struct session *s)
+{
+    for (size_t i = 0; s->saliency && i < s->layers.count; i++)
+        free(s->saliency[i]);
+    free(s->saliency);
+    s->saliency = NULL;
+    s->saliency_done = false;
+    s->taylor_blocked[0] = '\0';
+}
+
 static void drop_pruning(struct session *s)
 {
+    drop_saliency(s);
     if (s->engine)
         free_originals(s->original, engine_graph(s->engine)->n_values);
     s->original = NULL;
@@ -283,6 +296,7 @@ int session_load_data(struct session *s, const char *path, const struct dataset_
         return err_oom(err, "path", strlen(path));
     }
     drop_data(s);
+    drop_saliency(s);
     s->data = d;
     s->data_path = p;
     s->data_opt = *opt;
@@ -463,6 +477,82 @@ static void apply_reach(struct session *s, size_t li, const bool *removed, size_
     }
 }
 
+struct loss_ctx {
+    const struct session *s;
+    size_t n_out;
+};
+
+static int loss_gradient(const struct tensor *output, size_t row0, struct tensor *dout,
+                         void *opaque, struct err *err)
+{
+    const struct loss_ctx *c = opaque;
+    size_t rows = (size_t)output->shape.dims[0];
+    return metrics_loss_gradient(tensor_f32(output), rows, c->n_out, c->s->output_kind, c->s->data,
+                                 row0, c->s->data->rows, tensor_f32(dout), err);
+}
+
+/* First-order Taylor saliency |w * dL/dw| of every prunable weight, with the gradient of
+ * the mean loss over all validation rows, at the original weights (which apply_config has
+ * just restored). Layers the gradient does not reach keep NULL. */
+static int compute_saliency(struct session *s, struct err *err)
+{
+    if (s->saliency_done)
+        return 0;
+    if (!s->data)
+        return err_set(err, "the taylor criterion needs validation data for its gradients "
+                            "(data FILE.csv)");
+    const struct graph *g = engine_graph(s->engine);
+    size_t nl = s->layers.count;
+    bool *want = calloc((size_t)g->n_values + 1, sizeof *want);
+    struct tensor **grads = calloc((size_t)g->n_values + 1, sizeof *grads);
+    float **sal = calloc(nl + 1, sizeof *sal);
+    int rc = -1;
+    if (!want || !grads || !sal) {
+        err_oom(err, "gradients", 0);
+        goto done;
+    }
+    for (size_t i = 0; i < nl; i++)
+        want[s->layers.items[i].weight] = true;
+    struct tensor view = {.dtype = DTYPE_FLOAT, .data = s->data->features};
+    view.shape.ndim = s->row_shape.ndim + 1;
+    view.shape.dims[0] = (int64_t)s->data->rows;
+    for (int d = 0; d < s->row_shape.ndim; d++)
+        view.shape.dims[d + 1] = s->row_shape.dims[d];
+    struct loss_ctx ctx = {.s = s, .n_out = session_model_outputs(s)};
+    if (engine_gradients(s->engine, &view, loss_gradient, &ctx, want, grads, s->taylor_blocked,
+                         sizeof s->taylor_blocked, err) < 0)
+        goto done;
+    for (size_t i = 0; i < nl; i++) {
+        const struct layer *l = &s->layers.items[i];
+        const struct tensor *gt = grads[l->weight];
+        if (!gt)
+            continue;
+        if (!(sal[i] = malloc((size_t)l->params * sizeof **sal))) {
+            err_oom(err, "saliency", (size_t)l->params * sizeof **sal);
+            goto done;
+        }
+        const float *w = s->original[l->weight], *gv = tensor_f32(gt);
+        for (int64_t k = 0; k < l->params; k++)
+            sal[i][k] = fabsf(w[k] * gv[k]);
+    }
+    for (size_t i = 0; s->saliency && i < nl; i++)
+        free(s->saliency[i]);
+    free(s->saliency);
+    s->saliency = sal;
+    sal = NULL;
+    s->saliency_done = true;
+    rc = 0;
+done:
+    for (size_t i = 0; sal && i < nl; i++)
+        free(sal[i]);
+    free(sal);
+    for (int v = 0; grads && v < g->n_values; v++)
+        tensor_free(grads[v]);
+    free(grads);
+    free(want);
+    return rc;
+}
+
 /* Restore the original weights and apply cfg to them. */
 static int apply_config(struct session *s, const struct prune_config *cfg, struct err *err)
 {
@@ -474,6 +564,13 @@ static int apply_config(struct session *s, const struct prune_config *cfg, struc
     s->reach_notes[0] = '\0';
     size_t nl = s->layers.count;
     int rc = 0;
+    bool taylor = false;
+    for (size_t i = 0; !cfg->global && i < nl; i++)
+        taylor |= cfg->settings[i].criterion == CRIT_TAYLOR && cfg->settings[i].sparsity > 0;
+    if (taylor && compute_saliency(s, err) < 0) {
+        engine_weights_changed(s->engine);
+        return -1;
+    }
     if (cfg->global) {
         const float **w = calloc(nl + 1, sizeof *w);
         uint8_t **masks = calloc(nl + 1, sizeof *masks);
@@ -514,7 +611,16 @@ static int apply_config(struct session *s, const struct prune_config *cfg, struc
                 rc = err_oom(err, "mask", (size_t)l->params);
                 break;
             }
-            rc = prune_mask(g, l, s->original[l->weight], st, s->seed, mask, units, NULL, err);
+            const float *sal = s->saliency ? s->saliency[i] : NULL;
+            if (st->criterion == CRIT_TAYLOR && !sal) {
+                free(mask), free(units);
+                rc = err_set(err,
+                             "layer '%s': taylor has no gradients for it: %s between it and "
+                             "the output has no backward yet",
+                             l->name, s->taylor_blocked[0] ? s->taylor_blocked : "a node");
+                break;
+            }
+            rc = prune_mask(g, l, s->original[l->weight], sal, st, s->seed, mask, units, NULL, err);
             if (rc == 0) {
                 float *dst = tensor_f32(value_tensor(s, l->weight));
                 for (int64_t k = 0; k < l->params; k++)
@@ -737,7 +843,8 @@ int session_removed_units(const struct session *s, size_t li, bool *removed, siz
     uint8_t *mask = malloc((size_t)l->params);
     if (!mask)
         return err_oom(err, "mask", (size_t)l->params);
-    int rc = prune_mask(g, l, s->original[l->weight], st, s->seed, mask, removed, NULL, err);
+    int rc = prune_mask(g, l, s->original[l->weight], s->saliency ? s->saliency[li] : NULL, st,
+                        s->seed, mask, removed, NULL, err);
     free(mask);
     if (rc < 0)
         return -1;

@@ -56,7 +56,10 @@ struct session {
     size_t n_undo, cap_undo, undo_pos; /* undo[undo_pos..n_undo) are redo states */
     uint64_t seed;                     /* of the random criterion */
     enum storage storage;
-    char reach_notes[2048]; /* groups that could only be masked, from the last apply */
+    char reach_notes[2048];   /* groups that could only be masked, from the last apply */
+    float **saliency;         /* per layer |w * dL/dw| on the data (taylor), or NULL */
+    bool saliency_done;       /* computed for the current model and data */
+    char taylor_blocked[512]; /* the node without a backward that stopped gradients */
 
     char **history;
     size_t n_history, cap_history;

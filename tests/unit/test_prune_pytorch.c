@@ -121,3 +121,37 @@ Test(prune_pytorch, the_same_with_every_gemm_running_as_csr)
     setenv("PRUNESCOPE_SPARSE", "always", 1);
     compare_all();
 }
+
+/* The first-order Taylor saliency |w * dL/dw| (the gradient of the mean cross-entropy over
+ * the 360 rows) equals PyTorch's autograd within float rounding. */
+Test(prune_pytorch, taylor_saliency_equals_pytorch_autograd)
+{
+    json_error_t je;
+    json_t *root = json_load_file(tu_src_path("tests/fixtures/prune/digits_prune.json"), 0, &je);
+    cr_assert_not_null(root, "%s", je.text);
+    struct session *s = open_digits();
+    struct err err;
+    struct prune_config next;
+    cr_assert_eq(session_config_copy(s, &next, &err), 0);
+    next.settings[0] = (struct prune_setting){0.1, CRIT_TAYLOR, GRAN_UNSTRUCTURED};
+    cr_assert_eq(session_configure(s, &next, &err), 0, "%s", err.msg);
+    free(next.settings);
+    cr_assert_not_null(s->saliency);
+    json_t *want = json_object_get(root, "saliency");
+    for (size_t i = 0; i < s->layers.count; i++) {
+        const struct layer *l = &s->layers.items[i];
+        json_t *arr = json_object_get(want, l->weight_name);
+        cr_assert_eq(json_array_size(arr), (size_t)l->params);
+        cr_assert_not_null(s->saliency[i], "no saliency for %s", l->name);
+        size_t bad = 0;
+        for (int64_t k = 0; k < l->params; k++) {
+            double w = json_number_value(json_array_get(arr, (size_t)k));
+            if (fabs(s->saliency[i][k] - w) > 1e-3 * fabs(w) + 1e-8 && bad++ < 3)
+                cr_expect(false, "%s[%lld]: %.9g, PyTorch %.9g", l->weight_name, (long long)k,
+                          s->saliency[i][k], w);
+        }
+        cr_expect_eq(bad, 0, "%s: %zu saliencies differ", l->weight_name, bad);
+    }
+    session_free(s);
+    json_decref(root);
+}
