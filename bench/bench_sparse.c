@@ -31,7 +31,7 @@ static const struct model MODELS[] = {
 
 /* Best time of REPEATS runs of the layer over ROWS rows in CHUNK-row pieces. */
 static double time_layer(const float *w, size_t units, size_t inputs, bool trans_b, const float *x,
-                         float *y, const struct csr *m, float *scratch)
+                         float *y, const struct csr *m, const struct bsr *bm, float *scratch)
 {
     double best = 1e9;
     for (int r = 0; r < REPEATS; r++) {
@@ -42,6 +42,8 @@ static double time_layer(const float *w, size_t units, size_t inputs, bool trans
             size_t n = ROWS - m0 < CHUNK ? ROWS - m0 : CHUNK;
             if (m)
                 csr_gemm(m, xc, n, inputs, 1.0f, yc, units, false, scratch);
+            else if (bm)
+                bsr_gemm(bm, xc, n, inputs, 1.0f, yc, units, false, scratch);
             else
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
                             (int)n, (int)units, (int)inputs, 1.0f, xc, (int)inputs, w,
@@ -89,6 +91,75 @@ static double time_model(struct session *s, const char *sparse_mode)
     return best;
 }
 
+/* One pass over the levels with every layer at granularity gran (layers that cannot take it
+ * stay unstructured): each Gemm layer's time dense, as CSR and (for block granularities) as
+ * block-sparse, the kernel chosen, and the whole model's time. */
+static int bench_levels(struct session *s, const struct model *md, enum prune_granularity gran,
+                        const double *levels, size_t n_levels)
+{
+    const struct graph *g = engine_graph(s->engine);
+    struct err err;
+    for (size_t li = 0; li < n_levels; li++) {
+        struct prune_config next;
+        session_config_copy(s, &next, &err);
+        for (size_t i = 0; i < s->layers.count; i++) {
+            next.settings[i] = (struct prune_setting){levels[li], CRIT_L1, gran};
+            if (prune_check(g, &s->layers.items[i], &next.settings[i], &err) < 0)
+                next.settings[i].granularity = GRAN_UNSTRUCTURED;
+        }
+        int rc = session_configure(s, &next, &err);
+        free(next.settings);
+        if (rc < 0) {
+            fprintf(stderr, "bench: %s\n", err.msg);
+            return -1;
+        }
+        for (size_t i = 0; i < s->layers.count; i++) {
+            const struct layer *l = &s->layers.items[i];
+            const float *w = tensor_f32(g->values[l->weight].constant);
+            double zeros = sparse_zero_fraction(w, (size_t)l->params);
+            if (strcmp(l->op, "Gemm") != 0 || node_attr_int(&g->nodes[l->node], "transA", 0)) {
+                printf("sparse    %-28s %-10s %3.0f%%  %s: dense only (no sparse %s kernel yet)\n",
+                       md->path, l->name, 100 * levels[li], l->op, l->op);
+                continue;
+            }
+            bool tb = node_attr_int(&g->nodes[l->node], "transB", 0) != 0;
+            size_t units = (size_t)(tb ? l->shape.dims[0] : l->shape.dims[1]);
+            size_t inputs = (size_t)(tb ? l->shape.dims[1] : l->shape.dims[0]);
+            size_t us = tb ? inputs : 1, is = tb ? 1 : units;
+            float *x = malloc((size_t)ROWS * inputs * sizeof *x);
+            float *y = malloc((size_t)ROWS * units * sizeof *y);
+            float *scratch = aligned_alloc(64, (inputs * CSR_TILE * sizeof(float) + 63) / 64 * 64);
+            for (size_t k = 0; k < (size_t)ROWS * inputs; k++)
+                x[k] = (float)((k * 2654435761u) % 1000) / 1000.0f;
+            struct csr *m = csr_from_dense(w, units, inputs, us, is, &err);
+            double dense = time_layer(w, units, inputs, tb, x, y, NULL, NULL, scratch);
+            double sp = time_layer(w, units, inputs, tb, x, y, m, NULL, scratch);
+            enum sparse_kernel k = sparse_choose(w, units, inputs, us, is);
+            char blk[96] = "";
+            bool blocks = gran == GRAN_BLOCK_1X4 || gran == GRAN_BLOCK_4X4;
+            if (blocks && s->config.settings[i].granularity == gran) {
+                struct bsr *bm =
+                    bsr_from_dense(w, units, inputs, us, is, gran == GRAN_BLOCK_4X4 ? 4 : 1, &err);
+                double bt = bm ? time_layer(w, units, inputs, tb, x, y, NULL, bm, scratch) : 0;
+                snprintf(blk, sizeof blk, ", %s %.4f s (%.2fx)", prune_granularity_name(gran), bt,
+                         bt > 0 ? dense / bt : 0.0);
+                bsr_free(bm);
+            }
+            printf("sparse    %-28s %-10s %3.0f%% %-12s [%zux%zu] dense %.4f s, csr %.4f s "
+                   "(%.2fx)%s per %d rows; chosen: %s\n",
+                   md->path, l->name, 100 * zeros, prune_granularity_name(gran), units, inputs,
+                   dense, sp, dense / sp, blk, ROWS, sparse_kernel_name(k));
+            csr_free(m);
+            free(x), free(y), free(scratch);
+        }
+        double t_dense = time_model(s, "never"), t_auto = time_model(s, "auto");
+        printf("sparse    %-28s whole model, %s at %3.0f%%: dense %.4f s, chosen kernels %.4f s "
+               "per %d rows (2 threads)\n",
+               md->path, prune_granularity_name(gran), 100 * levels[li], t_dense, t_auto, ROWS);
+    }
+    return 0;
+}
+
 static int bench_model(const char *root, const struct model *md)
 {
     char path[4096];
@@ -100,54 +171,18 @@ static int bench_model(const char *root, const struct model *md)
         session_free(s);
         return -1;
     }
-    const struct graph *g = engine_graph(s->engine);
-    for (size_t li = 0; li < sizeof LEVELS / sizeof LEVELS[0]; li++) {
-        struct prune_config next;
-        session_config_copy(s, &next, &err);
-        for (size_t i = 0; i < s->layers.count; i++)
-            next.settings[i] = (struct prune_setting){LEVELS[li], CRIT_L1, GRAN_UNSTRUCTURED};
-        if (session_configure(s, &next, &err) < 0) {
-            fprintf(stderr, "bench: %s\n", err.msg);
-            free(next.settings);
-            session_free(s);
-            return -1;
-        }
-        free(next.settings);
-        for (size_t i = 0; i < s->layers.count; i++) {
-            const struct layer *l = &s->layers.items[i];
-            const float *w = tensor_f32(g->values[l->weight].constant);
-            double zeros = sparse_zero_fraction(w, (size_t)l->params);
-            if (strcmp(l->op, "Gemm") != 0 || node_attr_int(&g->nodes[l->node], "transA", 0)) {
-                printf("sparse    %-28s %-10s %3.0f%%  %s: dense only (no sparse %s kernel yet)\n",
-                       md->path, l->name, 100 * LEVELS[li], l->op, l->op);
-                continue;
-            }
-            bool tb = node_attr_int(&g->nodes[l->node], "transB", 0) != 0;
-            size_t units = (size_t)(tb ? l->shape.dims[0] : l->shape.dims[1]);
-            size_t inputs = (size_t)(tb ? l->shape.dims[1] : l->shape.dims[0]);
-            float *x = malloc((size_t)ROWS * inputs * sizeof *x);
-            float *y = malloc((size_t)ROWS * units * sizeof *y);
-            float *scratch = aligned_alloc(64, (inputs * CSR_TILE * sizeof(float) + 63) / 64 * 64);
-            for (size_t k = 0; k < (size_t)ROWS * inputs; k++)
-                x[k] = (float)((k * 2654435761u) % 1000) / 1000.0f;
-            struct csr *m = tb ? csr_from_dense(w, units, inputs, inputs, 1, &err)
-                               : csr_from_dense(w, units, inputs, 1, units, &err);
-            double dense = time_layer(w, units, inputs, tb, x, y, NULL, scratch);
-            double sp = time_layer(w, units, inputs, tb, x, y, m, scratch);
-            printf("sparse    %-28s %-10s %3.0f%%  [%zux%zu] dense %.4f s, csr %.4f s per %d "
-                   "rows (%.2fx); chosen: %s\n",
-                   md->path, l->name, 100 * zeros, units, inputs, dense, sp, ROWS, dense / sp,
-                   sparse_worthwhile(zeros, (size_t)l->params) ? "csr" : "dense");
-            csr_free(m);
-            free(x), free(y), free(scratch);
-        }
-        double t_dense = time_model(s, "never"), t_auto = time_model(s, "auto");
-        printf("sparse    %-28s whole model at %3.0f%%: dense %.4f s, chosen kernels %.4f s per "
-               "%d rows (2 threads)\n",
-               md->path, 100 * LEVELS[li], t_dense, t_auto, ROWS);
-    }
+    static const double BLOCK_LEVELS[] = {0.8, 0.9, 0.95};
+    int rc = bench_levels(s, md, GRAN_UNSTRUCTURED, LEVELS, sizeof LEVELS / sizeof LEVELS[0]);
+    if (rc == 0)
+        rc = bench_levels(s, md, GRAN_BLOCK_4X4, BLOCK_LEVELS, 3);
+    if (rc == 0)
+        rc = bench_levels(s, md, GRAN_BLOCK_1X4, BLOCK_LEVELS, 3);
+    /* N:M prunes 50% of every group: below where any sparse kernel here beats OpenBLAS. */
+    static const double NM_LEVEL[] = {0.5};
+    if (rc == 0)
+        rc = bench_levels(s, md, GRAN_2_4, NM_LEVEL, 1);
     session_free(s);
-    return 0;
+    return rc;
 }
 
 int main(void)

@@ -172,14 +172,17 @@ static int layers_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
         json_t *j = layer_json(s, i);
         const struct layer *l = &s->layers.items[i];
         char sb[64];
-        bool csr = strcmp(json_string_value(json_object_get(j, "kernel")), "csr") == 0;
+        const char *kernel = json_string_value(json_object_get(j, "kernel"));
+        char runs[48] = "";
+        if (strcmp(kernel, "dense") != 0)
+            snprintf(runs, sizeof runs, " (runs as %s)",
+                     strcmp(kernel, "csr") == 0 ? "CSR" : kernel);
         out_printf(c->o, "%3zu  %-24s %-7s %-16s %10lld %12.0f %7.1f%%  %s %s%s\n", i + 1, l->name,
                    l->op, shape_format(&l->shape, sb, sizeof sb), (long long)l->params,
                    json_real_value(json_object_get(j, "macs")),
                    100.0 * json_real_value(json_object_get(j, "sparsity")),
                    json_string_value(json_object_get(j, "criterion")),
-                   json_string_value(json_object_get(j, "granularity")),
-                   csr ? " (runs as CSR)" : "");
+                   json_string_value(json_object_get(j, "granularity")), runs);
         json_array_append_new(arr, j);
     }
     out_set(c->o, "layers", arr);

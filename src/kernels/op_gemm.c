@@ -1,19 +1,29 @@
 /* Gemm: Y = alpha * A' * B' + beta * C through CBLAS, with C broadcast to [M, N].
  * Not for batched products (op_matmul.c). */
 #include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/op.h"
 #include "kernels/sparse.h"
 
-/* A constant B with enough zeros (and A not transposed) runs as a CSR product. */
-static bool use_sparse(const struct op_io *io)
+/* The kernel a constant B (A not transposed) runs with: dense, CSR or block-sparse. */
+static enum sparse_kernel gemm_kernel(const struct op_io *io)
 {
     const struct tensor *b = io->in[1];
     if (!b->data || b->shape.ndim != 2 || node_attr_int(io->node, "transA", 0) != 0)
-        return false;
-    return sparse_worthwhile(sparse_zero_fraction(tensor_f32(b), tensor_numel(b)), tensor_numel(b));
+        return SPARSE_DENSE;
+    bool tb = node_attr_int(io->node, "transB", 0) != 0;
+    size_t r = (size_t)b->shape.dims[0], c = (size_t)b->shape.dims[1];
+    return tb ? sparse_choose(tensor_f32(b), r, c, c, 1) : sparse_choose(tensor_f32(b), c, r, 1, c);
 }
+
+/* What prepare makes: one sparse copy of B. */
+struct gemm_sparse {
+    enum sparse_kernel kind;
+    struct csr *csr;
+    struct bsr *bsr;
+};
 
 static int gemm_shape(struct op_io *io, struct err *err)
 {
@@ -49,31 +59,47 @@ static int gemm_shape(struct op_io *io, struct err *err)
         }
     }
     op_set_out(io, 0, DTYPE_FLOAT, &out);
-    if (use_sparse(io))
+    if (gemm_kernel(io) != SPARSE_DENSE)
         io->scratch_bytes = (size_t)ka * CSR_TILE * sizeof(float);
-    return 0;
-}
-
-static int gemm_prepare(const struct op_io *io, void **out, struct err *err)
-{
-    *out = NULL;
-    if (!use_sparse(io))
-        return 0;
-    const struct tensor *b = io->in[1];
-    bool tb = node_attr_int(io->node, "transB", 0) != 0;
-    size_t r = (size_t)b->shape.dims[0], c = (size_t)b->shape.dims[1];
-    /* Units are the output columns: rows of B when transposed, else its columns. */
-    struct csr *m = tb ? csr_from_dense(tensor_f32(b), r, c, c, 1, err)
-                       : csr_from_dense(tensor_f32(b), c, r, 1, c, err);
-    if (!m)
-        return -1;
-    *out = m;
     return 0;
 }
 
 static void gemm_release(void *prepared)
 {
-    csr_free(prepared);
+    struct gemm_sparse *g = prepared;
+    if (!g)
+        return;
+    csr_free(g->csr);
+    bsr_free(g->bsr);
+    free(g);
+}
+
+static int gemm_prepare(const struct op_io *io, void **out, struct err *err)
+{
+    *out = NULL;
+    enum sparse_kernel k = gemm_kernel(io);
+    if (k == SPARSE_DENSE)
+        return 0;
+    const struct tensor *b = io->in[1];
+    bool tb = node_attr_int(io->node, "transB", 0) != 0;
+    size_t r = (size_t)b->shape.dims[0], c = (size_t)b->shape.dims[1];
+    /* Units are the output columns: rows of B when transposed, else its columns. */
+    size_t units = tb ? r : c, inputs = tb ? c : r, us = tb ? c : 1, is = tb ? 1 : c;
+    struct gemm_sparse *g = calloc(1, sizeof *g);
+    if (!g)
+        return err_oom(err, "sparse weights", sizeof *g);
+    g->kind = k;
+    if (k == SPARSE_CSR)
+        g->csr = csr_from_dense(tensor_f32(b), units, inputs, us, is, err);
+    else
+        g->bsr =
+            bsr_from_dense(tensor_f32(b), units, inputs, us, is, k == SPARSE_BSR4 ? 4 : 1, err);
+    if (!g->csr && !g->bsr) {
+        free(g);
+        return -1;
+    }
+    *out = g;
+    return 0;
 }
 
 /* Writes beta * C broadcast over [m, n] into y. */
@@ -121,8 +147,13 @@ static int gemm_run(struct op_io *io, struct err *err)
     if (m == 0 || n == 0)
         return 0;
     if (io->prepared) {
-        csr_gemm(io->prepared, tensor_f32(a), (size_t)m, (size_t)a->shape.dims[1], alpha, y,
-                 (size_t)n, blas_beta != 0.0f, io->scratch);
+        const struct gemm_sparse *g = io->prepared;
+        if (g->csr)
+            csr_gemm(g->csr, tensor_f32(a), (size_t)m, (size_t)a->shape.dims[1], alpha, y,
+                     (size_t)n, blas_beta != 0.0f, io->scratch);
+        else
+            bsr_gemm(g->bsr, tensor_f32(a), (size_t)m, (size_t)a->shape.dims[1], alpha, y,
+                     (size_t)n, blas_beta != 0.0f, io->scratch);
         return 0;
     }
     if (k == 0) {

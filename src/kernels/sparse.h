@@ -32,6 +32,26 @@ void csr_free(struct csr *m);
 void csr_gemm(const struct csr *w, const float *x, size_t rows, size_t ldx, float alpha, float *y,
               size_t ldy, bool accumulate, float *scratch);
 
+/* Block-sparse weights: units x inputs cut into blocks of bu units x 4 inputs (bu 1 or 4);
+ * only blocks with a non-zero are kept, with CSR indices over blocks. */
+struct bsr {
+    size_t units, inputs, bu, nblocks;
+    uint32_t *brow_ptr; /* units / bu + 1 */
+    uint32_t *bcol;     /* nblocks: input block index (input / 4) */
+    float *val;         /* nblocks * bu * 4, row-major within a block */
+};
+
+/* NULL with err set when units is not a multiple of bu or inputs of 4. */
+struct bsr *bsr_from_dense(const float *w, size_t units, size_t inputs, size_t unit_stride,
+                           size_t in_stride, size_t bu, struct err *err);
+void bsr_free(struct bsr *m);
+/* As csr_gemm, for a block-sparse weight. */
+void bsr_gemm(const struct bsr *w, const float *x, size_t rows, size_t ldx, float alpha, float *y,
+              size_t ldy, bool accumulate, float *scratch);
+/* The fraction of bu x 4 blocks that are all zero (0 when the shape does not divide). */
+double sparse_zero_block_fraction(const float *w, size_t units, size_t inputs, size_t unit_stride,
+                                  size_t in_stride, size_t bu);
+
 /* Measured by `make bench` (bench_sparse) on the 2-core development machine: the CSR
  * product beats OpenBLAS's dense one from about 60-75% zeros on layers of 1,000+ weights
  * (256x784 at 80%: 1.9x, at 90%: 2.9x), while on smaller layers neither matters and
@@ -43,6 +63,16 @@ void csr_gemm(const struct csr *w, const float *x, size_t rows, size_t ldx, floa
  * SPARSE_MIN_ZEROS and SPARSE_MIN_WEIGHTS on, unless PRUNESCOPE_SPARSE says "never" or
  * "always". */
 bool sparse_worthwhile(double zero_fraction, size_t n);
+
+enum sparse_kernel { SPARSE_DENSE, SPARSE_CSR, SPARSE_BSR1, SPARSE_BSR4 };
+
+/* The kernel a units x inputs weight (strides as above) runs with: dense below the
+ * thresholds (sparse_worthwhile), else block-sparse (1x4) when all its zeros lie in whole
+ * 1x4 blocks, else CSR. (SPARSE_BSR4 is measured by make bench but never chosen: it was
+ * slower than CSR and 1x4 blocks on every bundled layer.) */
+enum sparse_kernel sparse_choose(const float *w, size_t units, size_t inputs, size_t unit_stride,
+                                 size_t in_stride);
+const char *sparse_kernel_name(enum sparse_kernel k);
 
 /* The fraction of zeros in a weight matrix given as above. */
 double sparse_zero_fraction(const float *w, size_t n);

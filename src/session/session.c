@@ -857,9 +857,11 @@ int session_removed_units(const struct session *s, size_t li, bool *removed, siz
 const char *session_layer_kernel(const struct session *s, const struct layer *l)
 {
     const struct graph *g = engine_graph(s->engine);
-    if (strcmp(l->op, "Gemm") != 0 || node_attr_int(&g->nodes[l->node], "transA", 0) != 0 ||
-        l->shape.ndim != 2)
+    const struct node *nd = &g->nodes[l->node];
+    if (strcmp(l->op, "Gemm") != 0 || node_attr_int(nd, "transA", 0) != 0 || l->shape.ndim != 2)
         return "dense";
-    double zeros = (double)session_layer_zeros(s, l) / (double)(l->params ? l->params : 1);
-    return sparse_worthwhile(zeros, (size_t)l->params) ? "csr" : "dense";
+    const float *w = tensor_f32(g->values[l->weight].constant);
+    bool tb = node_attr_int(nd, "transB", 0) != 0;
+    size_t r = (size_t)l->shape.dims[0], c = (size_t)l->shape.dims[1];
+    return sparse_kernel_name(tb ? sparse_choose(w, r, c, c, 1) : sparse_choose(w, c, r, 1, c));
 }

@@ -52,8 +52,48 @@ static void check_product(size_t units, size_t inputs, size_t rows, double zeros
     free(w), free(x), free(y), free(want), free(scratch);
 }
 
+/* The block-sparse product against the same loop, on weights zeroed in whole blocks. */
+static void check_blocks(size_t units, size_t inputs, size_t rows, size_t bu, double zeros)
+{
+    float *w = malloc(units * inputs * sizeof *w), *x = malloc(rows * inputs * sizeof *x);
+    float *y = malloc(rows * units * sizeof *y), *want = malloc(rows * units * sizeof *want);
+    float *scratch = aligned_alloc(64, (inputs * CSR_TILE * sizeof(float) + 63) / 64 * 64);
+    for (size_t br = 0; br < units / bu; br++)
+        for (size_t bc = 0; bc < inputs / 4; bc++) {
+            bool dead = fabsf(next_value()) < zeros;
+            for (size_t u = br * bu; u < (br + 1) * bu; u++)
+                for (size_t i = bc * 4; i < bc * 4 + 4; i++)
+                    w[u * inputs + i] = dead ? 0.0f : next_value();
+        }
+    for (size_t i = 0; i < rows * inputs; i++)
+        x[i] = next_value();
+    for (size_t m = 0; m < rows; m++)
+        for (size_t u = 0; u < units; u++) {
+            double acc = 0.0;
+            for (size_t i = 0; i < inputs; i++)
+                acc += (double)w[u * inputs + i] * x[m * inputs + i];
+            want[m * units + u] = (float)acc;
+        }
+    struct err err;
+    cr_expect_eq(sparse_choose(w, units, inputs, inputs, 1),
+                 zeros >= 0.75 ? SPARSE_BSR1 : SPARSE_DENSE, "[%zux%zu] %zux4 blocks at %.2f",
+                 units, inputs, bu, zeros);
+    struct bsr *b = bsr_from_dense(w, units, inputs, inputs, 1, bu, &err);
+    cr_assert_not_null(b, "%s", err.msg);
+    bsr_gemm(b, x, rows, inputs, 1.0f, y, units, false, scratch);
+    for (size_t i = 0; i < rows * units; i++)
+        cr_assert(fabsf(y[i] - want[i]) <= 1e-4f * (1 + fabsf(want[i])),
+                  "bsr %zu [%zux%zu] rows %zu: element %zu is %g, expected %g", bu, units, inputs,
+                  rows, i, y[i], want[i]);
+    bsr_free(b);
+    free(w), free(x), free(y), free(want), free(scratch);
+}
+
 static void all_shapes(void)
 {
+    check_blocks(64, 128, 45, 4, 0.9);
+    check_blocks(32, 64, 70, 1, 0.8);
+    check_blocks(8, 16, 3, 4, 0.3);
     check_product(7, 13, 1, 0.5, true, false, 1.0f);
     check_product(64, 100, 33, 0.9, true, false, 1.0f);
     check_product(10, 128, 70, 0.95, false, true, 0.5f);
@@ -110,6 +150,32 @@ Test(sparse, pruned_mlp_runs_the_same_with_sparse_kernels)
     struct tensor *dense = run_model(s, "never", 1000);
     lcg = 99;
     struct tensor *sparse = run_model(s, "always", 1000);
+    struct tu_compare cmp = tu_compare(sparse, dense, 0.0, 1e-4);
+    cr_expect(cmp.ok, "%s", cmp.why);
+    tensor_free(dense);
+    tensor_free(sparse);
+    session_free(s);
+}
+
+Test(sparse, block_pruned_mlp_runs_the_same_with_block_kernels)
+{
+    struct err err;
+    struct session *s = session_new(2, NULL, &err);
+    cr_assert_eq(
+        session_load_model(s, tu_src_path("tests/fixtures/bench_mlp/model.onnx"), NULL, 0, &err), 0,
+        "%s", err.msg);
+    struct prune_config next;
+    cr_assert_eq(session_config_copy(s, &next, &err), 0);
+    next.settings[0] = (struct prune_setting){0.9, CRIT_L2, GRAN_BLOCK_4X4};
+    next.settings[1] = (struct prune_setting){0.8, CRIT_L1, GRAN_BLOCK_1X4};
+    cr_assert_eq(session_configure(s, &next, &err), 0, "%s", err.msg);
+    free(next.settings);
+    cr_expect_str_eq(session_layer_kernel(s, &s->layers.items[0]), "block1x4");
+    cr_expect_str_eq(session_layer_kernel(s, &s->layers.items[1]), "block1x4");
+    lcg = 7;
+    struct tensor *dense = run_model(s, "never", 500);
+    lcg = 7;
+    struct tensor *sparse = run_model(s, "auto", 500);
     struct tu_compare cmp = tu_compare(sparse, dense, 0.0, 1e-4);
     cr_expect(cmp.ok, "%s", cmp.why);
     tensor_free(dense);
