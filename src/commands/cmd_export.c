@@ -7,6 +7,7 @@
 #include "export/config.h"
 #include "export/model.h"
 #include "export/recipe.h"
+#include "session/sensitivity.h"
 
 /* The figures stored with a configuration: an evaluation when data is loaded. */
 static json_t *measure(struct cmd_ctx *c)
@@ -77,6 +78,17 @@ static int export_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
         out_set(c->o, "layers_shrunk", json_integer((json_int_t)sum.layers_shrunk));
         return 0;
     }
+    if (n == 2 && strcmp(words[0], "curve") == 0) {
+        if (!c->s->sens)
+            return err_set(err, "no sensitivity table yet (run: sensitivity)");
+        if (sens_write_csv(c->s->sens, words[1], force, c->s->model_path, err) < 0)
+            return -1;
+        out_printf(c->o, "wrote %s: %zu layers x %zu levels\n", words[1], c->s->sens->layers_done,
+                   c->s->sens->n_levels);
+        out_set(c->o, "what", json_string("curve"));
+        out_set(c->o, "path", json_string(words[1]));
+        return 0;
+    }
     if (n == 3 && strcmp(words[0], "recipe") == 0 &&
         (strcmp(words[1], "torch") == 0 || strcmp(words[1], "nni") == 0)) {
         struct recipe_summary sum;
@@ -116,7 +128,7 @@ static int import_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
 
 const struct cmd_def cmd_export = {
     .name = "export",
-    .usage = "export config|model FILE | recipe torch|nni FILE [--force]",
+    .usage = "export config|model|curve FILE | recipe torch|nni FILE [--force]",
     .summary = "write the configuration, the pruned model, or a torch/NNI recipe",
     .help = "export config writes JSON (\"format\": \"prunescope-config\", \"version\": 1)\n"
             "with the model's path and SHA-256, the data, each layer's name, weight,\n"
@@ -127,7 +139,9 @@ const struct cmd_def cmd_export = {
             "the tensors shrink. export recipe torch writes a Python file whose apply(model)\n"
             "puts the same masks on the PyTorch model with torch.nn.utils.prune (module\n"
             "names from the ONNX initializer names); export recipe nni writes NNI's\n"
-            "config_list. Files are written atomically; an existing file needs\n"
+            "config_list. export curve writes the last sensitivity table as CSV\n"
+            "(layer,weight,level,accuracy,correct,rows,loss). Files are written\n"
+            "atomically; an existing file needs\n"
             "--force; the loaded model is never overwritten.",
     .complete = CMD_COMPLETE_FILE,
     .run = export_run,

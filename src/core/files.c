@@ -94,3 +94,14 @@ int files_sha256(const char *path, char hex[65], struct err *err)
         snprintf(hex + 2 * i, 3, "%02x", digest[i]);
     return 0;
 }
+
+void files_sha256_text(const char *text, char hex[65])
+{
+    struct sha256_ctx ctx;
+    sha256_init(&ctx);
+    sha256_update(&ctx, strlen(text), (const uint8_t *)text);
+    unsigned char digest[SHA256_DIGEST_SIZE];
+    sha256_digest(&ctx, sizeof digest, digest);
+    for (int i = 0; i < SHA256_DIGEST_SIZE; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+}

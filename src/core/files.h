@@ -17,4 +17,7 @@ int files_write_atomic(const char *path, const void *data, size_t len, bool forc
 /* Lowercase hex SHA-256 of a file's bytes into hex (65 bytes). */
 int files_sha256(const char *path, char hex[65], struct err *err);
 
+/* Lowercase hex SHA-256 of a string. */
+void files_sha256_text(const char *text, char hex[65]);
+
 #endif

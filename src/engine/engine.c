@@ -268,6 +268,7 @@ size_t engine_chunk_rows(struct engine *e)
 struct rows_job {
     struct engine *e;
     const struct tensor *input;
+    const struct engine_rows_opts *opts;
     struct tensor **outputs;
     size_t rows, chunk;
     struct cached_plan *full, *tail;
@@ -301,9 +302,31 @@ static void rows_task(void *arg, size_t task, int worker)
                           .shape = j->input->shape,
                           .data = (char *)j->input->data + start * in_row_bytes};
     view.shape.dims[0] = (int64_t)n;
+    if (!j->input->data)
+        view.data = NULL; /* a partial run that never reads the model's input */
     const struct tensor *ins[1] = {&view};
     struct err err;
-    if (workspace_run(w, ins, &err) < 0) {
+    const struct engine_rows_opts *o = j->opts;
+    /* Values given from outside (the activations a partial run starts from) point into
+     * the caller's rows for this chunk, and are set back after the run. */
+    void *saved[16];
+    for (int b = 0; o && b < o->n_bind && b < 16; b++) {
+        struct tensor *v = &w->values[o->bind_values[b]];
+        saved[b] = v->data;
+        size_t row_bytes = tensor_bytes(o->bind[b]) / j->rows;
+        v->data = (char *)o->bind[b]->data + start * row_bytes;
+    }
+    void *dst[64];
+    int n_cap = o ? (o->n_capture < 64 ? o->n_capture : 64) : 0;
+    for (int k = 0; k < n_cap; k++) {
+        size_t row_bytes = tensor_bytes(o->captured[k]) / j->rows;
+        dst[k] = (char *)o->captured[k]->data + start * row_bytes;
+    }
+    int rc = workspace_run_subset(w, ins, o ? o->run_node : NULL, n_cap,
+                                  o ? o->capture_values : NULL, dst, &err);
+    for (int b = 0; o && b < o->n_bind && b < 16; b++)
+        w->values[o->bind_values[b]].data = saved[b];
+    if (rc < 0) {
         pthread_mutex_lock(&j->lock);
         if (!j->failed) {
             __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
@@ -321,6 +344,13 @@ static void rows_task(void *arg, size_t task, int worker)
 
 int engine_run_rows(struct engine *e, const struct tensor *input, struct tensor **outputs,
                     struct err *err)
+{
+    return engine_run_rows_ex(e, input, NULL, outputs, err);
+}
+
+int engine_run_rows_ex(struct engine *e, const struct tensor *input,
+                       const struct engine_rows_opts *opts, struct tensor **outputs,
+                       struct err *err)
 {
     const struct graph *g = e->g;
     if (g->n_inputs != 1)
@@ -349,7 +379,11 @@ int engine_run_rows(struct engine *e, const struct tensor *input, struct tensor 
     size_t n_chunks = (rows + chunk - 1) / chunk;
     struct shape shape = input->shape;
     enum dtype dt = input->dtype;
-    struct rows_job j = {.e = e, .input = input, .outputs = outputs, .rows = rows, .chunk = chunk};
+    struct rows_job j = {
+        .e = e, .input = input, .opts = opts, .outputs = outputs, .rows = rows, .chunk = chunk};
+    if (opts && (opts->n_bind > 16 || opts->n_capture > 64))
+        return err_set(err, "a partial run takes at most 16 values from outside and keeps at "
+                            "most 64");
     shape.dims[0] = (int64_t)chunk;
     j.full = get_plan(e, &shape, &dt, NULL, err);
     if (!j.full)
@@ -387,6 +421,18 @@ int engine_run_rows(struct engine *e, const struct tensor *input, struct tensor 
         if (!(outputs[k] = tensor_new(o->dtype, &os, err)))
             goto fail;
     }
+    for (int k = 0; opts && k < opts->n_capture; k++) {
+        const struct tensor *o = &j.full->plan->values[opts->capture_values[k]];
+        if (o->shape.ndim < 1 || o->shape.dims[0] != (int64_t)chunk) {
+            err_set(err, "value '%s' does not keep the rows in its first dimension",
+                    g->values[opts->capture_values[k]].name);
+            goto fail;
+        }
+        struct shape cs = o->shape;
+        cs.dims[0] = (int64_t)rows;
+        if (!opts->captured[k] && !(opts->captured[k] = tensor_new(o->dtype, &cs, err)))
+            goto fail;
+    }
     pthread_mutex_init(&j.lock, NULL);
     if (workers < e->threads) {
         for (size_t t = 0; t < n_chunks; t++)
@@ -406,6 +452,17 @@ fail:
         outputs[k] = NULL;
     }
     return -1;
+}
+
+bool engine_value_known(struct engine *e, int v)
+{
+    struct shape shapes[64];
+    enum dtype dtypes[64];
+    struct err ignored;
+    if (e->g->n_inputs > 64 || input_shapes_for_rows(e->g, 1, shapes, dtypes, &ignored) < 0)
+        return false;
+    struct cached_plan *c = get_plan(e, shapes, dtypes, NULL, &ignored);
+    return c && c->plan->known[v];
 }
 
 int engine_value_shape(struct engine *e, int v, int64_t rows, struct shape *out, struct err *err)

@@ -5,6 +5,7 @@
 #define PRUNESCOPE_ENGINE_ENGINE_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/err.h"
@@ -49,12 +50,37 @@ void engine_weights_changed(struct engine *e);
  * turns the check off. */
 void engine_set_cancel(struct engine *e, const volatile sig_atomic_t *flag);
 
+/* Options of a run over rows. A partial run executes only the nodes flagged in run_node,
+ * taking the values bind_values[i] (whatever nodes would produce them) from bind[i], which
+ * hold all rows; captured[i] (allocated here when NULL) receives all rows of
+ * capture_values[i]. These are how a change to one layer re-runs only the graph
+ * downstream of it. */
+struct engine_rows_opts {
+    const bool *run_node;
+    int n_bind;
+    const int *bind_values;
+    const struct tensor *const *bind;
+    int n_capture;
+    const int *capture_values;
+    struct tensor **captured;
+};
+
+/* engine_run_rows with options (NULL: none). input gives the rows and their shape; its data
+ * is only read when a node that reads it runs. */
+int engine_run_rows_ex(struct engine *e, const struct tensor *input,
+                       const struct engine_rows_opts *opts, struct tensor **outputs,
+                       struct err *err);
+
 /* Rows per chunk that engine_run_rows uses (fitted to the cache). */
 size_t engine_chunk_rows(struct engine *e);
 
 /* Shape of graph value `v` for a batch of `rows` rows, from the plan (for `info`). Returns
  * -1 when the model cannot be planned. */
 int engine_value_shape(struct engine *e, int v, int64_t rows, struct shape *out, struct err *err);
+
+/* Whether value v is known before running (a constant, or folded from constants and
+ * shapes). */
+bool engine_value_known(struct engine *e, int v);
 
 /* Multiply-accumulates per row of the model's dense computation (Gemm, MatMul, Conv). */
 double engine_macs_per_row(struct engine *e);

@@ -382,6 +382,23 @@ void workspace_free(struct workspace *w)
 
 int workspace_run(struct workspace *w, const struct tensor *const *inputs, struct err *err)
 {
+    return workspace_run_subset(w, inputs, NULL, 0, NULL, NULL, err);
+}
+
+/* Copies value v out to dst if it is one of the captured values (right after its step:
+ * its buffer may be reused once it is dead). */
+static void capture(const struct workspace *w, int v, int n_capture, const int *capture_values,
+                    void *const *capture_dst)
+{
+    for (int c = 0; c < n_capture; c++)
+        if (capture_values[c] == v)
+            memcpy(capture_dst[c], w->values[v].data, tensor_bytes(&w->values[v]));
+}
+
+int workspace_run_subset(struct workspace *w, const struct tensor *const *inputs,
+                         const bool *run_node, int n_capture, const int *capture_values,
+                         void *const *capture_dst, struct err *err)
+{
     const struct plan *p = w->plan;
     const struct graph *g = p->graph;
     for (int i = 0; i < g->n_inputs; i++)
@@ -392,6 +409,8 @@ int workspace_run(struct workspace *w, const struct tensor *const *inputs, struc
     for (int s = 0; s < p->n_steps; s++) {
         const struct plan_step *st = &p->steps[s];
         const struct node *nd = &g->nodes[st->node];
+        if (run_node && !run_node[st->node])
+            continue;
         if (nd->n_inputs > 64 || nd->n_outputs > 64)
             return err_set(err, "node '%s' (%s) has too many inputs or outputs", nd->name,
                            nd->op_type);
@@ -410,6 +429,9 @@ int workspace_run(struct workspace *w, const struct tensor *const *inputs, struc
                            .prepared = st->prepared};
         if (st->op->run(&io, err) < 0)
             return -1;
+        for (int o = 0; n_capture && o < nd->n_outputs; o++)
+            if (nd->outputs[o] >= 0)
+                capture(w, nd->outputs[o], n_capture, capture_values, capture_dst);
     }
     return 0;
 }

@@ -66,5 +66,11 @@ void workspace_free(struct workspace *w);
 /* Run the plan's steps. inputs[i] binds graph input i (borrowed; shapes as planned). The
  * graph outputs are then in w->values[g->outputs[k]]. */
 int workspace_run(struct workspace *w, const struct tensor *const *inputs, struct err *err);
+/* The same, running only the steps of nodes with run_node[node] (NULL: all), and copying
+ * each of the n_capture values capture_values[c] to capture_dst[c] as soon as it is
+ * computed (buffers are reused once a value is dead). */
+int workspace_run_subset(struct workspace *w, const struct tensor *const *inputs,
+                         const bool *run_node, int n_capture, const int *capture_values,
+                         void *const *capture_dst, struct err *err);
 
 #endif

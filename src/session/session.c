@@ -9,6 +9,7 @@
 
 #include "core/files.h"
 #include "engine/backward.h"
+#include "session/sensitivity.h"
 #include "core/timer.h"
 #include "kernels/sparse.h"
 
@@ -51,9 +52,19 @@ static void drop_saliency(struct session *s)
     s->taylor_blocked[0] = '\0';
 }
 
+static void drop_sensitivity(struct session *s)
+{
+    if (s->sens) {
+        sens_result_fini(s->sens);
+        free(s->sens);
+        s->sens = NULL;
+    }
+}
+
 static void drop_pruning(struct session *s)
 {
     drop_saliency(s);
+    drop_sensitivity(s);
     if (s->engine)
         free_originals(s->original, engine_graph(s->engine)->n_values);
     s->original = NULL;
@@ -297,6 +308,7 @@ int session_load_data(struct session *s, const char *path, const struct dataset_
     }
     drop_data(s);
     drop_saliency(s);
+    drop_sensitivity(s);
     s->data = d;
     s->data_path = p;
     s->data_opt = *opt;
@@ -635,6 +647,17 @@ static int apply_config(struct session *s, const struct prune_config *cfg, struc
     }
     engine_weights_changed(s->engine);
     return rc;
+}
+
+int session_apply_temporary(struct session *s, const struct prune_config *cfg, struct err *err)
+{
+    if (!s->engine)
+        return err_set(err, "no model is loaded (use: load MODEL.onnx)");
+    const struct graph *g = engine_graph(s->engine);
+    for (size_t i = 0; !cfg->global && i < s->layers.count; i++)
+        if (prune_check(g, &s->layers.items[i], &cfg->settings[i], err) < 0)
+            return -1;
+    return apply_config(s, cfg, err);
 }
 
 static int config_dup(const struct prune_config *src, size_t n, struct prune_config *dst,

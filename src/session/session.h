@@ -35,6 +35,8 @@ struct prune_config {
     double global_sparsity;
 };
 
+struct sens_result;
+
 struct session {
     int threads;
     const volatile sig_atomic_t *cancel; /* set by the front end's SIGINT handler */
@@ -60,6 +62,7 @@ struct session {
     float **saliency;         /* per layer |w * dL/dw| on the data (taylor), or NULL */
     bool saliency_done;       /* computed for the current model and data */
     char taylor_blocked[512]; /* the node without a backward that stopped gradients */
+    struct sens_result *sens; /* the last sensitivity table (owned), or NULL */
 
     char **history;
     size_t n_history, cap_history;
@@ -110,6 +113,11 @@ double session_layer_macs(const struct session *s, const struct layer *l);
  * weights (from the originals), and remember the previous one for undo. On error nothing
  * changes. `next` is copied. */
 int session_configure(struct session *s, const struct prune_config *next, struct err *err);
+/* Put cfg on the weights without making it the configuration (no undo entry); the
+ * configuration comes back with session_apply_temporary(s, &s->config, ...). For
+ * measurements such as sensitivity sweeps. */
+int session_apply_temporary(struct session *s, const struct prune_config *cfg, struct err *err);
+
 /* A copy of the current configuration (caller frees settings with free()). */
 int session_config_copy(const struct session *s, struct prune_config *out, struct err *err);
 int session_undo(struct session *s, struct err *err);

@@ -1,0 +1,167 @@
+/* sensitivity: the per-layer sweep, shown as a table of accuracy by level. Not the sweep
+ * (session/sensitivity.c). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands/command.h"
+#include "session/sensitivity.h"
+
+/* "0,0.1,0.5" or "0%,50%" into levels. */
+static int parse_levels(const char *text, struct sens_options *o, struct err *err)
+{
+    o->n_levels = 0;
+    const char *p = text;
+    while (*p) {
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (end == p || errno)
+            return err_set(err,
+                           "--levels expects numbers separated by commas, like "
+                           "0,0.5,0.9; got '%s'",
+                           text);
+        if (*end == '%') {
+            v /= 100.0;
+            end++;
+        }
+        if (*end && *end != ',')
+            return err_set(err, "--levels expects numbers separated by commas, got '%s'", text);
+        if (!(v >= 0.0 && v < 1.0))
+            return err_set(err, "level %g in --levels is outside [0, 1)", v);
+        if (o->n_levels == SENS_MAX_LEVELS)
+            return err_set(err, "--levels takes at most %d levels", SENS_MAX_LEVELS);
+        o->levels[o->n_levels++] = v;
+        p = *end ? end + 1 : end;
+    }
+    if (o->n_levels == 0)
+        return err_set(err, "--levels is empty");
+    return 0;
+}
+
+struct progress {
+    FILE *fp;
+    bool on;
+};
+
+static void show_progress(void *ctx, size_t done, size_t total, double elapsed_s)
+{
+    struct progress *p = ctx;
+    if (!p->on)
+        return;
+    double left = done ? elapsed_s * (double)(total - done) / (double)done : 0.0;
+    fprintf(p->fp, "\rsensitivity: %3.0f%% (%zu of %zu evaluations, about %.1f s left)  ",
+            100.0 * (double)done / (double)total, done, total, left);
+    if (done == total)
+        fputc('\n', p->fp);
+    fflush(p->fp);
+}
+
+static json_t *reals(const double *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_real(v[i]));
+    return a;
+}
+
+static int sensitivity_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
+{
+    struct sens_options o = {.n_levels = 0};
+    static const double DEFAULT[] = {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95};
+    memcpy(o.levels, DEFAULT, sizeof DEFAULT);
+    o.n_levels = sizeof DEFAULT / sizeof DEFAULT[0];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--levels") == 0 && i + 1 < argc) {
+            if (parse_levels(argv[++i], &o, err) < 0)
+                return -1;
+        } else if (strcmp(a, "--rows") == 0 && i + 1 < argc) {
+            char *end;
+            long long n = strtoll(argv[++i], &end, 10);
+            if (*end || end == argv[i] || n < 1)
+                return err_set(err, "--rows expects a positive number of rows, got '%s'", argv[i]);
+            o.rows = (size_t)n;
+        } else if (strcmp(a, "--method") == 0 && i + 2 < argc) {
+            if (prune_criterion_parse(argv[i + 1], &o.criterion) < 0)
+                return err_set(err, "unknown criterion '%s' (l1, l2, random or taylor)",
+                               argv[i + 1]);
+            if (prune_granularity_parse(argv[i + 2], &o.granularity) < 0)
+                return err_set(err, "unknown granularity '%s'", argv[i + 2]);
+            o.has_method = true;
+            i += 2;
+        } else if (strcmp(a, "--fresh") == 0) {
+            o.fresh = true;
+        } else {
+            return err_set(err, "usage: %s", cmd_sensitivity.usage);
+        }
+    }
+    struct sens_result *r = calloc(1, sizeof *r);
+    if (!r)
+        return err_oom(err, "sensitivity", sizeof *r);
+    struct progress pr = {.fp = c->o->diag, .on = !c->o->json && isatty(fileno(c->o->diag))};
+    if (sens_run(c->s, &o, show_progress, &pr, r, err) < 0) {
+        free(r);
+        return -1;
+    }
+    if (r->cache_note[0])
+        out_warn(c->o, "%s", r->cache_note);
+    out_printf(c->o, "baseline  %.2f%% (%zu of %zu rows)%s\n", 100.0 * r->baseline_accuracy,
+               r->baseline_correct, r->rows, r->from_cache ? ", from the cache" : "");
+    out_printf(c->o, "%-24s", "accuracy % at level");
+    for (size_t l = 0; l < r->n_levels; l++)
+        out_printf(c->o, " %6.0f%%", 100.0 * r->levels[l]);
+    out_printf(c->o, "\n");
+    json_t *layers = json_array();
+    for (size_t i = 0; i < r->layers_done; i++) {
+        out_printf(c->o, "%-24s", r->names[i]);
+        json_t *correct = json_array();
+        for (size_t l = 0; l < r->n_levels; l++) {
+            out_printf(c->o, " %7.2f", 100.0 * r->accuracy[i * r->n_levels + l]);
+            json_array_append_new(correct,
+                                  json_integer((json_int_t)r->correct[i * r->n_levels + l]));
+        }
+        out_printf(c->o, "\n");
+        json_array_append_new(layers, json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", r->names[i],
+                                                "weight", r->weights[i], "accuracy",
+                                                reals(r->accuracy + i * r->n_levels, r->n_levels),
+                                                "correct", correct, "loss",
+                                                reals(r->loss + i * r->n_levels, r->n_levels)));
+    }
+    out_printf(c->o, "%zu layers x %zu levels on %zu rows in %.0f ms%s\n", r->layers_done,
+               r->n_levels, r->rows, r->elapsed_ms,
+               r->layers_done < r->n_layers ? " (cancelled: the layers above are complete)" : "");
+    out_set(c->o, "baseline",
+            json_pack("{s:f, s:I, s:f}", "accuracy", r->baseline_accuracy, "correct",
+                      (json_int_t)r->baseline_correct, "loss", r->baseline_loss));
+    out_set(c->o, "rows", json_integer((json_int_t)r->rows));
+    out_set(c->o, "levels", reals(r->levels, r->n_levels));
+    out_set(c->o, "layers", layers);
+    out_set(c->o, "elapsed_ms", json_real(r->elapsed_ms));
+    out_set(c->o, "cached", json_boolean(r->from_cache));
+    out_set(c->o, "complete", json_boolean(r->layers_done == r->n_layers));
+    if (c->s->sens) {
+        sens_result_fini(c->s->sens);
+        free(c->s->sens);
+    }
+    c->s->sens = r;
+    return 0;
+}
+
+const struct cmd_def cmd_sensitivity = {
+    .name = "sensitivity",
+    .usage = "sensitivity [--levels 0,0.1,...] [--rows N] [--method CRITERION GRANULARITY] "
+             "[--fresh]",
+    .summary = "prune each layer alone at each level and measure accuracy and loss",
+    .help = "Default levels 0, 0.1, ..., 0.9, 0.95; each layer's own method unless --method.\n"
+            "--rows N measures on a seeded sample of N rows stratified by class. The\n"
+            "activations at each layer's input are computed once, so each evaluation runs\n"
+            "only the graph downstream of the layer. Results are cached under\n"
+            "$XDG_CACHE_HOME/prunescope/ (model, data, rows, levels and methods); --fresh\n"
+            "recomputes. Ctrl-C stops the sweep and keeps the layers finished.",
+    .complete = CMD_COMPLETE_NONE,
+    .run = sensitivity_run,
+};

@@ -1,0 +1,581 @@
+/* The sensitivity sweep: one full run keeps the activations each layer's downstream graph
+ * starts from; each (layer, level) then applies only that layer's pruning (with its group)
+ * and re-runs only the nodes downstream of it. Cached as JSON under
+ * $XDG_CACHE_HOME/prunescope/. Not allocation or prediction. */
+#include "session/sensitivity.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/files.h"
+#include "core/timer.h"
+
+void sens_result_fini(struct sens_result *r)
+{
+    for (size_t i = 0; r->names && i < r->n_layers; i++)
+        free(r->names[i]);
+    for (size_t i = 0; r->weights && i < r->n_layers; i++)
+        free(r->weights[i]);
+    free(r->names);
+    free(r->weights);
+    free(r->accuracy);
+    free(r->loss);
+    free(r->correct);
+    memset(r, 0, sizeof *r);
+}
+
+static int alloc_result(struct sens_result *r, const struct session *s,
+                        const struct sens_options *o, struct err *err)
+{
+    memset(r, 0, sizeof *r);
+    r->n_layers = s->layers.count;
+    r->n_levels = o->n_levels;
+    memcpy(r->levels, o->levels, o->n_levels * sizeof *o->levels);
+    size_t cells = r->n_layers * r->n_levels + 1;
+    r->names = calloc(r->n_layers + 1, sizeof *r->names);
+    r->weights = calloc(r->n_layers + 1, sizeof *r->weights);
+    r->accuracy = calloc(cells, sizeof *r->accuracy);
+    r->loss = calloc(cells, sizeof *r->loss);
+    r->correct = calloc(cells, sizeof *r->correct);
+    if (!r->names || !r->weights || !r->accuracy || !r->loss || !r->correct)
+        return err_oom(err, "sensitivity table", cells * 24);
+    for (size_t i = 0; i < r->n_layers; i++)
+        if (!(r->names[i] = strdup(s->layers.items[i].name)) ||
+            !(r->weights[i] = strdup(s->layers.items[i].weight_name)))
+            return err_oom(err, "sensitivity table", 0);
+    return 0;
+}
+
+/* The method a layer is swept with. */
+static struct prune_setting method_of(const struct session *s, const struct sens_options *o,
+                                      size_t li, double level)
+{
+    struct prune_setting st = {.sparsity = level};
+    if (o->has_method) {
+        st.criterion = o->criterion;
+        st.granularity = o->granularity;
+    } else if (!s->config.global) {
+        st.criterion = s->config.settings[li].criterion;
+        st.granularity = s->config.settings[li].granularity;
+    }
+    return st;
+}
+
+/* ---- cache ---- */
+
+static int cache_key(const struct session *s, const struct sens_options *o, char *key, size_t size,
+                     struct err *err)
+{
+    char data_sha[65];
+    if (files_sha256(s->data_path, data_sha, err) < 0)
+        return -1;
+    char shape[128];
+    shape_format(&s->row_shape, shape, sizeof shape);
+    size_t used =
+        (size_t)snprintf(key, size,
+                         "prunescope-sensitivity-1|%s|%s|label=%s|scale=%.9g|"
+                         "shape=%s|rows=%zu|seed=%llu|levels=",
+                         s->model_sha256, data_sha, s->data_opt.label ? s->data_opt.label : "",
+                         (double)s->data_opt.scale, shape, o->rows, (unsigned long long)s->seed);
+    for (size_t i = 0; i < o->n_levels && used < size; i++)
+        used += (size_t)snprintf(key + used, size - used, "%s%.17g", i ? "," : "", o->levels[i]);
+    for (size_t i = 0; i < s->layers.count && used < size; i++) {
+        struct prune_setting st = method_of(s, o, i, 0.0);
+        used += (size_t)snprintf(key + used, size - used, "|%s:%s:%s", s->layers.items[i].name,
+                                 prune_criterion_name(st.criterion),
+                                 prune_granularity_name(st.granularity));
+    }
+    if (used >= size)
+        return err_set(err, "sensitivity cache key too long");
+    return 0;
+}
+
+static void cache_path(const char *key, char *path, size_t size)
+{
+    char hex[65];
+    files_sha256_text(key, hex);
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (xdg && xdg[0] == '/')
+        snprintf(path, size, "%s/prunescope/sensitivity-%.32s.json", xdg, hex);
+    else if (home && home[0])
+        snprintf(path, size, "%s/.cache/prunescope/sensitivity-%.32s.json", home, hex);
+    else
+        path[0] = '\0';
+}
+
+static json_t *real_array(const double *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_real(v[i]));
+    return a;
+}
+
+static void cache_write(const struct sens_result *r, const char *key)
+{
+    if (!r->cache_path[0])
+        return;
+    json_t *root =
+        json_pack("{s:s, s:I, s:f, s:f, s:I, s:o}", "key", key, "rows", (json_int_t)r->rows,
+                  "baseline_accuracy", r->baseline_accuracy, "baseline_loss", r->baseline_loss,
+                  "baseline_correct", (json_int_t)r->baseline_correct, "levels",
+                  real_array(r->levels, r->n_levels));
+    json_t *layers = json_array();
+    for (size_t i = 0; i < r->n_layers; i++) {
+        json_t *correct = json_array();
+        for (size_t k = 0; k < r->n_levels; k++)
+            json_array_append_new(correct,
+                                  json_integer((json_int_t)r->correct[i * r->n_levels + k]));
+        json_array_append_new(layers,
+                              json_pack("{s:s, s:o, s:o, s:o}", "name", r->names[i], "accuracy",
+                                        real_array(r->accuracy + i * r->n_levels, r->n_levels),
+                                        "loss", real_array(r->loss + i * r->n_levels, r->n_levels),
+                                        "correct", correct));
+    }
+    json_object_set_new(root, "layers", layers);
+    char *text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(root);
+    if (!text)
+        return;
+    /* mkdir -p of the cache directory */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", r->cache_path);
+    for (char *p = dir + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(dir, 0700);
+            *p = '/';
+        }
+    struct err ignored;
+    files_write_atomic(r->cache_path, text, strlen(text), true, NULL, &ignored);
+    free(text);
+}
+
+/* Fills r from the cache file when it holds this key; notes why not otherwise. */
+static bool cache_read(struct sens_result *r, const char *key)
+{
+    struct stat st;
+    if (!r->cache_path[0] || stat(r->cache_path, &st) != 0)
+        return false;
+    json_error_t je;
+    json_t *root = json_load_file(r->cache_path, 0, &je);
+    bool ok = false;
+    json_t *layers = root ? json_object_get(root, "layers") : NULL;
+    const char *k = root ? json_string_value(json_object_get(root, "key")) : NULL;
+    if (!root || !k || !json_is_array(layers) || json_array_size(layers) != r->n_layers) {
+        snprintf(r->cache_note, sizeof r->cache_note,
+                 "the cache file %s is damaged%s%s; recomputing", r->cache_path, root ? "" : ": ",
+                 root ? "" : je.text);
+        goto done;
+    }
+    if (strcmp(k, key) != 0)
+        goto done; /* a hash collision of the file name: just recompute */
+    r->rows = (size_t)json_integer_value(json_object_get(root, "rows"));
+    r->baseline_accuracy = json_number_value(json_object_get(root, "baseline_accuracy"));
+    r->baseline_loss = json_number_value(json_object_get(root, "baseline_loss"));
+    r->baseline_correct = (size_t)json_integer_value(json_object_get(root, "baseline_correct"));
+    for (size_t i = 0; i < r->n_layers; i++) {
+        json_t *e = json_array_get(layers, i);
+        json_t *acc = json_object_get(e, "accuracy"), *loss = json_object_get(e, "loss");
+        json_t *cor = json_object_get(e, "correct");
+        if (json_array_size(acc) != r->n_levels || json_array_size(loss) != r->n_levels ||
+            json_array_size(cor) != r->n_levels) {
+            snprintf(r->cache_note, sizeof r->cache_note,
+                     "the cache file %s is damaged (layer %zu); recomputing", r->cache_path, i);
+            goto done;
+        }
+        for (size_t l = 0; l < r->n_levels; l++) {
+            r->accuracy[i * r->n_levels + l] = json_number_value(json_array_get(acc, l));
+            r->loss[i * r->n_levels + l] = json_number_value(json_array_get(loss, l));
+            r->correct[i * r->n_levels + l] = (size_t)json_integer_value(json_array_get(cor, l));
+        }
+    }
+    r->layers_done = r->n_layers;
+    r->from_cache = true;
+    ok = true;
+done:
+    json_decref(root);
+    return ok;
+}
+
+/* ---- rows ---- */
+
+static uint64_t mix(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* A seeded sample of n rows, stratified by class: rows of each class in a seeded random
+ * order, taken one class after another in turn until n. Sorted, so the sample keeps the
+ * file's order. */
+static int sample_rows(const struct dataset *d, size_t n, uint64_t seed, size_t *pick,
+                       struct err *err)
+{
+    size_t nc = d->kind == LABEL_CLASS ? d->n_classes : 1;
+    size_t *order = malloc(d->rows * sizeof *order), *start = calloc(nc + 1, sizeof *start);
+    size_t *next = calloc(nc + 1, sizeof *next);
+    uint64_t *keys = malloc(d->rows * sizeof *keys);
+    if (!order || !start || !next || !keys) {
+        free(order), free(start), free(next), free(keys);
+        return err_oom(err, "sample", d->rows * sizeof *order);
+    }
+    for (size_t i = 0; i < d->rows; i++)
+        start[(d->kind == LABEL_CLASS ? (size_t)d->labels[i] : 0) + 1]++;
+    for (size_t c = 0; c < nc; c++)
+        start[c + 1] += start[c];
+    for (size_t i = 0; i < d->rows; i++) {
+        size_t c = d->kind == LABEL_CLASS ? (size_t)d->labels[i] : 0;
+        order[start[c] + next[c]++] = i;
+        keys[i] = mix(seed ^ mix(i));
+    }
+    /* Shuffle each class by sorting on its random keys (insertion sort per class is too slow
+     * for big classes: use qsort on pairs). */
+    for (size_t c = 0; c < nc; c++) {
+        size_t lo = start[c], hi = start[c + 1];
+        for (size_t a = lo + 1; a < hi; a++) { /* keys are distinct with high probability */
+            size_t v = order[a], b = a;
+            while (b > lo && keys[order[b - 1]] > keys[v]) {
+                order[b] = order[b - 1];
+                b--;
+            }
+            order[b] = v;
+        }
+        next[c] = lo;
+    }
+    size_t got = 0;
+    while (got < n) {
+        for (size_t c = 0; c < nc && got < n; c++)
+            if (next[c] < start[c + 1])
+                pick[got++] = order[next[c]++];
+    }
+    free(order), free(start), free(next), free(keys);
+    /* Back to file order. */
+    for (size_t a = 1; a < n; a++) {
+        size_t v = pick[a], b = a;
+        while (b > 0 && pick[b - 1] > v) {
+            pick[b] = pick[b - 1];
+            b--;
+        }
+        pick[b] = v;
+    }
+    return 0;
+}
+
+/* ---- the sweep ---- */
+
+/* Nodes downstream of layer node `start` (it included), and the values they read that
+ * are computed outside that set (the frontier). */
+static int downstream(struct engine *e, int start, bool *run, int *frontier, int *n_frontier,
+                      struct err *err)
+{
+    const struct graph *g = engine_graph(e);
+    bool *reach = calloc((size_t)g->n_values + 1, sizeof *reach);
+    if (!reach)
+        return err_oom(err, "sweep", (size_t)g->n_values);
+    memset(run, 0, (size_t)g->n_nodes * sizeof *run);
+    run[start] = true;
+    for (int o = 0; o < g->nodes[start].n_outputs; o++)
+        if (g->nodes[start].outputs[o] >= 0)
+            reach[g->nodes[start].outputs[o]] = true;
+    for (int n = start + 1; n < g->n_nodes; n++) {
+        const struct node *nd = &g->nodes[n];
+        for (int k = 0; k < nd->n_inputs && !run[n]; k++)
+            run[n] = nd->inputs[k] >= 0 && reach[nd->inputs[k]];
+        if (run[n])
+            for (int o = 0; o < nd->n_outputs; o++)
+                if (nd->outputs[o] >= 0)
+                    reach[nd->outputs[o]] = true;
+    }
+    *n_frontier = 0;
+    for (int n = start; n < g->n_nodes; n++) {
+        if (!run[n])
+            continue;
+        const struct node *nd = &g->nodes[n];
+        for (int k = 0; k < nd->n_inputs; k++) {
+            int v = nd->inputs[k];
+            if (v < 0 || reach[v] || v == g->inputs[0] || engine_value_known(e, v))
+                continue; /* the model's input comes with every run */
+            bool seen = false;
+            for (int f = 0; f < *n_frontier; f++)
+                seen |= frontier[f] == v;
+            if (!seen) {
+                if (*n_frontier == 16) {
+                    free(reach);
+                    return err_set(err,
+                                   "layer node '%s' has more than 16 values flowing into "
+                                   "its downstream graph",
+                                   g->nodes[start].name);
+                }
+                frontier[(*n_frontier)++] = v;
+            }
+        }
+    }
+    free(reach);
+    return 0;
+}
+
+int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn progress, void *ctx,
+             struct sens_result *r, struct err *err)
+{
+    memset(r, 0, sizeof *r);
+    if (!s->engine)
+        return err_set(err, "no model is loaded (use: load MODEL.onnx)");
+    if (!s->data)
+        return err_set(err, "no data is loaded (use: data FILE.csv)");
+    if (o->n_levels == 0)
+        return err_set(err, "the list of levels is empty");
+    for (size_t i = 0; i < o->n_levels; i++)
+        if (!(o->levels[i] >= 0.0 && o->levels[i] < 1.0))
+            return err_set(err, "level %g is outside [0, 1)", o->levels[i]);
+    if (o->rows > s->data->rows)
+        return err_set(err, "--rows %zu is more than the %zu rows of %s", o->rows, s->data->rows,
+                       s->data_path);
+    if (s->layers.count == 0)
+        return err_set(err, "the model has no prunable layers");
+    const struct graph *g = engine_graph(s->engine);
+    /* Every layer must take its method. */
+    for (size_t i = 0; i < s->layers.count; i++) {
+        struct prune_setting st = method_of(s, o, i, o->levels[o->n_levels - 1]);
+        if (prune_check(g, &s->layers.items[i], &st, err) < 0)
+            return -1;
+    }
+    if (alloc_result(r, s, o, err) < 0) {
+        sens_result_fini(r);
+        return -1;
+    }
+    char key[16384];
+    if (cache_key(s, o, key, sizeof key, err) < 0) {
+        sens_result_fini(r);
+        return -1;
+    }
+    cache_path(key, r->cache_path, sizeof r->cache_path);
+    double t0 = timer_now_s();
+    if (!o->fresh && cache_read(r, key)) {
+        r->elapsed_ms = (timer_now_s() - t0) * 1e3;
+        return 0;
+    }
+
+    /* The rows: all, or a stratified sample in a dataset of their own. */
+    struct dataset sub = *s->data;
+    const struct dataset *d = s->data;
+    size_t *pick = NULL;
+    int rc = -1;
+    struct tensor *captured[16 * 64] = {NULL};
+    int cap_values[16 * 64];
+    int n_cap = 0;
+    bool *run = calloc((size_t)g->n_nodes + 1, sizeof *run);
+    struct prune_config cfg = {0};
+    if (!run || session_config_copy(s, &cfg, err) < 0)
+        goto done;
+    cfg.global = false;
+    sub.features = NULL;
+    sub.labels = NULL;
+    sub.values = NULL;
+    sub.row_line = NULL;
+    if (o->rows && o->rows < s->data->rows) {
+        size_t nf = s->data->n_features;
+        pick = malloc(o->rows * sizeof *pick);
+        sub.rows = o->rows;
+        sub.features = malloc(o->rows * nf * sizeof *sub.features);
+        sub.row_line = malloc(o->rows * sizeof *sub.row_line);
+        if (s->data->labels)
+            sub.labels = malloc(o->rows * sizeof *sub.labels);
+        if (s->data->values)
+            sub.values = malloc(o->rows * sizeof *sub.values);
+        if (!pick || !sub.features || !sub.row_line || (s->data->labels && !sub.labels) ||
+            (s->data->values && !sub.values)) {
+            err_oom(err, "sample", o->rows * nf * sizeof *sub.features);
+            goto done;
+        }
+        if (sample_rows(s->data, o->rows, s->seed, pick, err) < 0)
+            goto done;
+        for (size_t i = 0; i < o->rows; i++) {
+            memcpy(sub.features + i * nf, s->data->features + pick[i] * nf, nf * sizeof(float));
+            sub.row_line[i] = s->data->row_line[pick[i]];
+            if (sub.labels)
+                sub.labels[i] = s->data->labels[pick[i]];
+            if (sub.values)
+                sub.values[i] = s->data->values[pick[i]];
+        }
+        d = &sub;
+    }
+    r->rows = d->rows;
+    struct tensor input = {.dtype = DTYPE_FLOAT, .data = d->features};
+    input.shape.ndim = s->row_shape.ndim + 1;
+    input.shape.dims[0] = (int64_t)d->rows;
+    for (int k = 0; k < s->row_shape.ndim; k++)
+        input.shape.dims[k + 1] = s->row_shape.dims[k];
+
+    /* Frontier of every layer; the baseline run keeps all of them. */
+    int *frontier = calloc(s->layers.count * 16 + 1, sizeof *frontier);
+    int *n_front = calloc(s->layers.count + 1, sizeof *n_front);
+    if (!frontier || !n_front) {
+        free(frontier), free(n_front);
+        err_oom(err, "sweep", 0);
+        goto done;
+    }
+    for (size_t li = 0; li < s->layers.count; li++) {
+        if (downstream(s->engine, s->layers.items[li].node, run, frontier + li * 16, &n_front[li],
+                       err) < 0) {
+            free(frontier), free(n_front);
+            goto done;
+        }
+        for (int f = 0; f < n_front[li]; f++) {
+            int v = frontier[li * 16 + f];
+            bool seen = false;
+            for (int c = 0; c < n_cap; c++)
+                seen |= cap_values[c] == v;
+            if (!seen && n_cap == 16 * 64) {
+                free(frontier), free(n_front);
+                err_set(err, "too many activations to keep for the sweep");
+                goto done;
+            }
+            if (!seen)
+                cap_values[n_cap++] = v;
+        }
+    }
+    memset(cfg.settings, 0, s->layers.count * sizeof *cfg.settings);
+    struct tensor *outs[64] = {NULL};
+    struct engine_rows_opts base = {
+        .n_capture = n_cap, .capture_values = cap_values, .captured = captured};
+    struct metrics m;
+    size_t n_out = session_model_outputs(s);
+    if (session_apply_temporary(s, &cfg, err) < 0 ||
+        engine_run_rows_ex(s->engine, &input, &base, outs, err) < 0) {
+        free(frontier), free(n_front);
+        goto done;
+    }
+    rc = metrics_compute(tensor_f32(outs[0]), d->rows, n_out, s->output_kind, d, 0, &m, err);
+    for (int k = 0; k < g->n_outputs; k++)
+        tensor_free(outs[k]);
+    if (rc < 0) {
+        free(frontier), free(n_front);
+        goto done;
+    }
+    rc = -1;
+    r->baseline_accuracy = m.accuracy;
+    r->baseline_loss = m.loss;
+    r->baseline_correct = m.correct;
+
+    size_t total = s->layers.count * o->n_levels, done_evals = 0;
+    bool cancelled = false, failed = false;
+    for (size_t li = 0; li < s->layers.count && !cancelled; li++) {
+        const struct tensor *bind[16];
+        for (int f = 0; f < n_front[li]; f++)
+            for (int c = 0; c < n_cap; c++)
+                if (cap_values[c] == frontier[li * 16 + f])
+                    bind[f] = captured[c];
+        if (downstream(s->engine, s->layers.items[li].node, run, frontier + li * 16, &n_front[li],
+                       err) < 0) {
+            failed = true;
+            break;
+        }
+        struct engine_rows_opts part = {.run_node = run,
+                                        .n_bind = n_front[li],
+                                        .bind_values = frontier + li * 16,
+                                        .bind = bind};
+        for (size_t lv = 0; lv < o->n_levels; lv++) {
+            if (s->cancel && *s->cancel) {
+                cancelled = true;
+                break;
+            }
+            size_t at = li * o->n_levels + lv;
+            if (o->levels[lv] == 0.0) {
+                r->accuracy[at] = m.accuracy;
+                r->loss[at] = m.loss;
+                r->correct[at] = m.correct;
+            } else {
+                memset(cfg.settings, 0, s->layers.count * sizeof *cfg.settings);
+                cfg.settings[li] = method_of(s, o, li, o->levels[lv]);
+                struct metrics ml;
+                if (session_apply_temporary(s, &cfg, err) < 0 ||
+                    engine_run_rows_ex(s->engine, &input, &part, outs, err) < 0) {
+                    /* Ctrl-C inside a run stops the sweep like Ctrl-C between runs. */
+                    cancelled = err->code == ERR_CANCELLED;
+                    failed = !cancelled;
+                    break;
+                }
+                int mrc = metrics_compute(tensor_f32(outs[0]), d->rows, n_out, s->output_kind, d, 0,
+                                          &ml, err);
+                for (int k = 0; k < g->n_outputs; k++)
+                    tensor_free(outs[k]);
+                if (mrc < 0) {
+                    failed = true;
+                    break;
+                }
+                r->accuracy[at] = ml.accuracy;
+                r->loss[at] = ml.loss;
+                r->correct[at] = ml.correct;
+            }
+            done_evals++;
+            if (progress)
+                progress(ctx, done_evals, total, timer_now_s() - t0);
+            if (lv + 1 == o->n_levels)
+                r->layers_done = li + 1;
+        }
+        if (failed)
+            break;
+    }
+    free(frontier);
+    free(n_front);
+    if (failed)
+        goto done;
+    r->elapsed_ms = (timer_now_s() - t0) * 1e3;
+    if (!cancelled)
+        cache_write(r, key);
+    else
+        snprintf(r->cache_note, sizeof r->cache_note,
+                 "cancelled after %zu of %zu layers; nothing cached", r->layers_done,
+                 s->layers.count);
+    rc = 0;
+done : {
+    struct err ignored;
+    if (s->engine && s->config.settings)
+        session_apply_temporary(s, &s->config, &ignored);
+}
+    for (int c = 0; c < n_cap; c++)
+        tensor_free(captured[c]);
+    free(cfg.settings);
+    free(run);
+    free(pick);
+    if (d == &sub) {
+        free(sub.features), free(sub.labels), free(sub.values), free(sub.row_line);
+    }
+    if (rc < 0)
+        sens_result_fini(r);
+    return rc;
+}
+
+int sens_write_csv(const struct sens_result *r, const char *path, bool force, const char *protect,
+                   struct err *err)
+{
+    size_t cap = 256 + r->n_layers * r->n_levels * 256, used = 0;
+    char *text = malloc(cap);
+    if (!text)
+        return err_oom(err, "curve", cap);
+    used += (size_t)snprintf(text, cap, "layer,weight,level,accuracy,correct,rows,loss\n");
+    for (size_t i = 0; i < r->layers_done; i++)
+        for (size_t l = 0; l < r->n_levels; l++) {
+            size_t at = i * r->n_levels + l;
+            /* Layer names may hold commas or quotes: quote them as RFC 4180 says. */
+            used += (size_t)snprintf(text + used, cap - used, "\"");
+            for (const char *p = r->names[i]; *p && used + 2 < cap; p++) {
+                if (*p == '"')
+                    text[used++] = '"';
+                text[used++] = *p;
+            }
+            used += (size_t)snprintf(text + used, cap - used, "\",%s,%.6g,%.9g,%zu,%zu,%.9g\n",
+                                     r->weights[i], r->levels[l], r->accuracy[at], r->correct[at],
+                                     r->rows, r->loss[at]);
+        }
+    int rc = files_write_atomic(path, text, used, force, protect, err);
+    free(text);
+    return rc;
+}
