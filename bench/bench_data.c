@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/timer.h"
+#include "session/sensitivity.h"
 #include "session/session.h"
 
 #define REPEATS 5
@@ -91,6 +93,59 @@ static int bench_eval(const char *dir, const struct demo *dm)
     return 0;
 }
 
+/* The full sweep (all layers, 11 levels, all rows) with 1 and 2 threads, its cost in
+ * whole-model evaluations, and a cached reload. */
+static int bench_sweep(const char *dir, const struct demo *dm)
+{
+    char model[8192], csv[8192], cache[64];
+    snprintf(model, sizeof model, "%s/%s", dir, dm->model);
+    snprintf(csv, sizeof csv, "%s/%s", dir, dm->csv);
+    snprintf(cache, sizeof cache, "/tmp/prunescope-bench-cache-%d", (int)getpid());
+    setenv("XDG_CACHE_HOME", cache, 1);
+    for (int threads = 1; threads <= 2; threads++) {
+        struct err err;
+        struct session *s = session_new(threads, NULL, &err);
+        struct dataset_options opt = {.scale = dm->scale};
+        struct metrics m;
+        double eval_ms;
+        if (!s || session_load_model(s, model, NULL, 0, &err) < 0 ||
+            session_load_data(s, csv, &opt, NULL, &err) < 0 ||
+            session_eval(s, 0, &m, &eval_ms, &err) < 0 ||
+            session_eval(s, 0, &m, &eval_ms, &err) < 0) {
+            fprintf(stderr, "bench: %s\n", err.msg);
+            session_free(s);
+            return -1;
+        }
+        struct sens_options o = {.levels = {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95},
+                                 .n_levels = 11,
+                                 .fresh = true};
+        struct sens_result r;
+        if (sens_run(s, &o, NULL, NULL, &r, &err) < 0) {
+            fprintf(stderr, "bench: %s\n", err.msg);
+            session_free(s);
+            return -1;
+        }
+        double full = (double)r.n_layers * (double)r.n_levels * eval_ms;
+        printf("sweep     %-18s threads=%d  %zu layers x %zu levels x %zu rows: %.3f s "
+               "(%.0f%% of %zu whole-model evaluations at %.1f ms)\n",
+               dm->model, threads, r.n_layers, r.n_levels, r.rows, r.elapsed_ms / 1e3,
+               100.0 * r.elapsed_ms / full, r.n_layers * r.n_levels, eval_ms);
+        sens_result_fini(&r);
+        o.fresh = false;
+        if (sens_run(s, &o, NULL, NULL, &r, &err) == 0) {
+            if (threads == 2)
+                printf("sweep     %-18s cached reload: %.2f ms\n", dm->model, r.elapsed_ms);
+            sens_result_fini(&r);
+        }
+        session_free(s);
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache);
+    if (system(cmd) != 0)
+        return 0;
+    return 0;
+}
+
 int main(void)
 {
     const char *root = getenv("PRUNESCOPE_SRCDIR");
@@ -100,5 +155,7 @@ int main(void)
     int rc = bench_csv(dir) < 0;
     for (size_t i = 0; i < sizeof DEMOS / sizeof DEMOS[0]; i++)
         rc |= bench_eval(dir, &DEMOS[i]) < 0;
+    for (size_t i = 0; i < sizeof DEMOS / sizeof DEMOS[0]; i++)
+        rc |= bench_sweep(dir, &DEMOS[i]) < 0;
     return rc;
 }

@@ -57,8 +57,16 @@ void engine_free(struct engine *e)
 
 void engine_weights_changed(struct engine *e)
 {
-    for (int i = 0; i < MAX_PLANS; i++)
-        cached_plan_fini(e, &e->plans[i]);
+    /* Plans keep pointing at the weights; only what ops prepared from them (sparse copies)
+     * is made again, unless a plan folded weights or needs another scratch size. */
+    for (int i = 0; i < MAX_PLANS; i++) {
+        struct cached_plan *c = &e->plans[i];
+        if (!c->plan)
+            continue;
+        struct err ignored;
+        if (c->plan->folds_float || plan_refresh_prepared(c->plan, &ignored) != 0)
+            cached_plan_fini(e, c);
+    }
 }
 
 void engine_set_cancel(struct engine *e, const volatile sig_atomic_t *flag)

@@ -91,6 +91,9 @@ static int fold_node(struct plan *p, const struct node *nd, const struct op_def 
                      const struct tensor *const *ins, struct tensor *const *outs,
                      size_t scratch_bytes, struct err *err)
 {
+    for (int k = 0; k < nd->n_inputs; k++)
+        if (ins[k] && ins[k]->dtype == DTYPE_FLOAT)
+            p->folds_float = true;
     for (int o = 0; o < nd->n_outputs; o++) {
         struct tensor *t = outs[o];
         if (!t)
@@ -330,6 +333,51 @@ fail:
     free(outs);
     plan_free(p);
     return NULL;
+}
+
+int plan_refresh_prepared(struct plan *p, struct err *err)
+{
+    const struct graph *g = p->graph;
+    const struct tensor *ins[64];
+    struct tensor *outs[64];
+    for (int i = 0; i < p->n_steps; i++) {
+        struct plan_step *st = &p->steps[i];
+        if (!st->op->prepare)
+            continue;
+        const struct node *nd = &g->nodes[st->node];
+        if (nd->n_inputs > 64 || nd->n_outputs > 64)
+            return err_set(err, "node '%s' has too many inputs", nd->name);
+        for (int k = 0; k < nd->n_inputs; k++)
+            ins[k] = nd->inputs[k] >= 0 ? &p->values[nd->inputs[k]] : NULL;
+        for (int o = 0; o < nd->n_outputs; o++)
+            outs[o] = nd->outputs[o] >= 0 ? &p->values[nd->outputs[o]] : NULL;
+        struct op_io io = {.node = nd,
+                           .opset = p->opset,
+                           .n_in = nd->n_inputs,
+                           .in = ins,
+                           .n_out = nd->n_outputs,
+                           .out = outs};
+        if (st->prepared && st->op->release)
+            st->op->release(st->prepared);
+        st->prepared = NULL;
+        /* The scratch size was set for the kernel chosen at planning; a sparse kernel
+         * chosen now needs no more than the largest sparse scratch the shape call gives. */
+        struct op_io shape_io = io;
+        struct tensor shadow[64];
+        struct tensor *shadow_outs[64];
+        for (int o = 0; o < nd->n_outputs; o++) {
+            shadow[o] = outs[o] ? *outs[o] : (struct tensor){0};
+            shadow_outs[o] = outs[o] ? &shadow[o] : NULL;
+        }
+        shape_io.out = shadow_outs;
+        if (st->op->shape(&shape_io, err) < 0)
+            return -1;
+        if (shape_io.scratch_bytes > st->scratch_bytes)
+            return 1; /* needs a new plan (bigger scratch) */
+        if (st->op->prepare(&io, &st->prepared, err) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 struct workspace *workspace_new(const struct plan *p, struct err *err)

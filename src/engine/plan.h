@@ -35,7 +35,13 @@ struct plan {
     int n_steps;
     size_t max_scratch_bytes;
     size_t activation_bytes; /* total of buffer_bytes: the workspace size */
+    bool folds_float;        /* some folded node read float data (weights) */
 };
+
+/* After the graph's weights changed in place: make the ops' prepared data again. Returns
+ * 1 when the plan cannot follow the change (it folded weights, or needs more scratch) and
+ * must be made anew, -1 on error. */
+int plan_refresh_prepared(struct plan *p, struct err *err);
 
 /* Specialize g for these input shapes (one per graph input, in order) and dtypes. ops holds
  * the resolved op of every node. int64 inputs are shape-like parameters (a Reshape target,
