@@ -61,7 +61,7 @@ int cmd_run_script(struct cmd_ctx *c, const char *text, const char *where, bool 
 
 /* Commands of the table (one file each or per small family). */
 extern const struct cmd_def cmd_load, cmd_data, cmd_info, cmd_layers, cmd_eval, cmd_set, cmd_method,
-    cmd_global, cmd_undo, cmd_redo, cmd_reset, cmd_storage, cmd_sensitivity, cmd_export, cmd_import,
-    cmd_help, cmd_history, cmd_quit;
+    cmd_global, cmd_undo, cmd_redo, cmd_reset, cmd_storage, cmd_sensitivity, cmd_auto, cmd_export,
+    cmd_import, cmd_help, cmd_history, cmd_quit;
 
 #endif

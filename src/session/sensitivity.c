@@ -22,32 +22,11 @@ void sens_result_fini(struct sens_result *r)
         free(r->weights[i]);
     free(r->names);
     free(r->weights);
+    free(r->methods);
     free(r->accuracy);
     free(r->loss);
     free(r->correct);
     memset(r, 0, sizeof *r);
-}
-
-static int alloc_result(struct sens_result *r, const struct session *s,
-                        const struct sens_options *o, struct err *err)
-{
-    memset(r, 0, sizeof *r);
-    r->n_layers = s->layers.count;
-    r->n_levels = o->n_levels;
-    memcpy(r->levels, o->levels, o->n_levels * sizeof *o->levels);
-    size_t cells = r->n_layers * r->n_levels + 1;
-    r->names = calloc(r->n_layers + 1, sizeof *r->names);
-    r->weights = calloc(r->n_layers + 1, sizeof *r->weights);
-    r->accuracy = calloc(cells, sizeof *r->accuracy);
-    r->loss = calloc(cells, sizeof *r->loss);
-    r->correct = calloc(cells, sizeof *r->correct);
-    if (!r->names || !r->weights || !r->accuracy || !r->loss || !r->correct)
-        return err_oom(err, "sensitivity table", cells * 24);
-    for (size_t i = 0; i < r->n_layers; i++)
-        if (!(r->names[i] = strdup(s->layers.items[i].name)) ||
-            !(r->weights[i] = strdup(s->layers.items[i].weight_name)))
-            return err_oom(err, "sensitivity table", 0);
-    return 0;
 }
 
 /* The method a layer is swept with. */
@@ -63,6 +42,31 @@ static struct prune_setting method_of(const struct session *s, const struct sens
         st.granularity = s->config.settings[li].granularity;
     }
     return st;
+}
+
+static int alloc_result(struct sens_result *r, const struct session *s,
+                        const struct sens_options *o, struct err *err)
+{
+    memset(r, 0, sizeof *r);
+    r->n_layers = s->layers.count;
+    r->n_levels = o->n_levels;
+    memcpy(r->levels, o->levels, o->n_levels * sizeof *o->levels);
+    size_t cells = r->n_layers * r->n_levels + 1;
+    r->names = calloc(r->n_layers + 1, sizeof *r->names);
+    r->weights = calloc(r->n_layers + 1, sizeof *r->weights);
+    r->accuracy = calloc(cells, sizeof *r->accuracy);
+    r->loss = calloc(cells, sizeof *r->loss);
+    r->correct = calloc(cells, sizeof *r->correct);
+    r->methods = calloc(r->n_layers + 1, sizeof *r->methods);
+    if (!r->names || !r->weights || !r->accuracy || !r->loss || !r->correct || !r->methods)
+        return err_oom(err, "sensitivity table", cells * 24);
+    for (size_t i = 0; i < r->n_layers; i++)
+        r->methods[i] = method_of(s, o, i, 0.0);
+    for (size_t i = 0; i < r->n_layers; i++)
+        if (!(r->names[i] = strdup(s->layers.items[i].name)) ||
+            !(r->weights[i] = strdup(s->layers.items[i].weight_name)))
+            return err_oom(err, "sensitivity table", 0);
+    return 0;
 }
 
 /* ---- cache ---- */

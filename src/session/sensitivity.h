@@ -28,8 +28,9 @@ struct sens_result {
     double levels[SENS_MAX_LEVELS];
     double baseline_accuracy, baseline_loss;
     size_t baseline_correct;
-    char **names, **weights; /* n_layers each */
-    double *accuracy, *loss; /* n_layers x n_levels */
+    char **names, **weights;       /* n_layers each */
+    struct prune_setting *methods; /* n_layers: the criterion and granularity swept */
+    double *accuracy, *loss;       /* n_layers x n_levels */
     size_t *correct;
     double elapsed_ms;
     bool from_cache;
