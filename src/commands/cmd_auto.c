@@ -50,10 +50,8 @@ static int auto_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
                        "--params %s: give a fraction below 1 (or a percentage) or a whole "
                        "number of weights",
                        argv[2]);
-    if (!s->sens)
-        return err_set(err, "auto allocates from the sensitivity table: run sensitivity first");
-    if (s->sens->n_layers != s->layers.count)
-        return err_set(err, "the sensitivity table is for another model: run sensitivity again");
+    if (cmd_need_sensitivity(c, err) < 0)
+        return -1;
     double *level = calloc(s->layers.count + 1, sizeof *level);
     struct prune_config next;
     if (!level)
@@ -114,7 +112,9 @@ const struct cmd_def cmd_auto = {
             "method it was swept with, minimizing the predicted accuracy loss by Lagrangian\n"
             "relaxation (each layer picks the level minimizing drop - lambda * weights\n"
             "removed; lambda is bisected to meet the target, then completed greedily).\n"
-            "--latency needs hardware profiles (not available yet). undo takes it back.",
+            "--latency needs hardware profiles (not available yet). Without a sensitivity\n"
+            "table, the default sweep runs first (or comes from the cache). undo takes it\n"
+            "back.",
     .complete = CMD_COMPLETE_NONE,
     .run = auto_run,
 };

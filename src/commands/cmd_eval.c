@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "commands/command.h"
+#include "session/allocate.h"
 
 static int eval_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
 {
@@ -20,6 +21,10 @@ static int eval_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
             return err_set(err, "usage: %s", cmd_eval.usage);
         }
     }
+    /* Predicted before measuring, so the error is that of a real prediction. */
+    struct prediction pred;
+    struct err why;
+    bool predicted = predict_config(c->s, &pred, &why) == 0;
     struct metrics m;
     double ms;
     if (session_eval(c->s, top_k, &m, &ms, err) < 0)
@@ -42,7 +47,21 @@ static int eval_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
                    m.rows);
         out_set(c->o, "accuracy", json_real(m.accuracy));
         out_set(c->o, "correct", json_integer((json_int_t)m.correct));
+        predicted = predicted && m.task != TASK_REGRESS;
+        if (predicted) {
+            out_printf(c->o,
+                       "predicted %.2f%% from the sensitivity curves (error %+.2f points",
+                       100.0 * pred.refined, 100.0 * (pred.refined - m.accuracy));
+            if (pred.measured)
+                out_printf(c->o, "; drop scaled by %.2f after %zu measured", pred.scale,
+                           pred.measured);
+            out_printf(c->o, ")\n");
+            predict_learn(c->s, &pred, m.accuracy);
+        }
     }
+    out_set(c->o, "predicted_accuracy", predicted ? json_real(pred.refined) : json_null());
+    out_set(c->o, "prediction_error",
+            predicted ? json_real(pred.refined - m.accuracy) : json_null());
     out_set(c->o, "rows", json_integer((json_int_t)m.rows));
     out_printf(c->o, "loss      %.6f (%s)\n", m.loss,
                m.task == TASK_REGRESS  ? "mean squared error"
@@ -89,6 +108,9 @@ const struct cmd_def cmd_eval = {
             "top-K accuracy. One output with 0/1 labels: probability >= 0.5 is positive\n"
             "(sigmoid applied unless the model ends in Sigmoid), binary cross-entropy.\n"
             "One output with other numeric labels: mean squared and absolute error.\n"
+            "With a sensitivity table, also the accuracy predicted from its curves (the\n"
+            "baseline minus each layer's drop at its sparsity, the drops scaled by a factor\n"
+            "fitted to the evaluations measured so far) and that prediction's error.\n"
             "Ctrl-C cancels a running evaluation.",
     .complete = CMD_COMPLETE_NONE,
     .run = eval_run,

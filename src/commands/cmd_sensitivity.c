@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commands/command.h"
+#include "session/allocate.h"
 #include "session/sensitivity.h"
 
 /* "0,0.1,0.5" or "0%,50%" into levels. */
@@ -42,22 +43,9 @@ static int parse_levels(const char *text, struct sens_options *o, struct err *er
     return 0;
 }
 
-struct progress {
-    FILE *fp;
-    bool on;
-};
-
 static void show_progress(void *ctx, size_t done, size_t total, double elapsed_s)
 {
-    struct progress *p = ctx;
-    if (!p->on)
-        return;
-    double left = done ? elapsed_s * (double)(total - done) / (double)done : 0.0;
-    fprintf(p->fp, "\rsensitivity: %3.0f%% (%zu of %zu evaluations, about %.1f s left)  ",
-            100.0 * (double)done / (double)total, done, total, left);
-    if (done == total)
-        fputc('\n', p->fp);
-    fflush(p->fp);
+    out_progress(ctx, "sensitivity", done, total, elapsed_s);
 }
 
 static json_t *reals(const double *v, size_t n)
@@ -68,12 +56,48 @@ static json_t *reals(const double *v, size_t n)
     return a;
 }
 
+static const double DEFAULT_LEVELS[] = {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95};
+
+/* Make r the session's table. */
+static void keep_table(struct session *s, struct sens_result *r)
+{
+    if (s->sens) {
+        sens_result_fini(s->sens);
+        free(s->sens);
+    }
+    s->sens = r;
+    predict_reset(s);
+}
+
+int cmd_need_sensitivity(struct cmd_ctx *c, struct err *err)
+{
+    struct session *s = c->s;
+    if (s->sens && s->sens->n_layers == s->layers.count && s->sens->layers_done == s->layers.count)
+        return 0;
+    struct sens_options o = {.n_levels = sizeof DEFAULT_LEVELS / sizeof DEFAULT_LEVELS[0]};
+    memcpy(o.levels, DEFAULT_LEVELS, sizeof DEFAULT_LEVELS);
+    struct sens_result *r = calloc(1, sizeof *r);
+    if (!r)
+        return err_oom(err, "sensitivity", sizeof *r);
+    if (sens_run(s, &o, show_progress, c->o, r, err) < 0) {
+        free(r);
+        return err_prefix(err, "the default sensitivity sweep failed: ");
+    }
+    if (r->layers_done != r->n_layers) {
+        sens_result_fini(r);
+        free(r);
+        return err_set(err, "the sensitivity sweep was cancelled");
+    }
+    out_printf(c->o, "sensitivity: %zu layers x %zu levels on %zu rows (%s)\n", r->n_layers,
+               r->n_levels, r->rows, r->from_cache ? "from the cache" : "measured now");
+    keep_table(s, r);
+    return 0;
+}
+
 static int sensitivity_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
 {
-    struct sens_options o = {.n_levels = 0};
-    static const double DEFAULT[] = {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95};
-    memcpy(o.levels, DEFAULT, sizeof DEFAULT);
-    o.n_levels = sizeof DEFAULT / sizeof DEFAULT[0];
+    struct sens_options o = {.n_levels = sizeof DEFAULT_LEVELS / sizeof DEFAULT_LEVELS[0]};
+    memcpy(o.levels, DEFAULT_LEVELS, sizeof DEFAULT_LEVELS);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--levels") == 0 && i + 1 < argc) {
@@ -102,8 +126,7 @@ static int sensitivity_run(struct cmd_ctx *c, int argc, char **argv, struct err 
     struct sens_result *r = calloc(1, sizeof *r);
     if (!r)
         return err_oom(err, "sensitivity", sizeof *r);
-    struct progress pr = {.fp = c->o->diag, .on = !c->o->json && isatty(fileno(c->o->diag))};
-    if (sens_run(c->s, &o, show_progress, &pr, r, err) < 0) {
+    if (sens_run(c->s, &o, show_progress, c->o, r, err) < 0) {
         free(r);
         return -1;
     }
@@ -143,11 +166,7 @@ static int sensitivity_run(struct cmd_ctx *c, int argc, char **argv, struct err 
     out_set(c->o, "elapsed_ms", json_real(r->elapsed_ms));
     out_set(c->o, "cached", json_boolean(r->from_cache));
     out_set(c->o, "complete", json_boolean(r->layers_done == r->n_layers));
-    if (c->s->sens) {
-        sens_result_fini(c->s->sens);
-        free(c->s->sens);
-    }
-    c->s->sens = r;
+    keep_table(c->s, r);
     return 0;
 }
 

@@ -59,9 +59,13 @@ int cmd_run_argv(struct cmd_ctx *c, int argc, char **argv, struct err *err);
  */
 int cmd_run_script(struct cmd_ctx *c, const char *text, const char *where, bool keep_going);
 
+/* Make sure the session has a complete sensitivity table: when it has none, run the
+ * default sweep (usually from the cache) and say so in one line. For auto and curve. */
+int cmd_need_sensitivity(struct cmd_ctx *c, struct err *err);
+
 /* Commands of the table (one file each or per small family). */
 extern const struct cmd_def cmd_load, cmd_data, cmd_info, cmd_layers, cmd_eval, cmd_set, cmd_method,
-    cmd_global, cmd_undo, cmd_redo, cmd_reset, cmd_storage, cmd_sensitivity, cmd_auto, cmd_export,
+    cmd_global, cmd_undo, cmd_redo, cmd_reset, cmd_storage, cmd_sensitivity, cmd_auto, cmd_curve, cmd_export,
     cmd_import, cmd_help, cmd_history, cmd_quit;
 
 #endif

@@ -2,7 +2,9 @@
 #include "commands/output.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 void out_init(struct out *o, bool json, FILE *fp, FILE *diag)
 {
@@ -102,4 +104,16 @@ void out_end(struct out *o, const char *name, const char *error)
     fflush(o->fp);
     json_decref(o->result);
     o->result = NULL;
+}
+
+void out_progress(struct out *o, const char *what, size_t done, size_t total, double elapsed_s)
+{
+    if (o->json || o->quiet || !o->diag || !isatty(fileno(o->diag)) || total == 0)
+        return;
+    double left = done ? elapsed_s * (double)(total - done) / (double)done : 0.0;
+    fprintf(o->diag, "\r%s: %3.0f%% (%zu of %zu evaluations, about %.1f s left)  ", what,
+            100.0 * (double)done / (double)total, done, total, left);
+    if (done == total)
+        fputc('\n', o->diag);
+    fflush(o->diag);
 }

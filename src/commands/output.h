@@ -30,6 +30,11 @@ void out_set(struct out *o, const char *key, json_t *v);
  * array in JSON mode. */
 void out_warn(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Progress of long work on one line of diag ("WHAT: 40% (4 of 10 evaluations, about 2.0 s
+ * left)"), redrawn in place; only in text mode when diag is a terminal. The line ends
+ * when done == total. */
+void out_progress(struct out *o, const char *what, size_t done, size_t total, double elapsed_s);
+
 /* Start and finish one command. out_end prints the JSON object (with "command": name)
  * in JSON mode, or on failure the error: "prunescope: [WHERE: ]NAME: message" on diag in text mode,
  * {"error": message, "command": NAME[, "where": WHERE]} in JSON mode. */

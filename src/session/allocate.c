@@ -40,12 +40,22 @@ static double drop_at(const struct sens_result *r, size_t li, double x)
     return r->baseline_accuracy - a;
 }
 
+/* The lowest accuracy of the table: where a broken model lands (about chance), below
+ * which summed drops say nothing. */
+static double predict_floor(const struct sens_result *r)
+{
+    double lo = r->baseline_accuracy;
+    for (size_t i = 0; i < r->layers_done * r->n_levels; i++)
+        lo = fmin(lo, r->accuracy[i]);
+    return lo;
+}
+
 double alloc_predict(const struct sens_result *r, const double *sparsity)
 {
     double acc = r->baseline_accuracy;
     for (size_t i = 0; i < r->layers_done; i++)
         acc -= drop_at(r, i, sparsity[i]);
-    return acc;
+    return fmax(acc, predict_floor(r));
 }
 
 double alloc_removed(const struct session *s, size_t li, double level)
@@ -151,7 +161,14 @@ int alloc_solve(const struct session *s, const struct sens_result *r, enum alloc
     /* What the target asks for, in the units of gain. */
     double need = 0;
     if (kind == ALLOC_PARAMS) {
-        need = value < 1.0 ? floor(value * total_params + 1e-9) : value;
+        /* A fraction asks for what uniform pruning at it removes: each layer's count is
+         * rounded down on its own, so 95% stays reachable at a 95% level. */
+        need = value;
+        if (value < 1.0) {
+            need = 0;
+            for (size_t i = 0; i < n; i++)
+                need += alloc_removed(s, i, value);
+        }
         if (need > max_gain + 1e-9) {
             err_set(err,
                     "removing %.0f weights (%.1f%%) is out of reach: at the table's levels "
@@ -292,4 +309,55 @@ int alloc_solve(const struct session *s, const struct sens_result *r, enum alloc
 done:
     free(c.drop), free(c.gain), free(c.order), free(pick), free(trial);
     return rc;
+}
+
+void alloc_config_sparsity(const struct session *s, double *sparsity)
+{
+    for (size_t i = 0; i < s->layers.count; i++) {
+        const struct layer *l = &s->layers.items[i];
+        sparsity[i] = !s->config.global ? s->config.settings[i].sparsity
+                      : l->params       ? (double)session_layer_zeros(s, l) / (double)l->params
+                                        : 0.0;
+    }
+}
+
+/* The prior: k = 1 weighted as one measured drop of 1 point of accuracy. */
+#define PRIOR_DROP 0.01
+
+int predict_config(const struct session *s, struct prediction *p, struct err *why)
+{
+    memset(p, 0, sizeof *p);
+    const struct sens_result *r = s->sens;
+    if (!s->engine || !r)
+        return err_set(why, "no sensitivity table (run sensitivity)");
+    if (r->n_layers != s->layers.count || r->layers_done != r->n_layers)
+        return err_set(why, "the sensitivity table is incomplete or for another model");
+    double *sp = calloc(s->layers.count + 1, sizeof *sp);
+    if (!sp)
+        return err_oom(why, "prediction", s->layers.count);
+    alloc_config_sparsity(s, sp);
+    p->baseline = r->baseline_accuracy;
+    p->raw = alloc_predict(r, sp);
+    p->drop = p->baseline - p->raw;
+    free(sp);
+    p->scale = (PRIOR_DROP * PRIOR_DROP + s->pred_sxy) / (PRIOR_DROP * PRIOR_DROP + s->pred_sxx);
+    p->refined = fmax(p->baseline - p->scale * p->drop, predict_floor(r));
+    p->measured = s->predictions;
+    return 0;
+}
+
+void predict_learn(struct session *s, const struct prediction *p, double measured)
+{
+    if (s->predictions && fabs(p->drop - s->pred_last_drop) < 1e-12)
+        return;
+    s->pred_sxy += p->drop * (p->baseline - measured);
+    s->pred_sxx += p->drop * p->drop;
+    s->pred_last_drop = p->drop;
+    s->predictions++;
+}
+
+void predict_reset(struct session *s)
+{
+    s->pred_sxy = s->pred_sxx = s->pred_last_drop = 0.0;
+    s->predictions = 0;
 }

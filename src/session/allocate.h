@@ -10,11 +10,34 @@
 
 /* Baseline accuracy minus the sum of each layer's drop at its sparsity, the drop read from
  * the layer's curve and interpolated linearly between measured levels (beyond the last
- * level: the last level's drop). sparsity has one entry per layer. */
+ * level: the last level's drop), and not below the table's lowest accuracy (about chance:
+ * summed drops say nothing below it). sparsity has one entry per layer. */
 double alloc_predict(const struct sens_result *r, const double *sparsity);
 
+/* Per-layer sparsity of the session's configuration as the curves read it: each layer's
+ * setting, or under global pruning the share of the layer's weights that are 0. */
+void alloc_config_sparsity(const struct session *s, double *sparsity);
+
+/* Predicted accuracy of the session's configuration. raw is alloc_predict's; refined
+ * scales the summed drop by k, fitted by least squares (through the origin, with a prior
+ * of k = 1 worth one 1-point drop) to the drops measured so far (predict_learn). */
+struct prediction {
+    double baseline, drop; /* the table's baseline and the predicted drop */
+    double raw, refined, scale;
+    size_t measured; /* evaluations the scale was fitted on */
+};
+/* 0, or -1 with why set when no complete table for this model exists. */
+int predict_config(const struct session *s, struct prediction *p, struct err *why);
+/* Refine with a measured accuracy for the configuration p was predicted for. Repeated
+ * measurements of the same predicted drop count once in a row. */
+void predict_learn(struct session *s, const struct prediction *p, double measured);
+/* Forget what was learnt (a new table or model). */
+void predict_reset(struct session *s);
+
 enum alloc_kind {
-    ALLOC_PARAMS,   /* remove at least value prunable weights (value < 1: a fraction) */
+    ALLOC_PARAMS,   /* remove at least value prunable weights (value < 1: a fraction, as
+                       many as uniform pruning at it removes: the sum of floor(value * params)
+                       over layers) */
     ALLOC_BYTES,    /* weights at most value bytes under the session's storage format */
     ALLOC_MAX_DROP, /* the most weights removed with a predicted drop of at most value */
 };

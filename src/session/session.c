@@ -59,6 +59,8 @@ static void drop_sensitivity(struct session *s)
         free(s->sens);
         s->sens = NULL;
     }
+    s->pred_sxy = s->pred_sxx = s->pred_last_drop = 0.0;
+    s->predictions = 0;
 }
 
 static void drop_pruning(struct session *s)

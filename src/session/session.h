@@ -63,8 +63,10 @@ struct session {
     bool saliency_done;       /* computed for the current model and data */
     char taylor_blocked[512]; /* the node without a backward that stopped gradients */
     struct sens_result *sens; /* the last sensitivity table (owned), or NULL */
-    double prediction_bias;   /* mean (measured - predicted) accuracy of past evaluations */
-    size_t predictions;       /* evaluations that bias is the mean of */
+    /* Online refinement of predictions (allocate.c): sums over measured evaluations of
+     * predicted drop x measured drop and predicted drop squared, and their count. */
+    double pred_sxy, pred_sxx, pred_last_drop;
+    size_t predictions;
 
     char **history;
     size_t n_history, cap_history;

@@ -3,6 +3,7 @@
  * standard output and error, line by line, where '*' in an expected line matches any run
  * of characters (for timings and paths). Not unit tests of modules. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,13 +133,16 @@ static void run_case(const char *dir, const char *file)
     free(text);
     char *in = tu_write_temp(c.in, strlen(c.in), ".in");
     char *out = tu_write_temp("", 0, ".out"), *errs = tu_write_temp("", 0, ".err");
+    char home[] = "/tmp/prunescope-e2e-home-XXXXXX";
+    cr_assert_not_null(mkdtemp(home), "mkdtemp: %s", strerror(errno));
     char cmd[16384];
-    /* From the source tree, so paths in the test files are relative to it; a private
-     * state directory, so no REPL history of the user's is touched. */
+    /* From the source tree, so paths in the test files are relative to it; a private,
+     * empty home (state and cache), so no REPL history or cached sweep of the user's is
+     * touched or used. */
     snprintf(cmd, sizeof cmd,
-             "cd '%s' && XDG_STATE_HOME=/nonexistent HOME=/nonexistent '%s' %s <'%s' >'%s' "
-             "2>'%s'",
-             tu_src_path("."), getenv("PRUNESCOPE_BIN"), c.args, in, out, errs);
+             "cd '%s' && HOME='%s' XDG_STATE_HOME='%s/state' XDG_CACHE_HOME='%s/cache' '%s' %s "
+             "<'%s' >'%s' 2>'%s'",
+             tu_src_path("."), home, home, home, getenv("PRUNESCOPE_BIN"), c.args, in, out, errs);
     int raw = system(cmd);
     int status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
     char *got_out = read_all(out), *got_err = read_all(errs);
@@ -148,6 +152,9 @@ static void run_case(const char *dir, const char *file)
     expect_lines(file, "stdout", got_out, c.out);
     expect_lines(file, "stderr", got_err, c.errs);
     unlink(in), unlink(out), unlink(errs);
+    char rm[128];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", home);
+    cr_expect_eq(system(rm), 0);
     free(in), free(out), free(errs), free(got_out), free(got_err);
     free(c.in), free(c.out), free(c.errs);
 }

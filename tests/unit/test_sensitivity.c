@@ -12,34 +12,13 @@
 #include "session/sensitivity.h"
 #include "testutil.h"
 
-static char cache_dir[64];
-
-static void private_cache(void)
-{
-    snprintf(cache_dir, sizeof cache_dir, "/tmp/prunescope-cache-%d", (int)getpid());
-    setenv("XDG_CACHE_HOME", cache_dir, 1);
-}
-
-static void remove_cache(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache_dir);
-    if (system(cmd) != 0)
-        return;
-}
-
 static struct session *open_demo(const char *model, const char *csv, float scale)
 {
-    struct err err;
-    struct session *s = session_new(2, NULL, &err);
-    struct dataset_options opt = {.scale = scale};
-    cr_assert_eq(session_load_model(s, tu_src_path(model), NULL, 0, &err), 0, "%s", err.msg);
-    cr_assert_eq(session_load_data(s, tu_src_path(csv), &opt, NULL, &err), 0, "%s", err.msg);
-    return s;
+    return tu_open_session(model, csv, scale, 2);
 }
 
-Test(sensitivity, digits_table_equals_pytorch_per_layer_pruning, .init = private_cache,
-     .fini = remove_cache)
+Test(sensitivity, digits_table_equals_pytorch_per_layer_pruning, .init = tu_private_cache,
+     .fini = tu_remove_cache)
 {
     json_error_t je;
     json_t *root = json_load_file(tu_src_path("tests/fixtures/prune/digits_prune.json"), 0, &je);
@@ -85,8 +64,8 @@ Test(sensitivity, digits_table_equals_pytorch_per_layer_pruning, .init = private
     json_decref(root);
 }
 
-Test(sensitivity, cnn_downstream_runs_equal_full_evaluations, .init = private_cache,
-     .fini = remove_cache)
+Test(sensitivity, cnn_downstream_runs_equal_full_evaluations, .init = tu_private_cache,
+     .fini = tu_remove_cache)
 {
     const float scale = 0.00392156862745098f;
     struct session *s = open_demo("data/fashion_cnn.onnx", "data/fashion-mnist-test.csv.gz", scale);
@@ -122,8 +101,8 @@ Test(sensitivity, cnn_downstream_runs_equal_full_evaluations, .init = private_ca
     session_free(s);
 }
 
-Test(sensitivity, refuses_bad_requests_and_recomputes_a_damaged_cache, .init = private_cache,
-     .fini = remove_cache)
+Test(sensitivity, refuses_bad_requests_and_recomputes_a_damaged_cache, .init = tu_private_cache,
+     .fini = tu_remove_cache)
 {
     struct session *s = open_demo("data/digits_mlp.onnx", "data/digits.csv", 1.0f);
     struct sens_result r;

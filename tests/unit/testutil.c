@@ -288,3 +288,30 @@ void tu_expect_error(const struct err *err, const char *part1, const char *part2
     if (part2)
         cr_expect(strstr(err->msg, part2) != NULL, "'%s' missing from: %s", part2, err->msg);
 }
+
+static char cache_dir[64];
+
+void tu_private_cache(void)
+{
+    snprintf(cache_dir, sizeof cache_dir, "/tmp/prunescope-cache-%d", (int)getpid());
+    setenv("XDG_CACHE_HOME", cache_dir, 1);
+}
+
+void tu_remove_cache(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache_dir);
+    if (system(cmd) != 0)
+        return;
+}
+
+struct session *tu_open_session(const char *model, const char *csv, float scale, int threads)
+{
+    struct err err;
+    struct session *s = session_new(threads, NULL, &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    struct dataset_options opt = {.scale = scale};
+    cr_assert_eq(session_load_model(s, tu_src_path(model), NULL, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(session_load_data(s, tu_src_path(csv), &opt, NULL, &err), 0, "%s", err.msg);
+    return s;
+}

@@ -8,6 +8,7 @@
 
 #include "core/err.h"
 #include "core/tensor.h"
+#include "session/session.h"
 
 /* Absolute path of a file under the source tree (PRUNESCOPE_SRCDIR, else "."). Static
  * buffer rotated over 8 calls. */
@@ -34,6 +35,15 @@ enum tu_case_result { TU_PASS, TU_FAIL, TU_UNSUPPORTED };
  * with output_N.pb. Sets msg on FAIL and UNSUPPORTED. */
 enum tu_case_result tu_run_case(const char *dir, double rtol, double atol, bool by_rows,
                                 int threads, char *msg, size_t msg_size);
+
+/* A session on threads threads with the model and CSV under the source tree loaded (the
+ * CSV's features multiplied by scale; 0 means 1); asserts on failure. */
+struct session *tu_open_session(const char *model, const char *csv, float scale, int threads);
+
+/* For .init and .fini of tests that run sensitivity sweeps: XDG_CACHE_HOME set to a
+ * directory of this process under /tmp, and that directory removed. */
+void tu_private_cache(void);
+void tu_remove_cache(void);
 
 /* Write len bytes to a new temporary file; returns its malloc'd path. */
 char *tu_write_temp(const void *data, size_t len, const char *suffix);

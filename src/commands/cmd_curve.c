@@ -1,0 +1,101 @@
+/* curve: measured size-vs-accuracy for uniform and sensitivity-guided pruning, with the
+ * error of the predictions. Not the measuring (session/curve.c). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands/command.h"
+#include "session/curve.h"
+
+static void show_progress(void *ctx, size_t done, size_t total, double elapsed_s)
+{
+    out_progress(ctx, "curve", done, total, elapsed_s);
+}
+
+static json_t *point_json(const struct curve_point *p)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "target", json_real(p->target));
+    json_object_set_new(o, "allocation", json_string(p->guided ? "guided" : "uniform"));
+    json_object_set_new(o, "reached", json_boolean(p->reached));
+    if (!p->reached)
+        return o;
+    json_object_set_new(o, "sparsity", json_real(p->sparsity));
+    json_object_set_new(o, "accuracy", json_real(p->accuracy));
+    json_object_set_new(o, "correct", json_integer((json_int_t)p->correct));
+    json_object_set_new(o, "loss", json_real(p->loss));
+    json_object_set_new(o, "predicted_accuracy", json_real(p->predicted));
+    json_object_set_new(o, "weight_bytes", json_integer((json_int_t)p->weight_bytes));
+    /* No hardware profile exists yet, so there is no latency estimate to give. */
+    json_object_set_new(o, "latency_ms", json_null());
+    return o;
+}
+
+static int curve_cmd(struct cmd_ctx *c, int argc, char **argv, struct err *err)
+{
+    size_t points = 20;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--points") == 0 && i + 1 < argc) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || n < 2 || n > 1000)
+                return err_set(err, "--points expects a number from 2 to 1000, got '%s'", argv[i]);
+            points = (size_t)n;
+        } else {
+            return err_set(err, "usage: %s", cmd_curve.usage);
+        }
+    }
+    if (!c->s->engine || !c->s->data)
+        return err_set(err, "curve needs a model and data (use: load MODEL.onnx; data FILE.csv)");
+    if (cmd_need_sensitivity(c, err) < 0)
+        return -1;
+    struct curve_result r;
+    if (curve_run(c->s, points, show_progress, c->o, &r, err) < 0)
+        return -1;
+    out_printf(c->o, "%-8s  %-28s  %s\n", "removed", "uniform", "sensitivity-guided");
+    out_printf(c->o, "%-8s  %8s %9s %9s  %8s %9s %9s\n", "target", "accuracy", "predicted",
+               "bytes", "accuracy", "predicted", "bytes");
+    json_t *arr = json_array();
+    for (size_t t = 0; t + 1 < r.n; t += 2) {
+        const struct curve_point *u = &r.points[t], *g = &r.points[t + 1];
+        out_printf(c->o, "%7.1f%%  %7.2f%% %8.2f%% %9zu", 100.0 * u->target, 100.0 * u->accuracy,
+                   100.0 * u->predicted, u->weight_bytes);
+        if (g->reached)
+            out_printf(c->o, "  %7.2f%% %8.2f%% %9zu\n", 100.0 * g->accuracy,
+                       100.0 * g->predicted, g->weight_bytes);
+        else
+            out_printf(c->o, "  out of reach at the table's levels\n");
+        json_array_append_new(arr, point_json(u));
+        json_array_append_new(arr, point_json(g));
+    }
+    out_printf(c->o,
+               "prediction error up to %.0f%% removed: median %.2f, largest %.2f points of "
+               "accuracy over %zu points\n",
+               100.0 * r.error_upto, 100.0 * r.median_error, 100.0 * r.max_error, r.n_error);
+    out_printf(c->o, "%zu evaluations of %zu rows in %.0f ms\n", r.n, c->s->data->rows,
+               r.elapsed_ms);
+    out_set(c->o, "points", arr);
+    out_set(c->o, "prediction_error",
+            json_pack("{s:f, s:f, s:f, s:I}", "up_to", r.error_upto, "median", r.median_error,
+                      "max", r.max_error, "points", (json_int_t)r.n_error));
+    out_set(c->o, "rows", json_integer((json_int_t)c->s->data->rows));
+    out_set(c->o, "elapsed_ms", json_real(r.elapsed_ms));
+    curve_result_fini(&r);
+    return 0;
+}
+
+const struct cmd_def cmd_curve = {
+    .name = "curve",
+    .usage = "curve [--points N]",
+    .summary = "measure size vs accuracy: uniform and sensitivity-guided pruning",
+    .help = "N targets (default 20) evenly spaced from 0 to 95% of the prunable weights\n"
+            "removed. At each, uniform pruning (every layer at the target) and\n"
+            "sensitivity-guided allocation (as auto --params) are both measured on all\n"
+            "rows, beside the accuracy the sensitivity curves predict; the median and\n"
+            "largest prediction error up to 80% removed close the table. Each layer keeps\n"
+            "the method it was swept with. Without a sensitivity table the default sweep\n"
+            "runs first. The configuration is unchanged afterwards; Ctrl-C cancels.",
+    .complete = CMD_COMPLETE_NONE,
+    .run = curve_cmd,
+};
