@@ -59,7 +59,7 @@ static double time_layer(const float *w, size_t units, size_t inputs, bool trans
 static double time_model(struct session *s, const char *sparse_mode)
 {
     setenv("PRUNESCOPE_SPARSE", sparse_mode, 1);
-    engine_weights_changed(s->engine);
+    engine_weights_changed(s->engine, NULL);
     const struct graph *g = engine_graph(s->engine);
     struct shape in;
     struct err err;
@@ -87,7 +87,7 @@ static double time_model(struct session *s, const char *sparse_mode)
     }
     tensor_free(x);
     unsetenv("PRUNESCOPE_SPARSE");
-    engine_weights_changed(s->engine);
+    engine_weights_changed(s->engine, NULL);
     return best;
 }
 

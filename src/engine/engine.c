@@ -13,6 +13,10 @@
 #include "model/onnx_reader.h"
 
 #define MAX_PLANS 8
+/* The least work (multiply-adds) worth a chunk of its own on another thread: waking a
+ * thread and joining it costs some microseconds. */
+#define MIN_CHUNK_MACS 262144.0
+
 /* Activation bytes one chunk of rows may use: about the size of a core's L2 cache. */
 #define CHUNK_BUDGET_BYTES (1024u * 1024u)
 
@@ -30,6 +34,7 @@ struct engine {
     struct cached_plan plans[MAX_PLANS];
     unsigned long clock;
     size_t chunk_rows;
+    double *node_macs; /* per node, multiply-adds per row; set with chunk_rows */
     const volatile sig_atomic_t *cancel;
 };
 
@@ -50,12 +55,13 @@ void engine_free(struct engine *e)
     for (int i = 0; i < MAX_PLANS; i++)
         cached_plan_fini(e, &e->plans[i]);
     pool_free(e->pool);
+    free(e->node_macs);
     free(e->ops);
     graph_free(e->g);
     free(e);
 }
 
-void engine_weights_changed(struct engine *e)
+void engine_weights_changed(struct engine *e, const bool *changed)
 {
     /* Plans keep pointing at the weights; only what ops prepared from them (sparse copies)
      * is made again, unless a plan folded weights or needs another scratch size. */
@@ -64,7 +70,7 @@ void engine_weights_changed(struct engine *e)
         if (!c->plan)
             continue;
         struct err ignored;
-        if (c->plan->folds_float || plan_refresh_prepared(c->plan, &ignored) != 0)
+        if (c->plan->folds_float || plan_refresh_prepared(c->plan, changed, &ignored) != 0)
             cached_plan_fini(e, c);
     }
 }
@@ -250,6 +256,8 @@ int engine_run(struct engine *e, const struct tensor *const *inputs, struct tens
     return copy_outputs(e, w, outputs, err);
 }
 
+static double node_macs_per_row(struct engine *e, double *macs);
+
 size_t engine_chunk_rows(struct engine *e)
 {
     if (e->chunk_rows)
@@ -263,6 +271,10 @@ size_t engine_chunk_rows(struct engine *e)
         if (c) {
             size_t per_row = c->plan->activation_bytes + c->plan->max_scratch_bytes;
             rows = per_row ? CHUNK_BUDGET_BYTES / per_row : 256;
+            free(e->node_macs);
+            e->node_macs = calloc((size_t)e->g->n_nodes + 1, sizeof *e->node_macs);
+            if (e->node_macs)
+                node_macs_per_row(e, e->node_macs);
         }
     }
     if (rows < 4)
@@ -376,10 +388,16 @@ int engine_run_rows_ex(struct engine *e, const struct tensor *input,
                        "the model's input '%s' has a fixed batch of %lld rows; %zu rows "
                        "do not divide into it",
                        iv->name, (long long)iv->shape.dims[0], rows);
-    /* Keep every thread busy: no fewer than 4 chunks per thread when rows allow. */
-    size_t min_chunks = (size_t)e->threads * 4;
+    /* Keep every thread busy: no fewer than 4 chunks per thread when rows allow, but no
+     * chunk so small that handing it to a thread costs more than its work. */
+    size_t min_chunks = e->threads > 1 ? (size_t)e->threads * 4 : 1;
+    double macs_row = 0; /* of the nodes this run executes */
+    for (int n = 0; e->node_macs && n < g->n_nodes; n++)
+        if (!opts || !opts->run_node || opts->run_node[n])
+            macs_row += e->node_macs[n];
     if (iv->shape.ndim == 0 || iv->shape.dims[0] < 0) {
-        while (chunk > 8 && (rows + chunk - 1) / chunk < min_chunks)
+        while (chunk > 8 && (rows + chunk - 1) / chunk < min_chunks &&
+               (double)(chunk / 2) * macs_row >= MIN_CHUNK_MACS)
             chunk /= 2;
     }
     if (chunk > rows)
@@ -409,6 +427,8 @@ int engine_run_rows_ex(struct engine *e, const struct tensor *input,
             return -1;
     }
     int workers = e->threads < (int)n_chunks ? e->threads : (int)n_chunks;
+    if (e->node_macs && (double)rows * macs_row < 2 * MIN_CHUNK_MACS)
+        workers = 1; /* too little work to share */
     for (int t = 0; t < e->threads && t < workers + 1; t++) {
         if (t >= workers)
             break;
@@ -486,7 +506,9 @@ int engine_value_shape(struct engine *e, int v, int64_t rows, struct shape *out,
     return 0;
 }
 
-double engine_macs_per_row(struct engine *e)
+/* Multiply-adds per row of every node (0 for those without a count) into macs
+ * (g->n_nodes entries); the total, or 0 when no 1-row plan can be made. */
+static double node_macs_per_row(struct engine *e, double *macs)
 {
     struct shape shapes[64];
     enum dtype dtypes[64];
@@ -515,7 +537,15 @@ double engine_macs_per_row(struct engine *e)
                            .in = ins,
                            .n_out = nd->n_outputs,
                            .out = outs};
-        total += st->op->macs(&io);
+        double m = st->op->macs(&io);
+        if (macs)
+            macs[st->node] = m;
+        total += m;
     }
     return total;
+}
+
+double engine_macs_per_row(struct engine *e)
+{
+    return node_macs_per_row(e, NULL);
 }

@@ -41,9 +41,11 @@ int engine_run(struct engine *e, const struct tensor *const *inputs, struct tens
 int engine_run_rows(struct engine *e, const struct tensor *input, struct tensor **outputs,
                     struct err *err);
 
-/* Initializer values of the graph were changed in place (pruning): plans, which may hold
- * values folded from them, are made again on next use. */
-void engine_weights_changed(struct engine *e);
+/* Initializer values of the graph were changed in place (pruning): what ops prepared
+ * from them (sparse copies) is made again, and plans that folded them are made again on
+ * next use. changed (one flag per graph value; NULL: all) limits this to the nodes that
+ * read a changed value. */
+void engine_weights_changed(struct engine *e, const bool *changed);
 
 /* While *flag is non-zero, engine_run_rows stops between chunks and fails with code
  * ERR_CANCELLED ("cancelled"). flag (borrowed) is typically set by a SIGINT handler; NULL

@@ -335,7 +335,7 @@ fail:
     return NULL;
 }
 
-int plan_refresh_prepared(struct plan *p, struct err *err)
+int plan_refresh_prepared(struct plan *p, const bool *changed, struct err *err)
 {
     const struct graph *g = p->graph;
     const struct tensor *ins[64];
@@ -347,6 +347,11 @@ int plan_refresh_prepared(struct plan *p, struct err *err)
         const struct node *nd = &g->nodes[st->node];
         if (nd->n_inputs > 64 || nd->n_outputs > 64)
             return err_set(err, "node '%s' has too many inputs", nd->name);
+        bool reads_changed = !changed;
+        for (int k = 0; k < nd->n_inputs && !reads_changed; k++)
+            reads_changed = nd->inputs[k] >= 0 && changed[nd->inputs[k]];
+        if (!reads_changed)
+            continue;
         for (int k = 0; k < nd->n_inputs; k++)
             ins[k] = nd->inputs[k] >= 0 ? &p->values[nd->inputs[k]] : NULL;
         for (int o = 0; o < nd->n_outputs; o++)

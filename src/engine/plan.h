@@ -38,10 +38,11 @@ struct plan {
     bool folds_float;        /* some folded node read float data (weights) */
 };
 
-/* After the graph's weights changed in place: make the ops' prepared data again. Returns
+/* After the graph's weights changed in place: make the ops' prepared data again (of the
+ * steps reading a value flagged in changed; NULL: all). Returns
  * 1 when the plan cannot follow the change (it folded weights, or needs more scratch) and
  * must be made anew, -1 on error. */
-int plan_refresh_prepared(struct plan *p, struct err *err);
+int plan_refresh_prepared(struct plan *p, const bool *changed, struct err *err);
 
 /* Specialize g for these input shapes (one per graph input, in order) and dtypes. ops holds
  * the resolved op of every node. int64 inputs are shape-like parameters (a Reshape target,

@@ -140,20 +140,169 @@ static int by_score_then_index(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* Marks in `out` (n flags) the k items of smallest score, ties by lowest index. */
-static int select_smallest(struct scored *items, size_t n, size_t k, bool *out, struct err *err)
-{
-    (void)err;
-    qsort(items, n, sizeof *items, by_score_then_index);
-    memset(out, 0, n * sizeof *out);
-    for (size_t i = 0; i < k && i < n; i++)
-        out[items[i].index] = true;
-    return 0;
-}
-
 static double group_norm(double sum_abs, double sum_sq, enum prune_criterion c)
 {
     return c == CRIT_L2 ? sqrt(sum_sq) : sum_abs;
+}
+
+/* The item (weight, unit, channel or block) element (u, i) belongs to. */
+static size_t item_of(const struct prune_rank *r, size_t u, size_t i)
+{
+    size_t bu = r->granularity == GRAN_BLOCK_4X4 ? 4 : 1, bi = 4;
+    switch (r->granularity) {
+    case GRAN_NEURON:
+    case GRAN_FILTER: return u;
+    case GRAN_CHANNEL: return i / r->view.kvol;
+    default: return (u / bu) * (r->view.inputs / bi) + i / bi;
+    }
+}
+
+int prune_rank_make(const struct graph *g, const struct layer *l, const float *w,
+                    const float *saliency, enum prune_criterion criterion,
+                    enum prune_granularity gr, uint64_t seed, struct prune_rank *r,
+                    struct err *err)
+{
+    memset(r, 0, sizeof *r);
+    struct prune_setting probe = {.sparsity = 0.5, .criterion = criterion, .granularity = gr};
+    if (prune_check(g, l, &probe, err) < 0)
+        return -1;
+    if (criterion == CRIT_TAYLOR && !saliency)
+        return err_set(err,
+                       "layer '%s': the taylor criterion needs the gradients of the loss "
+                       "on validation data",
+                       l->name);
+    size_t n = (size_t)l->params;
+    r->criterion = criterion;
+    r->granularity = gr;
+    r->params = n;
+    uint64_t salt = (uint64_t)l->weight;
+    if (gr != GRAN_UNSTRUCTURED && prune_view(g, l, &r->view, err) < 0)
+        return -1;
+    const struct weight_view *v = &r->view;
+
+    if (gr == GRAN_2_4 || gr == GRAN_4_8) {
+        /* The mask does not depend on the sparsity: keep it. */
+        if (!(r->nm_mask = malloc(n ? n : 1)))
+            return err_oom(err, "N:M mask", n);
+        memset(r->nm_mask, 1, n);
+        size_t m = gr == GRAN_2_4 ? 4 : 8, drop = m / 2;
+        for (size_t u = 0; u < v->units; u++)
+            for (size_t i0 = 0; i0 < v->inputs; i0 += m) {
+                struct scored grp[8];
+                for (size_t j = 0; j < m; j++) {
+                    size_t at = u * v->unit_stride + (i0 + j) * v->in_stride;
+                    grp[j].score = criterion == CRIT_RANDOM   ? random_score(seed, salt, at)
+                                   : criterion == CRIT_TAYLOR ? (double)saliency[at]
+                                                              : fabs((double)w[at]);
+                    grp[j].index = at;
+                }
+                qsort(grp, m, sizeof *grp, by_score_then_index);
+                for (size_t j = 0; j < drop; j++)
+                    r->nm_mask[grp[j].index] = 0;
+            }
+        return 0;
+    }
+
+    /* Items: weights, units, channels or blocks, each a score. */
+    size_t bu = gr == GRAN_BLOCK_4X4 ? 4 : 1, bi = 4;
+    size_t count = gr == GRAN_UNSTRUCTURED                  ? n
+                   : gr == GRAN_NEURON || gr == GRAN_FILTER ? v->units
+                   : gr == GRAN_CHANNEL                     ? v->channels
+                                                            : (v->units / bu) * (v->inputs / bi);
+    struct scored *items = malloc((count ? count : 1) * sizeof *items);
+    r->order = malloc((count ? count : 1) * sizeof *r->order);
+    if (!items || !r->order) {
+        free(items);
+        prune_rank_fini(r);
+        return err_oom(err, "pruning scores", count * sizeof *items);
+    }
+    r->count = count;
+    for (size_t i = 0; i < count; i++) {
+        items[i].index = i;
+        items[i].score = 0.0;
+    }
+    if (criterion == CRIT_RANDOM) {
+        for (size_t i = 0; i < count; i++)
+            items[i].score = random_score(seed, salt, i);
+    } else if (gr == GRAN_UNSTRUCTURED) {
+        for (size_t i = 0; i < n; i++)
+            items[i].score = criterion == CRIT_TAYLOR ? (double)saliency[i] : fabs((double)w[i]);
+    } else {
+        double *sa = calloc(count, sizeof *sa), *sq = calloc(count, sizeof *sq);
+        if (!sa || !sq) {
+            free(sa), free(sq), free(items);
+            prune_rank_fini(r);
+            return err_oom(err, "pruning scores", count * sizeof *sa);
+        }
+        for (size_t u = 0; u < v->units; u++)
+            for (size_t i = 0; i < v->inputs; i++) {
+                size_t at = u * v->unit_stride + i * v->in_stride;
+                double x = criterion == CRIT_TAYLOR ? (double)saliency[at] : (double)w[at];
+                size_t item = item_of(r, u, i);
+                sa[item] += fabs(x);
+                sq[item] += x * x;
+            }
+        for (size_t i = 0; i < count; i++)
+            items[i].score = group_norm(sa[i], sq[i], criterion);
+        free(sa);
+        free(sq);
+    }
+    qsort(items, count, sizeof *items, by_score_then_index);
+    for (size_t i = 0; i < count; i++)
+        r->order[i] = items[i].index;
+    free(items);
+    return 0;
+}
+
+void prune_rank_fini(struct prune_rank *r)
+{
+    free(r->order);
+    free(r->nm_mask);
+    memset(r, 0, sizeof *r);
+}
+
+int prune_rank_mask(const struct prune_rank *r, double sparsity, uint8_t *mask,
+                    bool *removed_units, bool *removed_channels, struct err *err)
+{
+    if (!(sparsity >= 0.0 && sparsity < 1.0))
+        return err_set(err, "sparsity %g is outside [0, 1) (write 0.5 or 50%%)", sparsity);
+    const struct weight_view *v = &r->view;
+    size_t n = r->params;
+    memset(mask, 1, n);
+    if (removed_units && v->units)
+        memset(removed_units, 0, v->units * sizeof *removed_units);
+    if (removed_channels && v->channels)
+        memset(removed_channels, 0, v->channels * sizeof *removed_channels);
+    if (sparsity <= 0.0)
+        return 0;
+    if (r->nm_mask) {
+        memcpy(mask, r->nm_mask, n);
+        return 0;
+    }
+    size_t k = prune_count(sparsity, r->count);
+    if (r->granularity == GRAN_UNSTRUCTURED) {
+        for (size_t j = 0; j < k; j++)
+            mask[r->order[j]] = 0;
+        return 0;
+    }
+    bool *pick = calloc(r->count + 1, sizeof *pick);
+    if (!pick)
+        return err_oom(err, "pruning mask", r->count);
+    for (size_t j = 0; j < k; j++)
+        pick[r->order[j]] = true;
+    for (size_t u = 0; u < v->units; u++)
+        for (size_t i = 0; i < v->inputs; i++)
+            if (pick[item_of(r, u, i)])
+                mask[u * v->unit_stride + i * v->in_stride] = 0;
+    bool units = r->granularity == GRAN_NEURON || r->granularity == GRAN_FILTER;
+    if (removed_units && units)
+        for (size_t u = 0; u < v->units; u++)
+            removed_units[u] = pick[u];
+    if (removed_channels && r->granularity == GRAN_CHANNEL)
+        for (size_t c = 0; c < v->channels; c++)
+            removed_channels[c] = pick[c];
+    free(pick);
+    return 0;
 }
 
 int prune_mask(const struct graph *g, const struct layer *l, const float *w, const float *saliency,
@@ -162,113 +311,12 @@ int prune_mask(const struct graph *g, const struct layer *l, const float *w, con
 {
     if (prune_check(g, l, s, err) < 0)
         return -1;
-    if (s->criterion == CRIT_TAYLOR && !saliency)
-        return err_set(err,
-                       "layer '%s': the taylor criterion needs the gradients of the loss "
-                       "on validation data",
-                       l->name);
-    size_t n = (size_t)l->params;
-    memset(mask, 1, n);
-    uint64_t salt = (uint64_t)l->weight;
-    struct weight_view v = {0};
-    if (s->granularity != GRAN_UNSTRUCTURED && prune_view(g, l, &v, err) < 0)
+    struct prune_rank r;
+    if (prune_rank_make(g, l, w, saliency, s->criterion, s->granularity, seed, &r, err) < 0)
         return -1;
-    if (removed_units && v.units)
-        memset(removed_units, 0, v.units * sizeof *removed_units);
-    if (removed_channels && v.channels)
-        memset(removed_channels, 0, v.channels * sizeof *removed_channels);
-    if (s->sparsity <= 0.0)
-        return 0;
-    enum prune_granularity gr = s->granularity;
-
-    if (gr == GRAN_2_4 || gr == GRAN_4_8) {
-        size_t m = gr == GRAN_2_4 ? 4 : 8, drop = m / 2;
-        for (size_t u = 0; u < v.units; u++)
-            for (size_t i0 = 0; i0 < v.inputs; i0 += m) {
-                struct scored grp[8];
-                for (size_t j = 0; j < m; j++) {
-                    size_t at = u * v.unit_stride + (i0 + j) * v.in_stride;
-                    grp[j].score = s->criterion == CRIT_RANDOM   ? random_score(seed, salt, at)
-                                   : s->criterion == CRIT_TAYLOR ? (double)saliency[at]
-                                                                 : fabs((double)w[at]);
-                    grp[j].index = at;
-                }
-                qsort(grp, m, sizeof *grp, by_score_then_index);
-                for (size_t j = 0; j < drop; j++)
-                    mask[grp[j].index] = 0;
-            }
-        return 0;
-    }
-
-    /* Items: weights, units, channels or blocks, each a score. */
-    size_t bu = gr == GRAN_BLOCK_4X4 ? 4 : 1, bi = 4;
-    size_t count = gr == GRAN_UNSTRUCTURED                  ? n
-                   : gr == GRAN_NEURON || gr == GRAN_FILTER ? v.units
-                   : gr == GRAN_CHANNEL                     ? v.channels
-                                                            : (v.units / bu) * (v.inputs / bi);
-    struct scored *items = malloc((count ? count : 1) * sizeof *items);
-    bool *pick = malloc((count ? count : 1) * sizeof *pick);
-    if (!items || !pick) {
-        free(items);
-        free(pick);
-        return err_oom(err, "pruning scores", count * sizeof *items);
-    }
-    for (size_t i = 0; i < count; i++) {
-        items[i].index = i;
-        items[i].score = 0.0;
-    }
-    if (s->criterion == CRIT_RANDOM) {
-        for (size_t i = 0; i < count; i++)
-            items[i].score = random_score(seed, salt, i);
-    } else if (gr == GRAN_UNSTRUCTURED) {
-        for (size_t i = 0; i < n; i++)
-            items[i].score = s->criterion == CRIT_TAYLOR ? (double)saliency[i] : fabs((double)w[i]);
-    } else {
-        double *sa = calloc(count, sizeof *sa), *sq = calloc(count, sizeof *sq);
-        if (!sa || !sq) {
-            free(sa), free(sq), free(items), free(pick);
-            return err_oom(err, "pruning scores", count * sizeof *sa);
-        }
-        for (size_t u = 0; u < v.units; u++)
-            for (size_t i = 0; i < v.inputs; i++) {
-                size_t at = u * v.unit_stride + i * v.in_stride;
-                double x = s->criterion == CRIT_TAYLOR ? (double)saliency[at] : (double)w[at];
-                size_t item = gr == GRAN_NEURON || gr == GRAN_FILTER ? u
-                              : gr == GRAN_CHANNEL                   ? i / v.kvol
-                                                   : (u / bu) * (v.inputs / bi) + i / bi;
-                sa[item] += fabs(x);
-                sq[item] += x * x;
-            }
-        for (size_t i = 0; i < count; i++)
-            items[i].score = group_norm(sa[i], sq[i], s->criterion);
-        free(sa);
-        free(sq);
-    }
-    size_t k = prune_count(s->sparsity, count);
-    select_smallest(items, count, k, pick, err);
-    if (gr == GRAN_UNSTRUCTURED) {
-        for (size_t i = 0; i < n; i++)
-            if (pick[i])
-                mask[i] = 0;
-    } else {
-        for (size_t u = 0; u < v.units; u++)
-            for (size_t i = 0; i < v.inputs; i++) {
-                size_t item = gr == GRAN_NEURON || gr == GRAN_FILTER ? u
-                              : gr == GRAN_CHANNEL                   ? i / v.kvol
-                                                   : (u / bu) * (v.inputs / bi) + i / bi;
-                if (pick[item])
-                    mask[u * v.unit_stride + i * v.in_stride] = 0;
-            }
-        if (removed_units && (gr == GRAN_NEURON || gr == GRAN_FILTER))
-            for (size_t u = 0; u < v.units; u++)
-                removed_units[u] = pick[u];
-        if (removed_channels && gr == GRAN_CHANNEL)
-            for (size_t c = 0; c < v.channels; c++)
-                removed_channels[c] = pick[c];
-    }
-    free(items);
-    free(pick);
-    return 0;
+    int rc = prune_rank_mask(&r, s->sparsity, mask, removed_units, removed_channels, err);
+    prune_rank_fini(&r);
+    return rc;
 }
 
 int prune_global_masks(const struct layer_list *layers, const float *const *weights,

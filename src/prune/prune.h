@@ -72,6 +72,26 @@ int prune_mask(const struct graph *g, const struct layer *l, const float *w, con
                const struct prune_setting *s, uint64_t seed, uint8_t *mask, bool *removed_units,
                bool *removed_channels, struct err *err);
 
+/* A layer's items (weights, units, channels or blocks) ranked once for one criterion and
+ * granularity, by increasing score with ties by lowest index, so masks at many sparsities
+ * cost no more sorting (sweeps, slider moves). prune_mask is make + mask + fini. */
+struct prune_rank {
+    enum prune_criterion criterion;
+    enum prune_granularity granularity;
+    size_t params, count;
+    struct weight_view view;
+    size_t *order;    /* count items, the first floor(s * count) go at sparsity s */
+    uint8_t *nm_mask; /* N:M: the one keep-mask (the sparsity does not change it) */
+};
+int prune_rank_make(const struct graph *g, const struct layer *l, const float *w,
+                    const float *saliency, enum prune_criterion criterion,
+                    enum prune_granularity granularity, uint64_t seed, struct prune_rank *r,
+                    struct err *err);
+void prune_rank_fini(struct prune_rank *r);
+/* The keep-mask at sparsity s, as prune_mask gives it. */
+int prune_rank_mask(const struct prune_rank *r, double sparsity, uint8_t *mask,
+                    bool *removed_units, bool *removed_channels, struct err *err);
+
 /* Global magnitude pruning: keep-masks of all layers (masks[i] has layers[i].params bytes)
  * zeroing the floor(s * total) smallest |w| over all weights together, ties by layer order
  * then flat index. weights[i] are the layers' current weights. */

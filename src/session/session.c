@@ -70,6 +70,12 @@ static void drop_pruning(struct session *s)
     if (s->engine)
         free_originals(s->original, engine_graph(s->engine)->n_values);
     s->original = NULL;
+    for (size_t i = 0; s->ranks && i < s->layers.count; i++)
+        prune_rank_fini(&s->ranks[i].rank);
+    free(s->ranks);
+    s->ranks = NULL;
+    free(s->dirty);
+    s->dirty = NULL;
     free(s->config.settings);
     memset(&s->config, 0, sizeof s->config);
     for (size_t i = 0; i < s->n_undo; i++)
@@ -244,7 +250,9 @@ int session_load_model(struct session *s, const char *path, char *dropped_data, 
     const struct graph *ng = engine_graph(e);
     float **orig = calloc((size_t)ng->n_values + 1, sizeof *orig);
     struct prune_setting *settings = calloc(layers.count + 1, sizeof *settings);
-    bool ok = orig && settings;
+    struct layer_rank *ranks = calloc(layers.count + 1, sizeof *ranks);
+    bool *dirty = calloc((size_t)ng->n_values + 1, sizeof *dirty);
+    bool ok = orig && settings && ranks && dirty;
     for (int v = 0; ok && v < ng->n_values; v++) {
         const struct tensor *t = ng->values[v].constant;
         if (!t || t->dtype != DTYPE_FLOAT || tensor_numel(t) == 0)
@@ -256,6 +264,8 @@ int session_load_model(struct session *s, const char *path, char *dropped_data, 
     if (!ok) {
         free_originals(orig, ng->n_values);
         free(settings);
+        free(ranks);
+        free(dirty);
         free(p);
         layers_fini(&layers);
         engine_free(e);
@@ -267,6 +277,8 @@ int session_load_model(struct session *s, const char *path, char *dropped_data, 
     layers_fini(&s->layers);
     free(s->model_path);
     s->original = orig;
+    s->ranks = ranks;
+    s->dirty = dirty;
     s->config.settings = settings;
     memcpy(s->model_sha256, sha, sizeof sha);
     s->engine = e;
@@ -553,6 +565,7 @@ static int compute_saliency(struct session *s, struct err *err)
         free(s->saliency[i]);
     free(s->saliency);
     s->saliency = sal;
+    s->saliency_gen++;
     sal = NULL;
     s->saliency_done = true;
     rc = 0;
@@ -567,24 +580,83 @@ done:
     return rc;
 }
 
+/* The ranking of layer i for setting st, made when the kept one does not fit. */
+static const struct prune_rank *layer_rank(struct session *s, size_t i,
+                                           const struct prune_setting *st, struct err *err)
+{
+    struct layer_rank *lr = &s->ranks[i];
+    if (lr->valid && lr->rank.criterion == st->criterion &&
+        lr->rank.granularity == st->granularity && lr->seed == s->seed &&
+        (st->criterion != CRIT_TAYLOR || lr->saliency_gen == s->saliency_gen))
+        return &lr->rank;
+    prune_rank_fini(&lr->rank);
+    lr->valid = false;
+    const struct layer *l = &s->layers.items[i];
+    if (prune_rank_make(engine_graph(s->engine), l, s->original[l->weight],
+                        s->saliency ? s->saliency[i] : NULL, st->criterion, st->granularity,
+                        s->seed, &lr->rank, err) < 0)
+        return NULL;
+    lr->valid = true;
+    lr->seed = s->seed;
+    lr->saliency_gen = s->saliency_gen;
+    return &lr->rank;
+}
+
+/* Tell the engine which weights changed: those pruned before (restored) and now. */
+static void weights_changed(struct session *s, bool *changed)
+{
+    const struct graph *g = engine_graph(s->engine);
+    for (int v = 0; v < g->n_values; v++) {
+        if (!s->original[v])
+            continue;
+        bool differs = memcmp(g->values[v].constant->data, s->original[v],
+                              tensor_bytes(g->values[v].constant)) != 0;
+        changed[v] = changed[v] || differs;
+        s->dirty[v] = differs;
+    }
+    engine_weights_changed(s->engine, changed);
+}
+
+static int apply_masks(struct session *s, const struct prune_config *cfg, struct err *err);
+
 /* Restore the original weights and apply cfg to them. */
 static int apply_config(struct session *s, const struct prune_config *cfg, struct err *err)
 {
     const struct graph *g = engine_graph(s->engine);
+    bool *changed = calloc((size_t)g->n_values + 1, sizeof *changed);
+    if (!changed)
+        return err_oom(err, "weights", (size_t)g->n_values);
     for (int v = 0; v < g->n_values; v++)
-        if (s->original[v])
+        if (s->original[v] && s->dirty[v]) {
             memcpy(g->values[v].constant->data, s->original[v],
                    tensor_bytes(g->values[v].constant));
+            changed[v] = true;
+        }
+    /* Gradients for taylor are taken on the original model: the engine must see the
+     * restored weights first. */
+    bool taylor = false;
+    for (size_t i = 0; !cfg->global && i < s->layers.count; i++)
+        taylor |= cfg->settings[i].criterion == CRIT_TAYLOR && cfg->settings[i].sparsity > 0;
+    if (taylor && !s->saliency_done)
+        weights_changed(s, changed);
+    int rc = apply_masks(s, cfg, err);
+    weights_changed(s, changed);
+    free(changed);
+    return rc;
+}
+
+/* Apply cfg to the original weights (restored by the caller). */
+static int apply_masks(struct session *s, const struct prune_config *cfg, struct err *err)
+{
+    const struct graph *g = engine_graph(s->engine);
     s->reach_notes[0] = '\0';
     size_t nl = s->layers.count;
     int rc = 0;
     bool taylor = false;
     for (size_t i = 0; !cfg->global && i < nl; i++)
         taylor |= cfg->settings[i].criterion == CRIT_TAYLOR && cfg->settings[i].sparsity > 0;
-    if (taylor && compute_saliency(s, err) < 0) {
-        engine_weights_changed(s->engine);
+    if (taylor && compute_saliency(s, err) < 0)
         return -1;
-    }
     if (cfg->global) {
         const float **w = calloc(nl + 1, sizeof *w);
         uint8_t **masks = calloc(nl + 1, sizeof *masks);
@@ -634,7 +706,9 @@ static int apply_config(struct session *s, const struct prune_config *cfg, struc
                              l->name, s->taylor_blocked[0] ? s->taylor_blocked : "a node");
                 break;
             }
-            rc = prune_mask(g, l, s->original[l->weight], sal, st, s->seed, mask, units, NULL, err);
+            const struct prune_rank *rank = prune_check(g, l, st, err) < 0 ? NULL
+                                                                           : layer_rank(s, i, st, err);
+            rc = rank ? prune_rank_mask(rank, st->sparsity, mask, units, NULL, err) : -1;
             if (rc == 0) {
                 float *dst = tensor_f32(value_tensor(s, l->weight));
                 for (int64_t k = 0; k < l->params; k++)
@@ -647,7 +721,6 @@ static int apply_config(struct session *s, const struct prune_config *cfg, struc
             free(units);
         }
     }
-    engine_weights_changed(s->engine);
     return rc;
 }
 

@@ -37,6 +37,15 @@ struct prune_config {
 
 struct sens_result;
 
+/* A layer's ranking kept between configurations: masks at another sparsity with the same
+ * method need no new sort. */
+struct layer_rank {
+    struct prune_rank rank;
+    bool valid;
+    uint64_t seed;
+    unsigned saliency_gen; /* of the saliency a taylor ranking was made from */
+};
+
 struct session {
     int threads;
     const volatile sig_atomic_t *cancel; /* set by the front end's SIGINT handler */
@@ -54,6 +63,9 @@ struct session {
 
     struct prune_config config;        /* what is applied to the weights now */
     float **original;                  /* per graph value: the float initializer as loaded */
+    bool *dirty;                       /* per graph value: differs from original now */
+    struct layer_rank *ranks;          /* per layer: the ranking last used on it */
+    unsigned saliency_gen;             /* counts saliency computations */
     struct prune_config *undo;         /* configurations before each change */
     size_t n_undo, cap_undo, undo_pos; /* undo[undo_pos..n_undo) are redo states */
     uint64_t seed;                     /* of the random criterion */

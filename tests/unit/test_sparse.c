@@ -116,7 +116,7 @@ Test(sparse, csr_product_matches_without_avx2)
 static struct tensor *run_model(struct session *s, const char *mode, size_t rows)
 {
     setenv("PRUNESCOPE_SPARSE", mode, 1);
-    engine_weights_changed(s->engine);
+    engine_weights_changed(s->engine, NULL);
     struct err err;
     struct shape in;
     size_t f = session_model_features(s, &in, &err);
