@@ -16,19 +16,24 @@
 /* glibc's libmvec: exp of 4 doubles (AVX2), within 4 ulp of exp. */
 __m256d _ZGVdN4v_exp(__m256d x);
 
-__attribute__((target("avx2,fma"))) static void exp_avx2(double *x, size_t n)
+__m256d _ZGVdN4v_log(__m256d x);
+
+__attribute__((target("avx2,fma"))) static void exp_avx2(double *x, size_t n, bool log_instead)
 {
     size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        _mm256_storeu_pd(x + i, _ZGVdN4v_exp(_mm256_loadu_pd(x + i)));
+    for (; i + 4 <= n; i += 4) {
+        __m256d v = _mm256_loadu_pd(x + i);
+        _mm256_storeu_pd(x + i, log_instead ? _ZGVdN4v_log(v) : _ZGVdN4v_exp(v));
+    }
     for (; i < n; i++)
-        x[i] = exp(x[i]);
+        x[i] = log_instead ? log(x[i]) : exp(x[i]);
 }
 #endif
 
-/* x[i] = exp(x[i]) for n doubles: four at a time with libmvec when the CPU has AVX2 (the
- * softmax of a whole evaluation costs about as much as a small model's run otherwise). */
-static void exp_all(double *x, size_t n)
+/* x[i] = exp(x[i]) (or log) for n doubles: four at a time with libmvec when the CPU has
+ * AVX2 (the softmax of a whole evaluation costs about as much as a small model's run
+ * otherwise). */
+static void exp_all(double *x, size_t n, bool log_instead)
 {
 #ifdef METRICS_MVEC
     static int avx2 = -1;
@@ -39,35 +44,21 @@ static void exp_all(double *x, size_t n)
                __builtin_cpu_supports("fma");
     }
     if (avx2) {
-        exp_avx2(x, n);
+        exp_avx2(x, n, log_instead);
         return;
     }
 #endif
     for (size_t i = 0; i < n; i++)
-        x[i] = exp(x[i]);
+        x[i] = log_instead ? log(x[i]) : exp(x[i]);
 }
 
-/* -log p for the true class of one row, in double; shifted (n doubles) is scratch. */
-static double row_nll(const float *o, size_t n, size_t label, enum output_kind kind,
-                      double *shifted)
+/* -log p for the true class of one row given probabilities or log-probabilities. */
+static double row_nll(const float *o, size_t label, enum output_kind kind)
 {
     if (kind == OUTPUT_LOGPROBS)
         return -(double)o[label];
-    if (kind == OUTPUT_PROBS) {
-        double p = o[label];
-        return -log(p > FLT_MIN ? p : FLT_MIN);
-    }
-    double max = o[0];
-    for (size_t k = 1; k < n; k++)
-        if (o[k] > max)
-            max = o[k];
-    for (size_t k = 0; k < n; k++)
-        shifted[k] = (double)o[k] - max;
-    exp_all(shifted, n);
-    double sum = 0.0;
-    for (size_t k = 0; k < n; k++)
-        sum += shifted[k];
-    return log(sum) - ((double)o[label] - max);
+    double p = o[label];
+    return -log(p > FLT_MIN ? p : FLT_MIN);
 }
 
 static double sigmoid(double x)
@@ -133,34 +124,64 @@ int metrics_compute(const float *out, size_t rows, size_t n_out, enum output_kin
                            "%zu",
                            n_out);
         m->task = TASK_CLASSIFY;
-        double loss = 0.0;
-        double *shifted = malloc(n_out * sizeof *shifted);
-        if (!shifted)
-            return err_oom(err, "metrics", n_out * sizeof *shifted);
-        for (size_t i = 0; i < rows; i++) {
-            const float *o = out + i * n_out;
-            size_t label = (size_t)d->labels[i];
-            if (label >= n_out) {
-                free(shifted);
-                return err_set(err,
-                               "%s:%zu: the label %zu is out of range for a model with %zu "
-                               "outputs",
-                               d->path, d->row_line[i], label, n_out);
+        /* Rows in blocks, so the exponentials and logarithms of the softmax go through
+         * the vector functions many at a time. */
+        enum { BLOCK = 64 };
+        double loss = 0.0, lse[BLOCK], shift[BLOCK];
+        bool logits = kind != OUTPUT_LOGPROBS && kind != OUTPUT_PROBS;
+        double *z = malloc(BLOCK * n_out * sizeof *z);
+        if (!z)
+            return err_oom(err, "metrics", BLOCK * n_out * sizeof *z);
+        for (size_t i0 = 0; i0 < rows; i0 += BLOCK) {
+            size_t nb = rows - i0 < BLOCK ? rows - i0 : BLOCK;
+            for (size_t r = 0; r < nb; r++) {
+                size_t i = i0 + r;
+                const float *o = out + i * n_out;
+                size_t label = (size_t)d->labels[i];
+                if (label >= n_out) {
+                    free(z);
+                    return err_set(err,
+                                   "%s:%zu: the label %zu is out of range for a model with "
+                                   "%zu outputs",
+                                   d->path, d->row_line[i], label, n_out);
+                }
+                /* Argmax with ties to the lowest index. */
+                size_t best = 0;
+                for (size_t k = 1; k < n_out; k++)
+                    if (o[k] > o[best])
+                        best = k;
+                m->correct += best == label;
+                if (top_k > 0) {
+                    /* The rank of the label: outputs larger, or equal at a lower index. */
+                    size_t rank = 0;
+                    for (size_t k = 0; k < n_out; k++)
+                        rank += o[k] > o[label] || (o[k] == o[label] && k < label);
+                    m->correct_k += rank < (size_t)top_k;
+                }
+                if (!logits) {
+                    loss += row_nll(o, label, kind);
+                    continue;
+                }
+                /* log-softmax = (o - max) - log(sum(exp(o - max))), in double. */
+                double max = o[best];
+                for (size_t k = 0; k < n_out; k++)
+                    z[r * n_out + k] = (double)o[k] - max;
+                shift[r] = (double)o[label] - max;
             }
-            /* Argmax with ties to the lowest index; the rank of the label counts the outputs
-             * that beat it (larger, or equal at a lower index) for top-k. */
-            size_t best = 0, rank = 0;
-            for (size_t k = 0; k < n_out; k++) {
-                if (o[k] > o[best])
-                    best = k;
-                if (o[k] > o[label] || (o[k] == o[label] && k < label))
-                    rank++;
+            if (!logits)
+                continue;
+            exp_all(z, nb * n_out, false);
+            for (size_t r = 0; r < nb; r++) {
+                double sum = 0.0;
+                for (size_t k = 0; k < n_out; k++)
+                    sum += z[r * n_out + k];
+                lse[r] = sum;
             }
-            m->correct += best == label;
-            m->correct_k += top_k > 0 && rank < (size_t)top_k;
-            loss += row_nll(o, n_out, label, kind, shifted);
+            exp_all(lse, nb, true);
+            for (size_t r = 0; r < nb; r++)
+                loss += lse[r] - shift[r];
         }
-        free(shifted);
+        free(z);
         m->loss = loss / (double)rows;
     }
     m->accuracy = (double)m->correct / (double)rows;

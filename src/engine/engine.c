@@ -15,7 +15,7 @@
 #define MAX_PLANS 8
 /* The least work (multiply-adds) worth a chunk of its own on another thread: waking a
  * thread and joining it costs some microseconds. */
-#define MIN_CHUNK_MACS 262144.0
+#define MIN_CHUNK_MACS 1048576.0
 
 /* Activation bytes one chunk of rows may use: about the size of a core's L2 cache. */
 #define CHUNK_BUDGET_BYTES (1024u * 1024u)
