@@ -6,6 +6,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,19 @@ __attribute__((target("avx2,fma"))) static void exp_avx2(double *x, size_t n, bo
     for (; i < n; i++)
         x[i] = log_instead ? log(x[i]) : exp(x[i]);
 }
+
+static pthread_once_t simd_once = PTHREAD_ONCE_INIT;
+static bool simd_avx2;
+
+/* Whether to use the AVX2 functions: the CPU has them and PRUNESCOPE_SIMD is not 0. Once,
+ * as metrics run on several threads at a time. */
+static void simd_check(void)
+{
+    const char *env = getenv("PRUNESCOPE_SIMD");
+    __builtin_cpu_init();
+    simd_avx2 = !(env && strcmp(env, "0") == 0) && __builtin_cpu_supports("avx2") &&
+                __builtin_cpu_supports("fma");
+}
 #endif
 
 /* x[i] = exp(x[i]) (or log) for n doubles: four at a time with libmvec when the CPU has
@@ -36,14 +50,8 @@ __attribute__((target("avx2,fma"))) static void exp_avx2(double *x, size_t n, bo
 static void exp_all(double *x, size_t n, bool log_instead)
 {
 #ifdef METRICS_MVEC
-    static int avx2 = -1;
-    if (avx2 < 0) {
-        const char *env = getenv("PRUNESCOPE_SIMD");
-        __builtin_cpu_init();
-        avx2 = !(env && strcmp(env, "0") == 0) && __builtin_cpu_supports("avx2") &&
-               __builtin_cpu_supports("fma");
-    }
-    if (avx2) {
+    pthread_once(&simd_once, simd_check);
+    if (simd_avx2) {
         exp_avx2(x, n, log_instead);
         return;
     }
@@ -128,12 +136,28 @@ int metrics_compute(const float *out, size_t rows, size_t n_out, enum output_kin
          * the vector functions many at a time. */
         enum { BLOCK = 64 };
         double loss = 0.0, lse[BLOCK], shift[BLOCK];
+        float top[BLOCK];
+        unsigned arg[BLOCK];
         bool logits = kind != OUTPUT_LOGPROBS && kind != OUTPUT_PROBS;
         double *z = malloc(BLOCK * n_out * sizeof *z);
         if (!z)
             return err_oom(err, "metrics", BLOCK * n_out * sizeof *z);
         for (size_t i0 = 0; i0 < rows; i0 += BLOCK) {
             size_t nb = rows - i0 < BLOCK ? rows - i0 : BLOCK;
+            /* Row maxima and their places without branches, the rows of a block side by
+             * side: a branch per value, or one chain of dependent operations per row,
+             * costs more than the rest of the row. */
+            for (size_t r = 0; r < nb; r++) {
+                top[r] = out[(i0 + r) * n_out];
+                arg[r] = 0;
+            }
+            for (size_t k = 1; k < n_out; k++)
+                for (size_t r = 0; r < nb; r++) {
+                    float v = out[(i0 + r) * n_out + k];
+                    unsigned more = -(unsigned)(v > top[r]); /* all ones or zero */
+                    arg[r] ^= (arg[r] ^ (unsigned)k) & more;
+                    top[r] = v > top[r] ? v : top[r];
+                }
             for (size_t r = 0; r < nb; r++) {
                 size_t i = i0 + r;
                 const float *o = out + i * n_out;
@@ -145,11 +169,10 @@ int metrics_compute(const float *out, size_t rows, size_t n_out, enum output_kin
                                    "%zu outputs",
                                    d->path, d->row_line[i], label, n_out);
                 }
-                /* Argmax with ties to the lowest index. */
-                size_t best = 0;
-                for (size_t k = 1; k < n_out; k++)
-                    if (o[k] > o[best])
-                        best = k;
+                /* Argmax with ties to the lowest index (a NaN first value wins, as no
+                 * value compares larger). */
+                float max = top[r];
+                size_t best = arg[r];
                 m->correct += best == label;
                 if (top_k > 0) {
                     /* The rank of the label: outputs larger, or equal at a lower index. */
@@ -163,20 +186,18 @@ int metrics_compute(const float *out, size_t rows, size_t n_out, enum output_kin
                     continue;
                 }
                 /* log-softmax = (o - max) - log(sum(exp(o - max))), in double. */
-                double max = o[best];
                 for (size_t k = 0; k < n_out; k++)
-                    z[r * n_out + k] = (double)o[k] - max;
-                shift[r] = (double)o[label] - max;
+                    z[r * n_out + k] = (double)o[k] - (double)max;
+                shift[r] = (double)o[label] - (double)max;
             }
             if (!logits)
                 continue;
             exp_all(z, nb * n_out, false);
-            for (size_t r = 0; r < nb; r++) {
-                double sum = 0.0;
-                for (size_t k = 0; k < n_out; k++)
-                    sum += z[r * n_out + k];
-                lse[r] = sum;
-            }
+            for (size_t r = 0; r < nb; r++)
+                lse[r] = 0.0;
+            for (size_t k = 0; k < n_out; k++)
+                for (size_t r = 0; r < nb; r++)
+                    lse[r] += z[r * n_out + k];
             exp_all(lse, nb, true);
             for (size_t r = 0; r < nb; r++)
                 loss += lse[r] - shift[r];

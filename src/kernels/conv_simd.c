@@ -91,18 +91,20 @@ __attribute__((target("avx2,fma"))) static void block_1(const float *x, const in
     _mm256_storeu_ps(y + 3 * ldy, a3);
 }
 
-void conv_simd_wide(const float *x, const int32_t *off, int64_t taps, const float *wpack,
-                    const float *bias, int64_t mb_count, int64_t n, float *y, int64_t ldy)
+void conv_simd_wide(const float *x, const int32_t *off, const int32_t *taps, int64_t stride,
+                    const float *wpack, const float *bias, int64_t mb_count, int64_t n, float *y,
+                    int64_t ldy)
 {
     for (int64_t mb = 0; mb < mb_count; mb++) {
-        const float *w = wpack + mb * taps * CONV_SIMD_MB;
+        const float *w = wpack + mb * stride * CONV_SIMD_MB;
+        const int32_t *o = off + mb * stride;
         const float *b = bias + mb * CONV_SIMD_MB;
         float *yb = y + mb * CONV_SIMD_MB * ldy;
         int64_t j = 0;
         for (; j + 24 <= n; j += 24)
-            block_3(x + j, off, taps, w, b, yb + j, ldy);
+            block_3(x + j, o, taps[mb], w, b, yb + j, ldy);
         for (; j < n; j += 8)
-            block_1(x + j, off, taps, w, b, yb + j, ldy);
+            block_1(x + j, o, taps[mb], w, b, yb + j, ldy);
     }
 }
 
@@ -113,11 +115,12 @@ bool conv_simd_available(void)
     return false;
 }
 
-void conv_simd_wide(const float *x, const int32_t *off, int64_t taps, const float *wpack,
-                    const float *bias, int64_t mb_count, int64_t n, float *y, int64_t ldy)
+void conv_simd_wide(const float *x, const int32_t *off, const int32_t *taps, int64_t stride,
+                    const float *wpack, const float *bias, int64_t mb_count, int64_t n, float *y,
+                    int64_t ldy)
 {
-    (void)x, (void)off, (void)taps, (void)wpack, (void)bias, (void)mb_count, (void)n, (void)y,
-        (void)ldy;
+    (void)x, (void)off, (void)taps, (void)stride, (void)wpack, (void)bias, (void)mb_count,
+        (void)n, (void)y, (void)ldy;
 }
 
 #endif

@@ -15,12 +15,14 @@
  * off (PRUNESCOPE_SIMD=0). */
 bool conv_simd_available(void);
 
-/* For m < mb_count * CONV_SIMD_MB and j < n (a multiple of CONV_SIMD_NV):
- *   y[m * ldy + j] = bias[m] + sum over t < taps of wpack(m, t) * x[off[t] + j]
- * where wpack holds, per block of CONV_SIMD_MB channels, taps rows of CONV_SIMD_MB weights
- * (zeros for padding channels). bias has mb_count * CONV_SIMD_MB entries. x must be
- * readable up to max(off) + n. */
-void conv_simd_wide(const float *x, const int32_t *off, int64_t taps, const float *wpack,
-                    const float *bias, int64_t mb_count, int64_t n, float *y, int64_t ldy);
+/* For m < mb_count * CONV_SIMD_MB and j < n (a multiple of CONV_SIMD_NV), with block
+ * b = m / CONV_SIMD_MB:
+ *   y[m * ldy + j] = bias[m] + sum over t < taps[b] of wpack(m, t) * x[off[b * stride + t] + j]
+ * where wpack holds, per block of CONV_SIMD_MB channels (stride * CONV_SIMD_MB floats
+ * apart), taps[b] rows of CONV_SIMD_MB weights (zeros for padding channels). bias has
+ * mb_count * CONV_SIMD_MB entries. x must be readable up to max(off) + n. */
+void conv_simd_wide(const float *x, const int32_t *off, const int32_t *taps, int64_t stride,
+                    const float *wpack, const float *bias, int64_t mb_count, int64_t n, float *y,
+                    int64_t ldy);
 
 #endif

@@ -85,7 +85,7 @@ static int conv_geometry(const struct op_io *io, struct conv_geom *g, struct err
 struct wide_layout {
     int64_t n_wide; /* out_h * wp positions, rounded up to CONV_SIMD_NV for SIMD */
     int64_t m_rows; /* output channels, rounded up to CONV_SIMD_MB for SIMD */
-    int64_t pad, col, off, wpack, bias, ywide; /* float offsets into scratch */
+    int64_t pad, col, off, ntaps, wpack, bias, ywide; /* float offsets into scratch */
     int64_t total;
 };
 
@@ -102,7 +102,8 @@ static void wide_layout(const struct conv_geom *g, struct wide_layout *l)
     l->pad = 0;
     l->col = l->pad + g->cg * g->hp * g->wp + eff_w + CONV_SIMD_NV;
     l->off = l->col + (g->simd ? 0 : kdim * l->n_wide);
-    l->wpack = l->off + (g->simd ? kdim : 0);
+    l->ntaps = l->off + (g->simd ? l->m_rows / CONV_SIMD_MB * kdim : 0);
+    l->wpack = l->ntaps + (g->simd ? l->m_rows / CONV_SIMD_MB : 0);
     l->bias = l->wpack + (g->simd ? l->m_rows * kdim : 0);
     l->ywide = l->bias + (g->simd ? l->m_rows : 0);
     l->total = l->ywide + l->m_rows * l->n_wide;
@@ -277,7 +278,7 @@ static void depthwise_channel(const float *x, const float *wk, float bias, const
  * computed for all wp positions of each output row, so the product is "wide" (out_h x wp)
  * and the last wp - out_w columns of each row are discarded when copying out. */
 static void conv_wide(const struct conv_geom *g, const float *x, const float *wg, const float *b,
-                      float *scratch, float *y)
+                      float *scratch, float *y, bool first)
 {
     const struct window *w = &g->w;
     struct wide_layout l;
@@ -286,30 +287,46 @@ static void conv_wide(const struct conv_geom *g, const float *x, const float *wg
     const int64_t hp = g->hp, wp = g->wp, out_h = w->out[1], out_w = w->out[2];
     const int64_t n_wide = l.n_wide, kdim = g->cg * win_kernel_volume(w);
 
-    memset(xpad, 0, (size_t)(l.col - l.pad) * sizeof *xpad);
+    /* The padding (and the packed weights below) stay as they are from one image to the
+     * next of the same group: only the first call of a run sets them. */
+    if (first)
+        memset(xpad, 0, (size_t)(l.col - l.pad) * sizeof *xpad);
     for (int64_t c = 0; c < g->cg; c++)
         for (int64_t i = 0; i < w->in[1]; i++)
             copy_row(xpad + (c * hp + i + w->pad_begin[1]) * wp + w->pad_begin[2],
                      x + (c * w->in[1] + i) * w->in[2], w->in[2]);
     if (g->simd) {
         /* Taps in (c, kh, kw) order, the order of W's rows; weights packed per block of
-         * CONV_SIMD_MB output channels so the kernel reads them contiguously. */
-        int32_t *off = (int32_t *)(scratch + l.off);
+         * CONV_SIMD_MB output channels so the kernel reads them contiguously. A block
+         * keeps only the taps where one of its weights is not zero: a pruned layer costs
+         * what its weights leave (and a zero weight adds exactly nothing to a finite
+         * input, so the result is the same). */
+        int32_t *off = (int32_t *)(scratch + l.off), *ntaps = (int32_t *)(scratch + l.ntaps);
         float *wpack = scratch + l.wpack, *bias = scratch + l.bias;
-        int64_t t = 0;
-        for (int64_t c = 0; c < g->cg; c++)
-            for (int64_t kh = 0; kh < w->kernel[1]; kh++)
-                for (int64_t kw = 0; kw < w->kernel[2]; kw++)
-                    off[t++] =
-                        (int32_t)(c * hp * wp + kh * w->dilation[1] * wp + kw * w->dilation[2]);
-        for (int64_t m = 0; m < l.m_rows; m++) {
+        for (int64_t m = 0; m < l.m_rows && first; m++)
             bias[m] = b && m < g->mg ? b[m] : 0.0f;
-            float *dst = wpack + (m / CONV_SIMD_MB) * kdim * CONV_SIMD_MB + m % CONV_SIMD_MB;
-            for (int64_t k = 0; k < kdim; k++)
-                dst[k * CONV_SIMD_MB] = m < g->mg ? wg[m * kdim + k] : 0.0f;
+        for (int64_t mb = 0; mb < l.m_rows / CONV_SIMD_MB && first; mb++) {
+            int32_t *boff = off + mb * kdim;
+            float *dst = wpack + mb * kdim * CONV_SIMD_MB;
+            int64_t t = 0, k = 0;
+            for (int64_t c = 0; c < g->cg; c++)
+                for (int64_t kh = 0; kh < w->kernel[1]; kh++)
+                    for (int64_t kw = 0; kw < w->kernel[2]; kw++, k++) {
+                        bool any = false;
+                        for (int64_t j = 0; j < CONV_SIMD_MB; j++) {
+                            int64_t m = mb * CONV_SIMD_MB + j;
+                            dst[t * CONV_SIMD_MB + j] = m < g->mg ? wg[m * kdim + k] : 0.0f;
+                            any |= dst[t * CONV_SIMD_MB + j] != 0.0f;
+                        }
+                        if (!any)
+                            continue;
+                        boff[t++] = (int32_t)(c * hp * wp + kh * w->dilation[1] * wp +
+                                              kw * w->dilation[2]);
+                    }
+            ntaps[mb] = (int32_t)t;
         }
-        conv_simd_wide(xpad, off, kdim, wpack, bias, l.m_rows / CONV_SIMD_MB, n_wide, ywide,
-                       n_wide);
+        conv_simd_wide(xpad, off, ntaps, kdim, wpack, bias, l.m_rows / CONV_SIMD_MB, n_wide,
+                       ywide, n_wide);
     } else {
         float *dst = scratch + l.col;
         for (int64_t c = 0; c < g->cg; c++)
@@ -354,7 +371,7 @@ static int conv_run(struct op_io *io, struct err *err)
                 continue;
             }
             if (g.wide && kdim > 0) {
-                conv_wide(&g, xg, wg, b ? b + gi * g.mg : NULL, col, yg);
+                conv_wide(&g, xg, wg, b ? b + gi * g.mg : NULL, col, yg, n == 0 || g.group > 1);
                 continue;
             }
             const float *src = xg;

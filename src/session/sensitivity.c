@@ -6,12 +6,16 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "core/files.h"
+#include "core/threadpool.h"
 #include "core/timer.h"
 
 void sens_result_fini(struct sens_result *r)
@@ -74,16 +78,13 @@ static int alloc_result(struct sens_result *r, const struct session *s,
 static int cache_key(const struct session *s, const struct sens_options *o, char *key, size_t size,
                      struct err *err)
 {
-    char data_sha[65];
-    if (files_sha256(s->data_path, data_sha, err) < 0)
-        return -1;
     char shape[128];
     shape_format(&s->row_shape, shape, sizeof shape);
     size_t used =
         (size_t)snprintf(key, size,
                          "prunescope-sensitivity-1|%s|%s|label=%s|scale=%.9g|"
                          "shape=%s|rows=%zu|seed=%llu|levels=",
-                         s->model_sha256, data_sha, s->data_opt.label ? s->data_opt.label : "",
+                         s->model_sha256, s->data_sha256, s->data_opt.label ? s->data_opt.label : "",
                          (double)s->data_opt.scale, shape, o->rows, (unsigned long long)s->seed);
     for (size_t i = 0; i < o->n_levels && used < size; i++)
         used += (size_t)snprintf(key + used, size - used, "%s%.17g", i ? "," : "", o->levels[i]);
@@ -325,6 +326,140 @@ static int downstream(struct engine *e, int start, bool *run, int *frontier, int
     return 0;
 }
 
+/* Below this many multiply-adds a whole run stays on one thread (as in the engine), so a
+ * sweep shares its (layer, level) pairs out between two sessions instead. */
+#define SMALL_RUN_MACS 2097152.0
+
+/* What the threads of one sweep share. */
+struct sweep {
+    struct session *s;
+    const struct sens_options *o;
+    struct sens_result *r;
+    const struct tensor *input;
+    const struct dataset *d;
+    size_t n_out;
+    int *frontier, *n_front; /* 16 per layer, and their counts */
+    int *cap_values;
+    struct tensor **captured; /* the baseline run's activations (read only) */
+    int n_cap;
+    struct metrics base;
+    size_t total;
+    sens_progress_fn progress;
+    void *ctx;
+    double t0;
+    atomic_size_t next_task, done_evals;
+    atomic_int stop;  /* a thread failed or was cancelled */
+    atomic_int ready; /* the baseline run's activations are kept */
+    atomic_size_t *levels_done; /* per layer */
+    size_t reported; /* the last count the reporting thread showed */
+};
+
+/* Sweep (layer, level) pairs taken one at a time from the shared counter, in layer order,
+ * on session ss (the session itself or its twin, whose graph has the same node and value
+ * numbers). */
+static int sweep_layers(struct sweep *sw, struct session *ss, bool report, struct err *err)
+{
+    const struct graph *g = engine_graph(ss->engine);
+    const struct sens_options *o = sw->o;
+    struct sens_result *r = sw->r;
+    size_t nl = ss->layers.count;
+    bool *run = calloc((size_t)g->n_nodes + 1, sizeof *run);
+    struct prune_setting *settings = calloc(nl + 1, sizeof *settings);
+    struct prune_config cfg = {.settings = settings};
+    const struct tensor *bind[16];
+    int front[16];
+    struct engine_rows_opts part = {.run_node = run, .bind = bind};
+    size_t cur = (size_t)-1; /* the layer run[] and bind[] are for */
+    int rc = 0;
+    if (!run || !settings) {
+        free(run), free(settings);
+        atomic_store(&sw->stop, 1);
+        return err_oom(err, "sweep", (size_t)g->n_nodes);
+    }
+    for (;;) {
+        size_t task = atomic_fetch_add(&sw->next_task, 1);
+        if (task >= nl * o->n_levels)
+            break;
+        size_t li = task / o->n_levels, lv = task % o->n_levels;
+        if ((sw->s->cancel && *sw->s->cancel) || atomic_load(&sw->stop)) {
+            err_set(err, "cancelled");
+            err->code = ERR_CANCELLED;
+            rc = -1;
+            break;
+        }
+        if (o->levels[lv] != 0.0) { /* level 0 is the baseline, filled in at the end */
+            /* Layers downstream of others read the baseline run's activations. */
+            while (sw->n_front[li] > 0 && !atomic_load(&sw->ready) && !atomic_load(&sw->stop) &&
+                   !(sw->s->cancel && *sw->s->cancel))
+                sched_yield();
+            if (sw->n_front[li] > 0 && !atomic_load(&sw->ready)) {
+                err_set(err, "cancelled");
+                err->code = ERR_CANCELLED;
+                rc = -1;
+                break;
+            }
+            if (li != cur) {
+                int n_front = 0; /* the frontier again, in this thread's own array */
+                if (downstream(ss->engine, ss->layers.items[li].node, run, front, &n_front,
+                               err) < 0) {
+                    rc = -1;
+                    break;
+                }
+                for (int f = 0; f < n_front; f++)
+                    for (int c = 0; c < sw->n_cap; c++)
+                        if (sw->cap_values[c] == front[f])
+                            bind[f] = sw->captured[c];
+                part.n_bind = n_front;
+                part.bind_values = front;
+                memset(settings, 0, nl * sizeof *settings);
+                cur = li;
+            }
+            settings[li] = method_of(sw->s, o, li, o->levels[lv]);
+            struct metrics ml;
+            struct tensor *outs[64] = {NULL};
+            if (session_apply_temporary(ss, &cfg, err) < 0 ||
+                engine_run_rows_ex(ss->engine, sw->input, &part, outs, err) < 0) {
+                rc = -1; /* Ctrl-C inside a run: ERR_CANCELLED */
+                break;
+            }
+            rc = metrics_compute(tensor_f32(outs[0]), sw->d->rows, sw->n_out, ss->output_kind,
+                                 sw->d, 0, &ml, err);
+            for (int k = 0; k < g->n_outputs; k++)
+                tensor_free(outs[k]);
+            if (rc < 0)
+                break;
+            r->accuracy[task] = ml.accuracy;
+            r->loss[task] = ml.loss;
+            r->correct[task] = ml.correct;
+        }
+        atomic_fetch_add(&sw->levels_done[li], 1);
+        size_t done = atomic_fetch_add(&sw->done_evals, 1) + 1;
+        if (report && sw->progress && done > sw->reported) {
+            sw->reported = done;
+            sw->progress(sw->ctx, done, sw->total, timer_now_s() - sw->t0);
+        }
+    }
+    if (rc < 0)
+        atomic_store(&sw->stop, 1);
+    free(run);
+    free(settings);
+    return rc;
+}
+
+struct helper_arg {
+    struct sweep *sw;
+    struct session *twin;
+    int rc;
+    struct err err;
+};
+
+static void *helper_main(void *p)
+{
+    struct helper_arg *a = p;
+    a->rc = sweep_layers(a->sw, a->twin, false, &a->err);
+    return NULL;
+}
+
 int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn progress, void *ctx,
              struct sens_result *r, struct err *err)
 {
@@ -354,13 +489,13 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
         sens_result_fini(r);
         return -1;
     }
+    double t0 = timer_now_s();
     char key[16384];
     if (cache_key(s, o, key, sizeof key, err) < 0) {
         sens_result_fini(r);
         return -1;
     }
     cache_path(key, r->cache_path, sizeof r->cache_path);
-    double t0 = timer_now_s();
     if (!o->fresh && cache_read(r, key)) {
         r->elapsed_ms = (timer_now_s() - t0) * 1e3;
         return 0;
@@ -445,88 +580,101 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
                 cap_values[n_cap++] = v;
         }
     }
+    size_t n_out = session_model_outputs(s);
+    struct sweep sw = {.s = s,
+                       .o = o,
+                       .r = r,
+                       .input = &input,
+                       .d = d,
+                       .n_out = n_out,
+                       .frontier = frontier,
+                       .n_front = n_front,
+                       .cap_values = cap_values,
+                       .captured = captured,
+                       .n_cap = n_cap,
+                       .total = s->layers.count * o->n_levels,
+                       .progress = progress,
+                       .ctx = ctx,
+                       .t0 = t0};
+    atomic_init(&sw.next_task, 0);
+    atomic_init(&sw.done_evals, 0);
+    atomic_init(&sw.stop, 0);
+    atomic_init(&sw.ready, 0);
+    sw.levels_done = calloc(s->layers.count + 1, sizeof *sw.levels_done);
+    if (sw.levels_done)
+        for (size_t i = 0; i < s->layers.count; i++)
+            atomic_init(&sw.levels_done[i], 0);
+    if (!sw.levels_done) {
+        free(frontier), free(n_front);
+        err_oom(err, "sweep", s->layers.count);
+        goto done;
+    }
+    /* Runs too small to share out by rows share out by (layer, level) pairs: a twin session
+     * (weights and engine of its own) takes pairs on a second thread, starting with those
+     * of layers that read only the model's input while this thread makes the baseline run
+     * that keeps the activations the others need. */
+    struct session *twin = NULL;
+    bool taylor = false;
+    for (size_t i = 0; i < s->layers.count; i++)
+        taylor |= method_of(s, o, i, 0.5).criterion == CRIT_TAYLOR;
+    double work = (double)d->rows * engine_macs_per_row(s->engine);
+    if (s->threads != 1 && pool_cpu_count() > 1 && sw.total > 1 && !taylor &&
+        work < SMALL_RUN_MACS) {
+        struct err ignored;
+        twin = session_twin(s, &ignored);
+    }
+    pthread_t helper;
+    struct helper_arg ha = {.sw = &sw, .twin = twin, .rc = 0};
+    bool helping = twin && pthread_create(&helper, NULL, helper_main, &ha) == 0;
+
     memset(cfg.settings, 0, s->layers.count * sizeof *cfg.settings);
     struct tensor *outs[64] = {NULL};
     struct engine_rows_opts base = {
         .n_capture = n_cap, .capture_values = cap_values, .captured = captured};
-    struct metrics m;
-    size_t n_out = session_model_outputs(s);
-    if (session_apply_temporary(s, &cfg, err) < 0 ||
-        engine_run_rows_ex(s->engine, &input, &base, outs, err) < 0) {
+    int mrc = -1;
+    if (session_apply_temporary(s, &cfg, err) == 0 &&
+        engine_run_rows_ex(s->engine, &input, &base, outs, err) == 0) {
+        mrc = metrics_compute(tensor_f32(outs[0]), d->rows, n_out, s->output_kind, d, 0,
+                              &sw.base, err);
+        for (int k = 0; k < g->n_outputs; k++)
+            tensor_free(outs[k]);
+    }
+    if (mrc < 0) {
+        atomic_store(&sw.stop, 1);
+        if (helping)
+            pthread_join(helper, NULL);
+        free(sw.levels_done);
         free(frontier), free(n_front);
         goto done;
     }
-    rc = metrics_compute(tensor_f32(outs[0]), d->rows, n_out, s->output_kind, d, 0, &m, err);
-    for (int k = 0; k < g->n_outputs; k++)
-        tensor_free(outs[k]);
-    if (rc < 0) {
-        free(frontier), free(n_front);
-        goto done;
-    }
-    rc = -1;
-    r->baseline_accuracy = m.accuracy;
-    r->baseline_loss = m.loss;
-    r->baseline_correct = m.correct;
-
-    size_t total = s->layers.count * o->n_levels, done_evals = 0;
-    bool cancelled = false, failed = false;
-    for (size_t li = 0; li < s->layers.count && !cancelled; li++) {
-        const struct tensor *bind[16];
-        for (int f = 0; f < n_front[li]; f++)
-            for (int c = 0; c < n_cap; c++)
-                if (cap_values[c] == frontier[li * 16 + f])
-                    bind[f] = captured[c];
-        if (downstream(s->engine, s->layers.items[li].node, run, frontier + li * 16, &n_front[li],
-                       err) < 0) {
-            failed = true;
-            break;
-        }
-        struct engine_rows_opts part = {.run_node = run,
-                                        .n_bind = n_front[li],
-                                        .bind_values = frontier + li * 16,
-                                        .bind = bind};
-        for (size_t lv = 0; lv < o->n_levels; lv++) {
-            if (s->cancel && *s->cancel) {
-                cancelled = true;
-                break;
-            }
-            size_t at = li * o->n_levels + lv;
+    atomic_store(&sw.ready, 1);
+    r->baseline_accuracy = sw.base.accuracy;
+    r->baseline_loss = sw.base.loss;
+    r->baseline_correct = sw.base.correct;
+    mrc = sweep_layers(&sw, s, true, err);
+    if (helping)
+        pthread_join(helper, NULL);
+    /* Level 0 prunes nothing: the baseline. */
+    for (size_t li = 0; li < s->layers.count; li++)
+        for (size_t lv = 0; lv < o->n_levels; lv++)
             if (o->levels[lv] == 0.0) {
-                r->accuracy[at] = m.accuracy;
-                r->loss[at] = m.loss;
-                r->correct[at] = m.correct;
-            } else {
-                memset(cfg.settings, 0, s->layers.count * sizeof *cfg.settings);
-                cfg.settings[li] = method_of(s, o, li, o->levels[lv]);
-                struct metrics ml;
-                if (session_apply_temporary(s, &cfg, err) < 0 ||
-                    engine_run_rows_ex(s->engine, &input, &part, outs, err) < 0) {
-                    /* Ctrl-C inside a run stops the sweep like Ctrl-C between runs. */
-                    cancelled = err->code == ERR_CANCELLED;
-                    failed = !cancelled;
-                    break;
-                }
-                int mrc = metrics_compute(tensor_f32(outs[0]), d->rows, n_out, s->output_kind, d, 0,
-                                          &ml, err);
-                for (int k = 0; k < g->n_outputs; k++)
-                    tensor_free(outs[k]);
-                if (mrc < 0) {
-                    failed = true;
-                    break;
-                }
-                r->accuracy[at] = ml.accuracy;
-                r->loss[at] = ml.loss;
-                r->correct[at] = ml.correct;
+                r->accuracy[li * o->n_levels + lv] = sw.base.accuracy;
+                r->loss[li * o->n_levels + lv] = sw.base.loss;
+                r->correct[li * o->n_levels + lv] = sw.base.correct;
             }
-            done_evals++;
-            if (progress)
-                progress(ctx, done_evals, total, timer_now_s() - t0);
-            if (lv + 1 == o->n_levels)
-                r->layers_done = li + 1;
-        }
-        if (failed)
-            break;
+    size_t all = atomic_load(&sw.done_evals);
+    if (progress && all > sw.reported)
+        progress(ctx, all, sw.total, timer_now_s() - t0); /* the helper finished last */
+    bool failed = mrc < 0 && err->code != ERR_CANCELLED;
+    if (!failed && helping && ha.rc < 0 && ha.err.code != ERR_CANCELLED) {
+        *err = ha.err;
+        failed = true;
     }
+    bool cancelled = !failed && (mrc < 0 || (helping && ha.rc < 0));
+    while (r->layers_done < s->layers.count &&
+           atomic_load(&sw.levels_done[r->layers_done]) == o->n_levels)
+        r->layers_done++;
+    free(sw.levels_done);
     free(frontier);
     free(n_front);
     if (failed)

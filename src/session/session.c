@@ -25,8 +25,18 @@ struct session *session_new(int threads, const volatile sig_atomic_t *cancel, st
     return s;
 }
 
+static void drop_twin(struct session *s)
+{
+    if (s->twin) {
+        s->twin->data = NULL; /* borrowed */
+        session_free(s->twin);
+        s->twin = NULL;
+    }
+}
+
 static void drop_data(struct session *s)
 {
+    drop_twin(s);
     dataset_free(s->data);
     s->data = NULL;
     free(s->data_path);
@@ -65,6 +75,7 @@ static void drop_sensitivity(struct session *s)
 
 static void drop_pruning(struct session *s)
 {
+    drop_twin(s);
     drop_saliency(s);
     drop_sensitivity(s);
     if (s->engine)
@@ -305,6 +316,9 @@ int session_load_data(struct session *s, const char *path, const struct dataset_
     if (!s->engine)
         return err_set(err, "load a model first (load MODEL.onnx), so the data can be checked "
                             "against its input");
+    char sha[65];
+    if (files_sha256(path, sha, err) < 0)
+        return -1;
     struct dataset *d = dataset_load(path, opt, err);
     if (!d)
         return -1;
@@ -325,6 +339,7 @@ int session_load_data(struct session *s, const char *path, const struct dataset_
     drop_sensitivity(s);
     s->data = d;
     s->data_path = p;
+    memcpy(s->data_sha256, sha, sizeof sha);
     s->data_opt = *opt;
     s->data_opt.label = label;
     s->row_shape = rs;
@@ -411,6 +426,33 @@ double session_layer_macs(const struct session *s, const struct layer *l)
     if (strcmp(l->op, "MatMul") == 0 && l->shape.ndim >= 2)
         k = l->shape.dims[l->shape.ndim - 2];
     return out_elems * (double)k;
+}
+
+struct session *session_twin(struct session *s, struct err *err)
+{
+    if (!s->engine || !s->data) {
+        err_set(err, "no model or data to share");
+        return NULL;
+    }
+    if (!s->twin) {
+        struct session *t = session_new(1, s->cancel, err);
+        if (!t)
+            return NULL;
+        if (session_load_model(t, s->model_path, NULL, 0, err) < 0) {
+            session_free(t);
+            return NULL;
+        }
+        if (strcmp(t->model_sha256, s->model_sha256) != 0 || t->layers.count != s->layers.count) {
+            session_free(t);
+            err_set(err, "%s changed on disk since it was loaded", s->model_path);
+            return NULL;
+        }
+        s->twin = t;
+    }
+    s->twin->data = s->data;
+    s->twin->row_shape = s->row_shape;
+    s->twin->seed = s->seed;
+    return s->twin;
 }
 
 int session_add_history(struct session *s, const char *line, struct err *err)

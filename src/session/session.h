@@ -52,6 +52,7 @@ struct session {
 
     char *model_path;
     char model_sha256[65]; /* of the model file as loaded */
+    char data_sha256[65];  /* of the data file as loaded */
     struct engine *engine; /* NULL until a model is loaded */
     struct layer_list layers;
     enum output_kind output_kind;
@@ -79,6 +80,8 @@ struct session {
      * predicted drop x measured drop and predicted drop squared, and their count. */
     double pred_sxy, pred_sxx, pred_last_drop;
     size_t predictions;
+
+    struct session *twin; /* session_twin's, or NULL */
 
     char **history;
     size_t n_history, cap_history;
@@ -155,6 +158,13 @@ const char *session_layer_kernel(const struct session *s, const struct layer *l)
 
 /* Zeros in a layer's weight now. */
 size_t session_layer_zeros(const struct session *s, const struct layer *l);
+
+/* A second session on the same model (the file read again and checked against the
+ * SHA-256 loaded) with weights and an engine of its own on one thread, sharing s's data
+ * (borrowed: it is never freed through the twin): for work split by tasks, not rows,
+ * when a run is too small to share out. Kept in s until the model or data changes. NULL
+ * with err set when it cannot be made. */
+struct session *session_twin(struct session *s, struct err *err);
 
 /* Remember a command line; returns -1 only on out of memory. */
 int session_add_history(struct session *s, const char *line, struct err *err);

@@ -335,6 +335,7 @@ struct conv_case {
     int64_t pads[6]; /* nsp begins, then nsp ends */
     bool bias;
     bool kernel_shape_attr;
+    float zeros; /* this share of the weights set to 0, and output channels 4-7 all 0 */
 };
 
 /* Output size of one dim by the ONNX formula floor((in + pb + pe - ((k-1)d+1)) / s) + 1. */
@@ -409,6 +410,12 @@ static void run_random_case(const struct conv_case *cc, uint32_t seed)
         xv[i] = lcg_float();
     for (size_t i = 0; i < nw; i++)
         wv[i] = lcg_float();
+    if (cc->zeros > 0) {
+        size_t per_m = nw / (size_t)cc->m;
+        for (size_t i = 0; i < nw; i++)
+            if ((lcg_float() + 1.0f) / 2.0f < cc->zeros || (i / per_m >= 4 && i / per_m < 8))
+                wv[i] = 0.0f;
+    }
     for (int64_t i = 0; i < cc->m; i++)
         bv[i] = lcg_float();
     ref_conv(cc, xv, wv, cc->bias ? bv : NULL, yv);
@@ -603,6 +610,55 @@ Test(conv, matches_a_naive_reference_on_random_cases)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_random_case(&cases[i], 12345u + 7919u * (uint32_t)i);
+}
+
+/* Pruned weights: the direct stride-1 path leaves out the taps whose weights are all zero in
+ * a block of output channels (and a block of channels with no weight at all), its padded
+ * input and packed weights set once for a whole batch. */
+Test(conv, pruned_weights_match_a_naive_reference)
+{
+    static const struct conv_case cases[] = {
+        /* 10 output channels: blocks 0-3 (sparse), 4-7 (all zero), 8-9 (+ 2 padding). */
+        {.nsp = 2,
+         .n = 3,
+         .c = 3,
+         .m = 10,
+         .group = 1,
+         .in = {9, 11},
+         .k = {3, 3},
+         .stride = {1, 1},
+         .dil = {1, 1},
+         .pads = {1, 1, 1, 1},
+         .bias = true,
+         .zeros = 0.7f},
+        /* Two groups of 8 output channels, no bias, 90% zeros, a dilated kernel. */
+        {.nsp = 2,
+         .n = 2,
+         .c = 4,
+         .m = 16,
+         .group = 2,
+         .in = {8, 7},
+         .k = {2, 3},
+         .stride = {1, 1},
+         .dil = {2, 1},
+         .pads = {0, 1, 1, 0},
+         .zeros = 0.9f},
+        /* Every weight zero: the bias alone. */
+        {.nsp = 2,
+         .n = 2,
+         .c = 2,
+         .m = 5,
+         .group = 1,
+         .in = {6, 6},
+         .k = {3, 3},
+         .stride = {1, 1},
+         .dil = {1, 1},
+         .pads = {1, 1, 1, 1},
+         .bias = true,
+         .zeros = 1.0f},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_random_case(&cases[i], 777u + 104729u * (uint32_t)i);
 }
 
 /* ---- Conv: refusals ---- */
