@@ -133,3 +133,74 @@ Test(sensitivity, refuses_bad_requests_and_recomputes_a_damaged_cache, .init = t
     sens_result_fini(&r);
     session_free(s);
 }
+
+/* Ctrl-C (the session's cancel flag, set here from the progress callback as the signal
+ * handler would) stops the sweep between evaluations: the finished layers equal an
+ * uninterrupted sweep, nothing is cached, and the session's weights are its own again. */
+static volatile sig_atomic_t cancel_flag;
+
+static void cancel_after(void *ctx, size_t done, size_t total, double elapsed_s)
+{
+    (void)total, (void)elapsed_s;
+    if (done >= *(const size_t *)ctx)
+        cancel_flag = 1;
+}
+
+static void check_cancel(const char *model, const char *csv, float scale, int threads,
+                         size_t rows, size_t at, size_t exact_layers)
+{
+    struct err err;
+    tu_remove_cache(); /* no table from the case before */
+    cancel_flag = 0;
+    struct session *s = session_new(threads, &cancel_flag, &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    struct dataset_options opt = {.scale = scale};
+    cr_assert_eq(session_load_model(s, tu_src_path(model), NULL, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(session_load_data(s, tu_src_path(csv), &opt, NULL, &err), 0, "%s", err.msg);
+    struct metrics before, after;
+    cr_assert_eq(session_eval(s, 0, &before, NULL, &err), 0, "%s", err.msg);
+    struct sens_options o = {
+        .levels = {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95}, .n_levels = 11, .rows = rows};
+    if (!exact_layers) {
+        /* 60 levels a layer: far more work than a stop at the first report leaves done,
+         * however the two threads are scheduled. */
+        o.n_levels = 60;
+        for (size_t i = 0; i < o.n_levels; i++)
+            o.levels[i] = 0.016 * (double)i;
+    }
+    struct sens_result cut, full;
+    cr_assert_eq(sens_run(s, &o, cancel_after, &at, &cut, &err), 0, "%s", err.msg);
+    cr_expect_lt(cut.layers_done, cut.n_layers, "%s, %d threads: the sweep was not stopped",
+                 model, threads);
+    if (exact_layers)
+        cr_expect_eq(cut.layers_done, exact_layers, "%s: %zu layers finished", model,
+                     cut.layers_done);
+    cr_expect(strstr(cut.cache_note, "cancelled") != NULL, "note: %s", cut.cache_note);
+    cancel_flag = 0;
+    cr_assert_eq(session_eval(s, 0, &after, NULL, &err), 0, "%s", err.msg);
+    cr_expect_eq(after.correct, before.correct, "the weights are the session's again");
+    cr_assert_eq(sens_run(s, &o, NULL, NULL, &full, &err), 0, "%s", err.msg);
+    cr_expect_not(full.from_cache, "a cancelled sweep left a cache file");
+    cr_expect_eq(full.layers_done, full.n_layers);
+    for (size_t i = 0; i < cut.layers_done * o.n_levels; i++)
+        cr_expect_eq(cut.correct[i], full.correct[i], "%s: layer %zu level %zu", model,
+                     i / o.n_levels, i % o.n_levels);
+    sens_result_fini(&cut);
+    sens_result_fini(&full);
+    session_free(s);
+}
+
+Test(sensitivity, ctrl_c_keeps_the_finished_layers, .init = tu_private_cache,
+     .fini = tu_remove_cache)
+{
+    /* One thread: evaluations in order, so stopping after the first layer's 11 and one
+     * more leaves exactly the first layer. */
+    check_cancel("data/digits_mlp.onnx", "data/digits.csv", 1.0f, 1, 0, 12, 1);
+    /* Two threads on the small model: two copies share the pairs out and only the first
+     * reports, so the stop comes at its first report and the layers it leaves depend on
+     * timing. */
+    check_cancel("data/digits_mlp.onnx", "data/digits.csv", 1.0f, 2, 0, 1, 0);
+    /* Two threads splitting rows (the CNN on a 1,000-row sample): in order again. */
+    check_cancel("data/fashion_cnn.onnx", "data/fashion-mnist-test.csv.gz", 1.0f / 255.0f, 2,
+                 1000, 12, 1);
+}
