@@ -37,9 +37,8 @@ static int curve_cmd(struct cmd_ctx *c, int argc, char **argv, struct err *err)
     size_t points = 20;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--points") == 0 && i + 1 < argc) {
-            char *end;
-            long n = strtol(argv[++i], &end, 10);
-            if (*end || end == argv[i] || n < 2 || n > 1000)
+            long long n;
+            if (!cmd_parse_int(argv[++i], 2, 1000, &n))
                 return err_set(err, "--points expects a number from 2 to 1000, got '%s'", argv[i]);
             points = (size_t)n;
         } else {

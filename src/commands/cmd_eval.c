@@ -12,9 +12,8 @@ static int eval_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
     int top_k = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--top") == 0 && i + 1 < argc) {
-            char *end;
-            long k = strtol(argv[++i], &end, 10);
-            if (*end || end == argv[i] || k < 1 || k > 1000)
+            long long k;
+            if (!cmd_parse_int(argv[++i], 1, 1000, &k))
                 return err_set(err, "--top expects a number from 1 to 1000, got '%s'", argv[i]);
             top_k = (int)k;
         } else {

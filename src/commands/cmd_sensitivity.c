@@ -1,6 +1,7 @@
 /* sensitivity: the per-layer sweep, shown as a table of accuracy by level. Not the sweep
  * (session/sensitivity.c). */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,9 +105,8 @@ static int sensitivity_run(struct cmd_ctx *c, int argc, char **argv, struct err 
             if (parse_levels(argv[++i], &o, err) < 0)
                 return -1;
         } else if (strcmp(a, "--rows") == 0 && i + 1 < argc) {
-            char *end;
-            long long n = strtoll(argv[++i], &end, 10);
-            if (*end || end == argv[i] || n < 1)
+            long long n;
+            if (!cmd_parse_int(argv[++i], 1, LLONG_MAX, &n))
                 return err_set(err, "--rows expects a positive number of rows, got '%s'", argv[i]);
             o.rows = (size_t)n;
         } else if (strcmp(a, "--method") == 0 && i + 2 < argc) {

@@ -2,6 +2,7 @@
  * sink. Not any one command (cmd_*.c). */
 #include "commands/command.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,4 +216,15 @@ int cmd_run_script(struct cmd_ctx *c, const char *text, const char *where, bool 
     }
     free(cmd);
     return failed;
+}
+
+bool cmd_parse_int(const char *text, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || *end || errno || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
 }

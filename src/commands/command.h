@@ -63,6 +63,10 @@ int cmd_run_script(struct cmd_ctx *c, const char *text, const char *where, bool 
  * default sweep (usually from the cache) and say so in one line. For auto and curve. */
 int cmd_need_sensitivity(struct cmd_ctx *c, struct err *err);
 
+/* A whole decimal integer in [lo, hi], nothing after it: the numeric options' values
+ * (--top, --points, --rows). False otherwise; the caller names the option in its message. */
+bool cmd_parse_int(const char *text, long long lo, long long hi, long long *out);
+
 /* Commands of the table (one file each or per small family). */
 extern const struct cmd_def cmd_load, cmd_data, cmd_info, cmd_layers, cmd_eval, cmd_set, cmd_method,
     cmd_global, cmd_undo, cmd_redo, cmd_reset, cmd_storage, cmd_sensitivity, cmd_auto, cmd_curve, cmd_export,

@@ -338,6 +338,7 @@ struct sweep {
     const struct tensor *input;
     const struct dataset *d;
     size_t n_out;
+    const bool *runs;        /* per layer, the nodes its levels run (n_nodes each) */
     int *frontier, *n_front; /* 16 per layer, and their counts */
     int *cap_values;
     struct tensor **captured; /* the baseline run's activations (read only) */
@@ -363,18 +364,15 @@ static int sweep_layers(struct sweep *sw, struct session *ss, bool report, struc
     const struct sens_options *o = sw->o;
     struct sens_result *r = sw->r;
     size_t nl = ss->layers.count;
-    bool *run = calloc((size_t)g->n_nodes + 1, sizeof *run);
     struct prune_setting *settings = calloc(nl + 1, sizeof *settings);
     struct prune_config cfg = {.settings = settings};
     const struct tensor *bind[16];
-    int front[16];
-    struct engine_rows_opts part = {.run_node = run, .bind = bind};
-    size_t cur = (size_t)-1; /* the layer run[] and bind[] are for */
+    struct engine_rows_opts part = {.bind = bind};
+    size_t cur = (size_t)-1; /* the layer part and bind[] are for */
     int rc = 0;
-    if (!run || !settings) {
-        free(run), free(settings);
+    if (!settings) {
         atomic_store(&sw->stop, 1);
-        return err_oom(err, "sweep", (size_t)g->n_nodes);
+        return err_oom(err, "sweep", nl);
     }
     for (;;) {
         size_t task = atomic_fetch_add(&sw->next_task, 1);
@@ -399,17 +397,13 @@ static int sweep_layers(struct sweep *sw, struct session *ss, bool report, struc
                 break;
             }
             if (li != cur) {
-                int n_front = 0; /* the frontier again, in this thread's own array */
-                if (downstream(ss->engine, ss->layers.items[li].node, run, front, &n_front,
-                               err) < 0) {
-                    rc = -1;
-                    break;
-                }
-                for (int f = 0; f < n_front; f++)
+                const int *front = sw->frontier + li * 16;
+                for (int f = 0; f < sw->n_front[li]; f++)
                     for (int c = 0; c < sw->n_cap; c++)
                         if (sw->cap_values[c] == front[f])
                             bind[f] = sw->captured[c];
-                part.n_bind = n_front;
+                part.run_node = sw->runs + li * (size_t)g->n_nodes;
+                part.n_bind = sw->n_front[li];
                 part.bind_values = front;
                 memset(settings, 0, nl * sizeof *settings);
                 cur = li;
@@ -441,7 +435,6 @@ static int sweep_layers(struct sweep *sw, struct session *ss, bool report, struc
     }
     if (rc < 0)
         atomic_store(&sw->stop, 1);
-    free(run);
     free(settings);
     return rc;
 }
@@ -509,7 +502,8 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
     struct tensor *captured[16 * 64] = {NULL};
     int cap_values[16 * 64];
     int n_cap = 0;
-    bool *run = calloc((size_t)g->n_nodes + 1, sizeof *run);
+    /* Per layer, the nodes downstream of it: what each of its levels runs. */
+    bool *run = calloc(s->layers.count * (size_t)g->n_nodes + 1, sizeof *run);
     struct prune_config cfg = {0};
     if (!run || session_config_copy(s, &cfg, err) < 0)
         goto done;
@@ -561,8 +555,8 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
         goto done;
     }
     for (size_t li = 0; li < s->layers.count; li++) {
-        if (downstream(s->engine, s->layers.items[li].node, run, frontier + li * 16, &n_front[li],
-                       err) < 0) {
+        if (downstream(s->engine, s->layers.items[li].node, run + li * (size_t)g->n_nodes,
+                       frontier + li * 16, &n_front[li], err) < 0) {
             free(frontier), free(n_front);
             goto done;
         }
@@ -586,6 +580,7 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
                        .r = r,
                        .input = &input,
                        .d = d,
+                       .runs = run,
                        .n_out = n_out,
                        .frontier = frontier,
                        .n_front = n_front,
