@@ -394,8 +394,15 @@ static int convert_graph(struct graph *g, const Onnx__ModelProto *mp, struct err
         if ((!op->domain || !*op->domain || strcmp(op->domain, "ai.onnx") == 0) && op->has_version)
             g->opset = op->version;
     }
-    if (g->opset < 0)
+    if (g->opset < 0) {
+        /* A valid model may use only other domains (ai.onnx.ml, training): not ours. */
+        if (mp->n_opset_import && mp->opset_import[0]->domain)
+            return err_unsupported(err,
+                                   "the model imports only the '%s' operator domain, not the "
+                                   "default ONNX domain prunescope runs",
+                                   mp->opset_import[0]->domain);
         return err_set(err, "the model imports no opset of the default ONNX domain");
+    }
 
     for (size_t i = 0; i < gp->n_initializer; i++) {
         const Onnx__TensorProto *tp = gp->initializer[i];
