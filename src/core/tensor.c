@@ -11,6 +11,8 @@ const char *dtype_name(enum dtype t)
     switch (t) {
     case DTYPE_FLOAT: return "float32";
     case DTYPE_INT64: return "int64";
+    case DTYPE_INT32: return "int32";
+    case DTYPE_BOOL: return "bool";
     default: return "undefined";
     }
 }
@@ -20,6 +22,8 @@ size_t dtype_size(enum dtype t)
     switch (t) {
     case DTYPE_FLOAT: return 4;
     case DTYPE_INT64: return 8;
+    case DTYPE_INT32: return 4;
+    case DTYPE_BOOL: return 1;
     default: return 0;
     }
 }

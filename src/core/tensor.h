@@ -1,4 +1,5 @@
-/* n-dimensional arrays of float32 or int64 with their shape; the unit of data everywhere.
+/* n-dimensional arrays of float32, int64, int32 or bool with their shape; the unit of data
+ * everywhere.
  * Not for graph bookkeeping (model/graph.h) or for knowing what op made a tensor. */
 #ifndef PRUNESCOPE_CORE_TENSOR_H
 #define PRUNESCOPE_CORE_TENSOR_H
@@ -12,11 +13,14 @@
 #define TENSOR_MAX_DIMS 8
 
 /* Element types; the numbers are ONNX's TensorProto.DataType codes. Computation is in
- * float32; int64 carries shapes, indices and axes. */
+ * float32; int64 carries shapes, indices and axes; int32 and bool (one byte, 0 or 1) are
+ * what comparisons, masks and casts in exported models produce and consume. */
 enum dtype {
     DTYPE_UNDEFINED = 0,
     DTYPE_FLOAT = 1,
+    DTYPE_INT32 = 6,
     DTYPE_INT64 = 7,
+    DTYPE_BOOL = 9,
 };
 
 struct shape {
@@ -64,6 +68,15 @@ static inline float *tensor_f32(const struct tensor *t)
 static inline int64_t *tensor_i64(const struct tensor *t)
 {
     return (int64_t *)t->data;
+}
+static inline int32_t *tensor_i32(const struct tensor *t)
+{
+    return (int32_t *)t->data;
+}
+/* Bool elements are bytes holding 0 or 1 (ONNX's layout), not C's bool. */
+static inline uint8_t *tensor_bool(const struct tensor *t)
+{
+    return (uint8_t *)t->data;
 }
 
 #endif

@@ -53,7 +53,9 @@ uint8_t *onnx_slurp(const char *path, size_t *len_out, struct err *err)
     return buf;
 }
 
-/* Element size in the source representation, and how typed data is stored. */
+/* Element size in the source representation, and how typed data is stored: float32, int64,
+ * int32 and bool keep their type; double narrows to float32 and the small integer types
+ * widen to int64. */
 static int elem_info(int t, enum dtype *dt, size_t *raw_size)
 {
     switch (t) {
@@ -70,7 +72,7 @@ static int elem_info(int t, enum dtype *dt, size_t *raw_size)
         *raw_size = 8;
         return 0;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT32:
-        *dt = DTYPE_INT64;
+        *dt = DTYPE_INT32;
         *raw_size = 4;
         return 0;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT16:
@@ -90,7 +92,7 @@ static int elem_info(int t, enum dtype *dt, size_t *raw_size)
         *raw_size = 1;
         return 0;
     case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL:
-        *dt = DTYPE_INT64;
+        *dt = DTYPE_BOOL;
         *raw_size = 1;
         return 0;
     default: return -1;
@@ -100,11 +102,6 @@ static int elem_info(int t, enum dtype *dt, size_t *raw_size)
 static int64_t raw_int(int t, const uint8_t *p)
 {
     switch (t) {
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: {
-        int32_t v;
-        memcpy(&v, p, 4);
-        return v;
-    }
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT16: {
         int16_t v;
         memcpy(&v, p, 2);
@@ -197,6 +194,10 @@ static struct tensor *tensor_from_proto(const Onnx__TensorProto *tp, const char 
                 tensor_f32(t)[i] = (float)d;
             } else if (et == ONNX__TENSOR_PROTO__DATA_TYPE__INT64) {
                 memcpy(&tensor_i64(t)[i], p, 8);
+            } else if (et == ONNX__TENSOR_PROTO__DATA_TYPE__INT32) {
+                memcpy(&tensor_i32(t)[i], p, 4);
+            } else if (et == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL) {
+                tensor_bool(t)[i] = p[0] != 0;
             } else {
                 tensor_i64(t)[i] = raw_int(et, p);
             }
@@ -207,6 +208,10 @@ static struct tensor *tensor_from_proto(const Onnx__TensorProto *tp, const char 
                 tensor_f32(t)[i] = (float)tp->double_data[i];
                 break;
             case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: tensor_i64(t)[i] = tp->int64_data[i]; break;
+            case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: tensor_i32(t)[i] = tp->int32_data[i]; break;
+            case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL:
+                tensor_bool(t)[i] = tp->int32_data[i] != 0;
+                break;
             default: tensor_i64(t)[i] = tp->int32_data[i]; break;
             }
         }
@@ -304,9 +309,13 @@ static int convert_value_info(struct graph *g, const Onnx__ValueInfoProto *vi, i
     }
     const Onnx__TypeProto__Tensor *tt = vi->type->tensor_type;
     v->onnx_elem_type = tt->has_elem_type ? tt->elem_type : 0;
-    v->dtype = v->onnx_elem_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT   ? DTYPE_FLOAT
-               : v->onnx_elem_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 ? DTYPE_INT64
-                                                                           : DTYPE_UNDEFINED;
+    switch (v->onnx_elem_type) {
+    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: v->dtype = DTYPE_FLOAT; break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: v->dtype = DTYPE_INT64; break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: v->dtype = DTYPE_INT32; break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: v->dtype = DTYPE_BOOL; break;
+    default: v->dtype = DTYPE_UNDEFINED; break;
+    }
     if (!tt->shape)
         return 0;
     if (tt->shape->n_dim > TENSOR_MAX_DIMS)

@@ -33,6 +33,18 @@ const char *tu_node_tests_dir(void)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode) ? p : NULL;
 }
 
+/* Element i of a float32, int64, int32 or bool tensor. */
+static double elem_as_double(const struct tensor *t, size_t i)
+{
+    switch (t->dtype) {
+    case DTYPE_FLOAT: return tensor_f32(t)[i];
+    case DTYPE_INT64: return (double)tensor_i64(t)[i];
+    case DTYPE_INT32: return tensor_i32(t)[i];
+    case DTYPE_BOOL: return tensor_bool(t)[i];
+    default: return NAN;
+    }
+}
+
 struct tu_compare tu_compare(const struct tensor *got, const struct tensor *want, double rtol,
                              double atol)
 {
@@ -53,13 +65,8 @@ struct tu_compare tu_compare(const struct tensor *got, const struct tensor *want
     size_t n = tensor_numel(got);
     for (size_t i = 0; i < n; i++) {
         double g, w;
-        if (got->dtype == DTYPE_FLOAT) {
-            g = tensor_f32(got)[i];
-            w = tensor_f32(want)[i];
-        } else {
-            g = (double)tensor_i64(got)[i];
-            w = (double)tensor_i64(want)[i];
-        }
+        g = elem_as_double(got, i);
+        w = elem_as_double(want, i);
         if (isnan(g) && isnan(w))
             continue;
         double d = fabs(g - w);
@@ -77,9 +84,10 @@ struct tu_compare tu_compare(const struct tensor *got, const struct tensor *want
     return c;
 }
 
+/* FLOAT, INT32, INT64 and BOOL: the ONNX element types with a dtype of their own. */
 static bool supported_elem(int t)
 {
-    return t == 1 || t == 7;
+    return t == 1 || t == 6 || t == 7 || t == 9;
 }
 
 enum tu_case_result tu_run_case(const char *dir, double rtol, double atol, bool by_rows,
