@@ -1,4 +1,5 @@
-/* load, info and layers: the model and what it holds. Not the data (cmd_data.c). */
+/* load and info: the model and what it holds. Not the data (cmd_data.c) or the layer
+ * table (cmd_layers.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -94,6 +95,18 @@ static int info_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
     out_set(c->o, "opset", json_integer(g->opset));
     out_set(c->o, "inputs", describe_values(c, g->inputs, g->n_inputs, "input"));
     out_set(c->o, "outputs", describe_values(c, g->outputs, g->n_outputs, "output"));
+    /* Only a batch fixed in the file is worth a line; JSON always says. */
+    const char *mode = engine_batch_mode(s->engine), *why = engine_batch_reason(s->engine);
+    long long fixed = (long long)engine_batch_fixed(s->engine);
+    if (fixed > 0 && strcmp(mode, "re-planned") == 0)
+        out_printf(c->o, "batch    fixed %lld in the file; re-planned per chunk\n", fixed);
+    else if (fixed > 0)
+        out_printf(c->o, "batch    fixed %lld in the file; run %s%s%s%s\n", fixed, mode,
+                   *why ? " (" : "", why, *why ? ")" : "");
+    out_set(c->o, "batch",
+            json_pack("{s:s, s:o, s:o}", "mode", mode, "fixed",
+                      fixed > 0 ? json_integer(fixed) : json_null(), "reason",
+                      *why ? json_string(why) : json_null()));
     out_printf(c->o, "nodes    %d\n", g->n_nodes);
     json_t *nodes = json_array();
     for (int n = 0; n < g->n_nodes; n++) {
@@ -128,67 +141,6 @@ static int info_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
     return 0;
 }
 
-static json_t *layer_json(const struct session *s, size_t i)
-{
-    const struct layer *l = &s->layers.items[i];
-    json_t *shape = json_array();
-    for (int d = 0; d < l->shape.ndim; d++)
-        json_array_append_new(shape, json_integer(l->shape.dims[d]));
-    size_t zeros = session_layer_zeros(s, l);
-    double sparsity = l->params ? (double)zeros / (double)l->params : 0.0;
-    const struct prune_setting *st = &s->config.settings[i];
-    return json_pack("{s:I, s:s, s:s, s:s, s:o, s:I, s:f, s:f, s:I, s:s, s:s, s:s}", "index",
-                     (json_int_t)(i + 1), "name", l->name, "op", l->op, "weight", l->weight_name,
-                     "shape", shape, "params", (json_int_t)l->params, "macs",
-                     session_layer_macs(s, l), "sparsity", sparsity, "zeros", (json_int_t)zeros,
-                     "criterion", s->config.global ? "l1" : prune_criterion_name(st->criterion),
-                     "granularity",
-                     s->config.global ? "global" : prune_granularity_name(st->granularity),
-                     "kernel", session_layer_kernel(s, l));
-}
-
-static int layers_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
-{
-    if (argc > 2)
-        return err_set(err, "usage: %s", cmd_layers.usage);
-    if (need_model(c, err) < 0)
-        return -1;
-    const struct session *s = c->s;
-    size_t lo = 0, hi = s->layers.count;
-    if (argc == 2) {
-        const struct layer *l = layers_lookup(&s->layers, argv[1]);
-        if (!l)
-            return err_set(err,
-                           "no prunable layer '%s' (a node name, a weight name or an index "
-                           "from 1 to %zu)",
-                           argv[1], s->layers.count);
-        lo = (size_t)(l - s->layers.items);
-        hi = lo + 1;
-    }
-    out_printf(c->o, "%3s  %-24s %-7s %-16s %10s %12s %8s  %s\n", "#", "layer", "op", "shape",
-               "params", "macs/row", "sparsity", "method");
-    json_t *arr = json_array();
-    for (size_t i = lo; i < hi; i++) {
-        json_t *j = layer_json(s, i);
-        const struct layer *l = &s->layers.items[i];
-        char sb[64];
-        const char *kernel = json_string_value(json_object_get(j, "kernel"));
-        char runs[48] = "";
-        if (strcmp(kernel, "dense") != 0)
-            snprintf(runs, sizeof runs, " (runs as %s)",
-                     strcmp(kernel, "csr") == 0 ? "CSR" : kernel);
-        out_printf(c->o, "%3zu  %-24s %-7s %-16s %10lld %12.0f %7.1f%%  %s %s%s\n", i + 1, l->name,
-                   l->op, shape_format(&l->shape, sb, sizeof sb), (long long)l->params,
-                   json_real_value(json_object_get(j, "macs")),
-                   100.0 * json_real_value(json_object_get(j, "sparsity")),
-                   json_string_value(json_object_get(j, "criterion")),
-                   json_string_value(json_object_get(j, "granularity")), runs);
-        json_array_append_new(arr, j);
-    }
-    out_set(c->o, "layers", arr);
-    return 0;
-}
-
 const struct cmd_def cmd_load = {
     .name = "load",
     .usage = "load MODEL.onnx",
@@ -204,17 +156,9 @@ const struct cmd_def cmd_info = {
     .usage = "info",
     .summary = "describe the model and the data: inputs, outputs, nodes, parameters",
     .help = "Shapes show the batch dimension as N. MACs count the multiply-accumulates of\n"
-            "Gemm, MatMul and Conv for one row.",
+            "Gemm, MatMul and Conv for one row. A batch the file fixes gets a line saying\n"
+            "whether it is re-planned per chunk or run that many rows at a time (and why).",
     .complete = CMD_COMPLETE_NONE,
     .run = info_run,
 };
 
-const struct cmd_def cmd_layers = {
-    .name = "layers",
-    .usage = "layers [LAYER]",
-    .summary = "list the prunable layers (Gemm, MatMul with a constant weight, Conv)",
-    .help = "LAYER is a node name, a weight tensor name or a 1-based index; with it, only\n"
-            "that layer is shown. Sparsity is the fraction of weights that are zero.",
-    .complete = CMD_COMPLETE_LAYER,
-    .run = layers_run,
-};

@@ -37,9 +37,34 @@ int engine_run(struct engine *e, const struct tensor *const *inputs, struct tens
 
 /* Run a single-input model over many rows: input's dim 0 counts rows, which are split
  * into chunks across the threads. Every graph output must keep dim 0 as the row
- * dimension. outputs[k] receives a new tensor (caller frees). */
+ * dimension. outputs[k] receives a new tensor (caller frees). How chunks are planned
+ * follows engine_batch_mode: any row count runs; when the model runs B rows at a time and
+ * B does not divide the rows, the last group is padded with copies of its last row and the
+ * padded rows' outputs are dropped (a model whose rows influence each other then sees
+ * those copies). */
 int engine_run_rows(struct engine *e, const struct tensor *input, struct tensor **outputs,
                     struct err *err);
+
+/* How engine_run_rows treats the batch dimension (dim 0 of graph input 0), decided once
+ * at engine_new:
+ *   "dynamic"          the file leaves dim 0 symbolic: chunks are planned for their rows;
+ *   "re-planned"       the file fixes dim 0 to B, but the graph plans for other row counts
+ *                      (B+1 and 2B+1 tried) with every runtime value keeping the batch in
+ *                      some dim and every output in dim 0, and B+1 probe rows batched give
+ *                      what the file's batch of B gives on them (this check is skipped for
+ *                      non-float inputs and when it would cost over 5e8 multiply-adds):
+ *                      chunks are planned as for "dynamic";
+ *   "B rows at a time" (e.g. "1 row at a time") anything else, typically a Reshape whose
+ *                      target hard-codes the batch: the file's plan for B rows runs once
+ *                      per group of B rows, groups split into chunks across the threads.
+ * Shapes from engine_value_shape, the chunk size and the MACs per row follow the mode (B
+ * rows at a time: shapes are those of the file's batch, MACs divided by B). The string is
+ * owned by the engine. */
+const char *engine_batch_mode(const struct engine *e);
+/* The batch the file fixes on graph input 0, or 0 when dim 0 is symbolic. */
+int64_t engine_batch_fixed(const struct engine *e);
+/* Why a fixed batch is not re-planned ("node '/Reshape' hard-codes it"); "" otherwise. */
+const char *engine_batch_reason(const struct engine *e);
 
 /* Initializer values of the graph were changed in place (pruning): what ops prepared
  * from them (sparse copies) is made again, and plans that folded them are made again on
@@ -79,6 +104,12 @@ size_t engine_chunk_rows(struct engine *e);
 /* Shape of graph value `v` for a batch of `rows` rows, from the plan (for `info`). Returns
  * -1 when the model cannot be planned. */
 int engine_value_shape(struct engine *e, int v, int64_t rows, struct shape *out, struct err *err);
+
+struct plan;
+/* The plan for a batch of `rows` rows: every value's shape and the values known before
+ * running (constants, folded shape arithmetic). Owned by the engine; valid until its
+ * weights change or it is freed. NULL with err set when the model cannot be planned. */
+const struct plan *engine_plan_rows(struct engine *e, int64_t rows, struct err *err);
 
 /* Whether value v is known before running (a constant, or folded from constants and
  * shapes). */

@@ -52,7 +52,7 @@ bool plan_matches(const struct plan *p, const struct shape *input_shapes,
 }
 
 static int check_input(const struct graph *g, int i, const struct shape *s, enum dtype dt,
-                       struct err *err)
+                       bool free_batch, struct err *err)
 {
     const struct value *v = &g->values[g->inputs[i]];
     char want[128], got[128];
@@ -65,7 +65,8 @@ static int check_input(const struct graph *g, int i, const struct shape *s, enum
         return 0;
     bool ok = v->shape.ndim == s->ndim;
     for (int d = 0; ok && d < s->ndim; d++)
-        if (v->shape.dims[d] >= 0 && v->shape.dims[d] != s->dims[d])
+        if (v->shape.dims[d] >= 0 && v->shape.dims[d] != s->dims[d] &&
+            !(free_batch && i == 0 && d == 0))
             ok = false;
     if (!ok) {
         size_t used = 0;
@@ -209,6 +210,29 @@ struct plan *plan_new(const struct graph *g, const struct op_def *const *ops,
                       const struct shape *input_shapes, const enum dtype *input_dtypes,
                       const struct tensor *const *input_values, struct err *err)
 {
+    return plan_new_opts(g, ops, input_shapes, input_dtypes, input_values, NULL, err);
+}
+
+/* Copy the shapes planning reached into opts->shapes (ndim -1 for the others). */
+static void report_shapes(const struct plan *p, struct plan_opts *opts)
+{
+    if (!opts || !opts->shapes)
+        return;
+    for (int v = 0; v < p->graph->n_values; v++) {
+        opts->shapes[v] = p->values[v].shape;
+        if (p->values[v].dtype == DTYPE_UNDEFINED)
+            opts->shapes[v].ndim = -1;
+    }
+}
+
+struct plan *plan_new_opts(const struct graph *g, const struct op_def *const *ops,
+                           const struct shape *input_shapes, const enum dtype *input_dtypes,
+                           const struct tensor *const *input_values, struct plan_opts *opts,
+                           struct err *err)
+{
+    bool free_batch = opts && opts->free_batch;
+    if (opts)
+        opts->failed_node = -1;
     struct plan *p = calloc(1, sizeof *p);
     if (!p) {
         err_oom(err, "plan", sizeof *p);
@@ -238,7 +262,8 @@ struct plan *plan_new(const struct graph *g, const struct op_def *const *ops,
         }
     }
     for (int i = 0; i < g->n_inputs; i++) {
-        if (check_input(g, i, &input_shapes[i], input_dtypes[i], err) < 0) {
+        if (check_input(g, i, &input_shapes[i], input_dtypes[i], free_batch, err) < 0) {
+            report_shapes(p, opts);
             plan_free(p);
             return NULL;
         }
@@ -296,8 +321,11 @@ struct plan *plan_new(const struct graph *g, const struct op_def *const *ops,
                            .in = ins,
                            .n_out = nd->n_outputs,
                            .out = outs};
-        if (op->shape(&io, err) < 0)
+        if (op->shape(&io, err) < 0) {
+            if (opts)
+                opts->failed_node = n;
             goto fail;
+        }
         for (int o = 0; o < nd->n_outputs; o++)
             if (outs[o] && outs[o]->dtype == DTYPE_UNDEFINED) {
                 err_set(err, "node '%s' (%s): output %d was given no type", nd->name, nd->op_type,
@@ -321,6 +349,7 @@ struct plan *plan_new(const struct graph *g, const struct op_def *const *ops,
     }
     free(ins);
     free(outs);
+    report_shapes(p, opts);
     if (assign_buffers(p, err) < 0) {
         plan_free(p);
         return NULL;
@@ -331,6 +360,7 @@ oom:
 fail:
     free(ins);
     free(outs);
+    report_shapes(p, opts);
     plan_free(p);
     return NULL;
 }

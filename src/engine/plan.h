@@ -52,6 +52,24 @@ int plan_refresh_prepared(struct plan *p, const bool *changed, struct err *err);
 struct plan *plan_new(const struct graph *g, const struct op_def *const *ops,
                       const struct shape *input_shapes, const enum dtype *input_dtypes,
                       const struct tensor *const *input_values, struct err *err);
+
+/* What plan_new_opts may do beyond plan_new, and what it reports. */
+struct plan_opts {
+    /* Dim 0 of graph input 0 may differ from the fixed size the file declares (a model
+     * exported for a batch of B planned for another row count). */
+    bool free_batch;
+    /* When non-NULL (one per graph value): every value's shape as far as planning got,
+     * also on failure; ndim is -1 for values it did not reach. */
+    struct shape *shapes;
+    /* Out: the node whose shape function failed, or -1. */
+    int failed_node;
+};
+
+/* plan_new with options (NULL: none, the same as plan_new). */
+struct plan *plan_new_opts(const struct graph *g, const struct op_def *const *ops,
+                           const struct shape *input_shapes, const enum dtype *input_dtypes,
+                           const struct tensor *const *input_values, struct plan_opts *opts,
+                           struct err *err);
 void plan_free(struct plan *p);
 
 /* Same shapes, and the same values for int64 inputs (input_values may be NULL when the
