@@ -45,7 +45,7 @@ static int pick_layers(const struct session *s, const char *key, bool *pick, str
     const struct layer *l = layers_lookup(&s->layers, key);
     if (!l)
         return err_set(err,
-                       "no prunable layer '%s' (a node name, a weight name, an index from 1 "
+                       "no prunable layer '%s' (a name, a node name, a weight name, an index from 1 "
                        "to %zu, or all)",
                        key, s->layers.count);
     pick[l - s->layers.items] = true;
@@ -65,6 +65,78 @@ static void leave_global(const struct session *s, struct prune_config *next)
         next->settings[i].granularity = GRAN_UNSTRUCTURED;
     }
     next->global = false;
+}
+
+static bool is_conv(const struct layer *l)
+{
+    return strcmp(l->op, "Conv") == 0;
+}
+
+static bool unit_granularity(enum prune_granularity g)
+{
+    return g == GRAN_NEURON || g == GRAN_FILTER;
+}
+
+/* A structured change to a layer is a change to its whole dependency group: every member
+ * takes the same sparsity and criterion, with filters on Conv and neurons on Gemm/MatMul.
+ * was[] holds the settings before the change. */
+static void spread_to_groups(const struct session *s, const bool *pick,
+                             const struct prune_setting *was, struct prune_config *next)
+{
+    for (size_t i = 0; i < s->layers.count; i++) {
+        if (!pick[i])
+            continue;
+        const struct prune_setting *st = &next->settings[i];
+        if (!unit_granularity(st->granularity) && !unit_granularity(was[i].granularity))
+            continue;
+        const struct prune_group *pg = session_layer_group(s, i);
+        for (size_t m = 0; pg && m < pg->n_members; m++) {
+            size_t j = pg->members[m];
+            if (j == i || (pick[j] && unit_granularity(next->settings[j].granularity)))
+                continue;
+            if (!unit_granularity(st->granularity) && !unit_granularity(next->settings[j].granularity))
+                continue;
+            next->settings[j].sparsity = st->sparsity;
+            next->settings[j].criterion = st->criterion;
+            next->settings[j].granularity =
+                unit_granularity(st->granularity)
+                    ? (is_conv(&s->layers.items[j]) ? GRAN_FILTER : GRAN_NEURON)
+                    : st->granularity;
+        }
+    }
+}
+
+/* After `set all`: structured layers whose group cannot be pruned stay at 0%, each group
+ * said once in one line. */
+static void keep_blocked(struct cmd_ctx *c, struct prune_config *next)
+{
+    const struct session *s = c->s;
+    const struct prune_group *said[8];
+    size_t n_said = 0, more = 0;
+    for (size_t i = 0; i < s->layers.count; i++) {
+        struct prune_setting *st = &next->settings[i];
+        struct err why;
+        if (!session_setting_structured(st) || session_check_structured(s, i, &why) == 0)
+            continue;
+        st->sparsity = 0.0;
+        const struct prune_group *pg = session_layer_group(s, i);
+        bool seen = false;
+        for (size_t k = 0; k < n_said; k++)
+            seen |= said[k] == pg;
+        if (seen)
+            continue;
+        if (n_said < 8 && pg) {
+            said[n_said++] = pg;
+            out_printf(c->o, "kept      %s at 0%%: %s\n", s->layers.items[i].display,
+                       pg->blocked ? pg->why : why.msg);
+        } else if (!pg) {
+            out_printf(c->o, "kept      %s at 0%%: %s\n", s->layers.items[i].display, why.msg);
+        } else {
+            more++;
+        }
+    }
+    if (more)
+        out_printf(c->o, "kept      %zu more groups at 0%% (layers --groups says why)\n", more);
 }
 
 /* Reports the configuration after a change: per-layer settings in JSON, a summary line. */
@@ -91,9 +163,6 @@ static void report(struct cmd_ctx *c)
                            "granularity", prune_granularity_name(st->granularity)));
     }
     out_set(c->o, "layers", arr);
-    if (s->reach_notes[0]) {
-        out_warn(c->o, "%s", s->reach_notes);
-    }
 }
 
 static int set_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
@@ -115,9 +184,20 @@ static int set_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
         return -1;
     }
     leave_global(s, &next);
+    struct prune_setting *was = malloc((s->layers.count + 1) * sizeof *was);
+    if (!was) {
+        free(next.settings);
+        free(pick);
+        return err_oom(err, "layers", s->layers.count);
+    }
+    memcpy(was, next.settings, s->layers.count * sizeof *was);
     for (size_t i = 0; i < s->layers.count; i++)
         if (pick[i])
             next.settings[i].sparsity = v;
+    spread_to_groups(s, pick, was, &next);
+    if (strcmp(argv[1], "all") == 0)
+        keep_blocked(c, &next);
+    free(was);
     int rc = session_configure(s, &next, err);
     free(next.settings);
     free(pick);
@@ -135,33 +215,65 @@ static int method_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
         return -1;
     enum prune_criterion crit;
     enum prune_granularity gran = GRAN_UNSTRUCTURED;
+    bool structured = argc == 4 && strcmp(argv[3], "structured") == 0;
     if (prune_criterion_parse(argv[2], &crit) < 0)
         return err_set(err, "unknown criterion '%s' (l1, l2, random or taylor)", argv[2]);
-    if (argc == 4 && prune_granularity_parse(argv[3], &gran) < 0)
+    if (argc == 4 && !structured && prune_granularity_parse(argv[3], &gran) < 0)
         return err_set(err,
-                       "unknown granularity '%s' (unstructured, neuron, filter, channel, "
-                       "2:4, 4:8, block1x4 or block4x4)",
+                       "unknown granularity '%s' (unstructured, structured, neuron, filter, "
+                       "channel, 2:4, 4:8, block1x4 or block4x4)",
                        argv[3]);
     struct session *s = c->s;
     bool *pick = calloc(s->layers.count + 1, sizeof *pick);
+    struct prune_setting *was = malloc((s->layers.count + 1) * sizeof *was);
     struct prune_config next;
-    if (!pick)
+    if (!pick || !was) {
+        free(pick);
+        free(was);
         return err_oom(err, "layers", s->layers.count);
+    }
     if (pick_layers(s, argv[1], pick, err) < 0 || session_config_copy(s, &next, err) < 0) {
         free(pick);
+        free(was);
         return -1;
     }
     leave_global(s, &next);
-    for (size_t i = 0; i < s->layers.count; i++)
-        if (pick[i]) {
-            next.settings[i].criterion = crit;
-            next.settings[i].granularity = gran;
+    memcpy(was, next.settings, s->layers.count * sizeof *was);
+    /* With all, a granularity for one kind of layer applies to that kind; the others are
+     * named and left as they were. */
+    bool all = strcmp(argv[1], "all") == 0;
+    size_t skipped = 0;
+    char names[512] = "";
+    for (size_t i = 0; i < s->layers.count; i++) {
+        if (!pick[i])
+            continue;
+        const struct layer *l = &s->layers.items[i];
+        enum prune_granularity g = structured ? (is_conv(l) ? GRAN_FILTER : GRAN_NEURON) : gran;
+        bool fits = !((g == GRAN_FILTER || g == GRAN_CHANNEL) && !is_conv(l)) &&
+                    !(g == GRAN_NEURON && is_conv(l));
+        if (all && !fits) {
+            pick[i] = false;
+            size_t used = strlen(names);
+            if (skipped < 6 && used < sizeof names)
+                snprintf(names + used, sizeof names - used, "%s%s", skipped ? ", " : "",
+                         l->display);
+            skipped++;
+            continue;
         }
+        next.settings[i].criterion = crit;
+        next.settings[i].granularity = g;
+    }
+    spread_to_groups(s, pick, was, &next);
+    free(was);
     int rc = session_configure(s, &next, err);
     free(next.settings);
     free(pick);
     if (rc < 0)
         return -1;
+    if (skipped)
+        out_printf(c->o, "skipped   %zu %s layers (%s applies to %s): %s%s\n", skipped,
+                   gran == GRAN_NEURON ? "Conv" : "Gemm/MatMul", argv[3],
+                   gran == GRAN_NEURON ? "Gemm/MatMul" : "Conv", names, skipped > 6 ? ", ..." : "");
     report(c);
     return 0;
 }
@@ -262,8 +374,12 @@ const struct cmd_def cmd_method = {
     .help = "CRITERION: l1, l2 (magnitude, or norm of a group), random (seeded, --seed),\n"
             "taylor (|w * dL/dw| on the validation data, summed over a group; needs data).\n"
             "GRANULARITY: unstructured (default), neuron\n"
-            "(Gemm/MatMul output units), filter and channel (Conv), 2:4 and 4:8 (N:M along\n"
-            "the inputs: 50% of each group of M), block1x4 and block4x4.",
+            "(Gemm/MatMul output units), filter and channel (Conv), structured (filter on\n"
+            "Conv, neuron on Gemm/MatMul), 2:4 and 4:8 (N:M along the inputs: 50% of each\n"
+            "group of M), block1x4 and block4x4. With all, filter and channel apply to the\n"
+            "Conv layers and neuron to the others (the rest are named and left as they\n"
+            "were). Neuron and filter pruning work on dependency groups (layers --groups):\n"
+            "setting one member sets every layer whose channels are coupled to it.",
     .complete = CMD_COMPLETE_LAYER,
     .run = method_run,
 };

@@ -79,72 +79,126 @@ static int input_axis(const struct graph *g, const struct layer *l)
     return unit_axis(g, l) == 0 ? 1 : l->shape.ndim - 2;
 }
 
-/* Cuts the removed units of layer li out of its group. Returns 1 when shrunk, 0 when the
- * group can only be masked (noted in sum). */
-static int shrink_layer(const struct session *s, size_t li, struct work *w,
-                        struct model_export_summary *sum, struct err *err)
+/* The node of mp writing value name (as its first output), or NULL. */
+static Onnx__NodeProto *proto_node(Onnx__ModelProto *mp, const char *name)
 {
-    const struct graph *g = engine_graph(s->engine);
-    const struct layer *l = &s->layers.items[li];
-    struct weight_view v;
-    struct err ignored;
-    if (prune_view(g, l, &v, &ignored) < 0)
-        return 0;
-    bool *removed = calloc(v.units + 1, sizeof *removed);
+    for (size_t i = 0; i < mp->graph->n_node; i++) {
+        Onnx__NodeProto *np = mp->graph->node[i];
+        if (np->n_output > 0 && strcmp(np->output[0], name) == 0)
+            return np;
+    }
+    return NULL;
+}
+
+/* Sets the int attribute `name` of np (which must have it). */
+static int set_int_attr(Onnx__NodeProto *np, const char *name, int64_t value, struct err *err)
+{
+    for (size_t i = 0; i < np->n_attribute; i++)
+        if (strcmp(np->attribute[i]->name, name) == 0) {
+            np->attribute[i]->i = value;
+            np->attribute[i]->has_i = 1;
+            return 0;
+        }
+    return err_set(err, "node '%s' has no attribute '%s' to update", np->name, name);
+}
+
+/* Cuts the removed units out of every tensor they reach: the members' filters or neurons,
+ * the consumers' input columns, the per-channel constants; a depthwise convolution's group
+ * count follows its channels. */
+static int shrink(const struct session *s, Onnx__ModelProto *mp, struct work *w,
+                  struct model_export_summary *sum, struct err *err)
+{
+    const bool *removed = session_removed_units(s);
+    const struct group_set *gs = &s->groups;
     if (!removed)
-        return err_oom(err, "export", v.units);
-    struct prune_reach r;
-    int n = session_removed_units(s, li, removed, v.units, &r, err);
-    int rc = 0;
-    if (n <= 0) {
-        rc = n;
-        goto done;
+        return 0;
+    bool any = false;
+    for (size_t u = 0; u < gs->n_units && !any; u++)
+        any = removed[u];
+    if (!any)
+        return 0;
+    const struct graph *g = engine_graph(s->engine);
+    int rc = -1;
+    size_t cap = 1;
+    for (size_t li = 0; li < s->layers.count; li++) {
+        if (gs->out_count[li] > cap)
+            cap = gs->out_count[li];
+        if (gs->in_count[li] > cap)
+            cap = gs->in_count[li];
     }
-    size_t used = strlen(sum->masked_only);
-    if (!r.safe) {
-        snprintf(sum->masked_only + used, sizeof sum->masked_only - used, "%s%s (%s)",
-                 used ? "; " : "", l->name, r.why);
-        goto done;
-    }
-    const struct layer *c = &s->layers.items[r.consumer];
-    struct weight_view cv;
-    if (prune_view(g, c, &cv, &ignored) < 0 || cv.channels % v.units != 0 ||
-        (strcmp(c->op, "Conv") == 0 && cv.channels != v.units) ||
-        (strcmp(l->op, "Conv") == 0 && node_attr_int(&g->nodes[l->node], "group", 1) != 1)) {
-        snprintf(sum->masked_only + used, sizeof sum->masked_only - used,
-                 "%s%s (the inputs of '%s' do not line up with its units)", used ? "; " : "",
-                 l->name, c->name);
-        goto done;
-    }
-    size_t per_unit = cv.channels / v.units;
-    struct work *t = work_get(w, g, l->weight, err);
-    if (!t || slice_axis(t, unit_axis(g, l), removed, 1, err) < 0) {
-        rc = -1;
-        goto done;
-    }
-    int group_vals[5] = {r.bias, r.bn[0], r.bn[1], r.bn[2], r.bn[3]};
-    for (int k = 0; k < 5; k++) {
-        if (group_vals[k] < 0 || !g->values[group_vals[k]].constant)
+    bool *flags = calloc(cap + 1, sizeof *flags);
+    if (!flags)
+        return err_oom(err, "export", cap);
+    for (size_t li = 0; li < s->layers.count; li++) {
+        const struct layer *l = &s->layers.items[li];
+        struct weight_view v;
+        struct err ignored;
+        if (prune_view(g, l, &v, &ignored) < 0)
             continue;
-        if (tensor_numel(g->values[group_vals[k]].constant) != v.units)
-            continue;
-        if (!(t = work_get(w, g, group_vals[k], err)) || slice_axis(t, 0, removed, 1, err) < 0) {
-            rc = -1;
-            goto done;
+        size_t n_out = 0, n_in = 0;
+        for (size_t u = 0; u < gs->out_count[li]; u++)
+            n_out += flags[u] = removed[groups_unit_of(gs, li, u)];
+        struct work *t = NULL;
+        if (n_out) {
+            if (!(t = work_get(w, g, l->weight, err)) ||
+                slice_axis(t, unit_axis(g, l), flags, 1, err) < 0)
+                goto done;
+        }
+        bool conv = strcmp(l->op, "Conv") == 0;
+        size_t cols = gs->in_unit[li] ? gs->in_count[li] : 0;
+        for (size_t j = 0; j < cols; j++) {
+            int u = gs->in_unit[li][j];
+            n_in += u >= 0 && removed[u];
+        }
+        if (n_in && !gs->depthwise[li]) {
+            /* A grouped convolution loses the same positions in every group. */
+            size_t width = conv ? v.channels : cols;
+            memset(flags, 0, width * sizeof *flags);
+            for (size_t j = 0; j < cols; j++) {
+                int u = gs->in_unit[li][j];
+                if (u >= 0 && removed[u])
+                    flags[j % width] = true;
+            }
+            if (!(t = work_get(w, g, l->weight, err)) ||
+                slice_axis(t, input_axis(g, l), flags, 1, err) < 0)
+                goto done;
+        }
+        if (gs->depthwise[li] && n_in) {
+            const struct node *nd = &g->nodes[l->node];
+            Onnx__NodeProto *np = proto_node(mp, g->values[nd->outputs[0]].name);
+            int64_t groups = node_attr_int(nd, "group", 1);
+            if (!np || set_int_attr(np, "group", groups - (int64_t)n_in, err) < 0) {
+                if (!np)
+                    err_set(err, "node '%s' not found in the file again", l->name);
+                goto done;
+            }
+        }
+        if (n_out || n_in) {
+            sum->layers_shrunk++;
+            sum->units_removed += n_out;
         }
     }
-    int axis = input_axis(g, c);
-    if (strcmp(c->op, "Conv") == 0)
-        per_unit = 1;
-    if (!(t = work_get(w, g, c->weight, err)) || slice_axis(t, axis, removed, per_unit, err) < 0) {
-        rc = -1;
-        goto done;
+    for (size_t k = 0; k < gs->n_consts; k++) {
+        const struct group_const *gc = &gs->consts[k];
+        bool cut = false;
+        bool *f = calloc(gc->len + 1, sizeof *f);
+        if (!f) {
+            err_oom(err, "export", gc->len);
+            goto done;
+        }
+        for (size_t i = 0; i < gc->len; i++)
+            cut |= f[i] = gc->unit[i] >= 0 && removed[gc->unit[i]];
+        struct work *t = NULL;
+        int r = 0;
+        if (cut && (!(t = work_get(w, g, gc->value, err)) || slice_axis(t, gc->axis, f, 1, err) < 0))
+            r = -1;
+        free(f);
+        if (r < 0)
+            goto done;
     }
-    sum->units_removed += (size_t)n;
-    sum->layers_shrunk++;
-    rc = 1;
+    rc = 0;
 done:
-    free(removed);
+    free(flags);
     return rc;
 }
 
@@ -203,9 +257,8 @@ int model_export(const struct session *s, const char *path, bool force,
         err_oom(err, "export", 0);
         goto done;
     }
-    for (size_t li = 0; li < s->layers.count; li++)
-        if (shrink_layer(s, li, w, sum, err) < 0)
-            goto done;
+    if (shrink(s, mp, w, sum, err) < 0)
+        goto done;
     for (size_t i = 0; i < mp->graph->n_initializer; i++) {
         Onnx__TensorProto *tp = mp->graph->initializer[i];
         int v = graph_find_value(g, tp->name);

@@ -14,6 +14,9 @@ struct layer {
     int node;         /* index into graph nodes */
     int weight;       /* value id of the weight initializer */
     const char *name; /* the node's name (borrowed from the graph) */
+    char *display;    /* a short unique name: for PyTorch exports the module path, e.g.
+                         features.2.conv.1 for /features/features.2/conv/conv.1/conv.1.0/Conv
+                         (owned by the list) */
     const char *op;   /* Gemm, MatMul or Conv */
     const char *weight_name;
     struct shape shape; /* of the weight */
@@ -30,7 +33,8 @@ struct layer_list {
 int layers_find(const struct graph *g, struct layer_list *list, struct err *err);
 void layers_fini(struct layer_list *list);
 
-/* A layer by node name, weight name or 1-based index written in decimal; NULL when none. */
+/* A layer by node name, display name, weight name or 1-based index written in decimal;
+ * NULL when none. */
 const struct layer *layers_lookup(const struct layer_list *list, const char *key);
 
 #endif

@@ -353,6 +353,65 @@ int prune_global_masks(const struct layer_list *layers, const float *const *weig
     return 0;
 }
 
+int prune_group_order(const struct graph *g, const struct layer_list *layers,
+                      const struct group_set *gs, size_t gi, const float *const *weights,
+                      const float *const *saliency, enum prune_criterion criterion, uint64_t seed,
+                      size_t *order, struct err *err)
+{
+    const struct prune_group *pg = &gs->groups[gi];
+    size_t n = pg->n_units;
+    struct scored *items = malloc((n ? n : 1) * sizeof *items);
+    double *score = calloc(gs->n_units + 1, sizeof *score);
+    if (!items || !score) {
+        free(items);
+        free(score);
+        return err_oom(err, "group scores", n * sizeof *items);
+    }
+    if (criterion != CRIT_RANDOM)
+        for (size_t m = 0; m < pg->n_members; m++) {
+            size_t li = pg->members[m];
+            const struct layer *l = &layers->items[li];
+            const float *src = criterion == CRIT_TAYLOR ? (saliency ? saliency[li] : NULL)
+                                                        : weights[li];
+            struct weight_view v;
+            if (!src) {
+                free(items);
+                free(score);
+                return err_set(err,
+                               "layer '%s': the taylor criterion needs the gradients of the "
+                               "loss on validation data",
+                               l->name);
+            }
+            if (prune_view(g, l, &v, err) < 0) {
+                free(items);
+                free(score);
+                return -1;
+            }
+            for (size_t u = 0; u < gs->out_count[li] && u < v.units; u++) {
+                double sa = 0.0, sq = 0.0;
+                for (size_t i = 0; i < v.inputs; i++) {
+                    double x = (double)src[u * v.unit_stride + i * v.in_stride];
+                    sa += fabs(x);
+                    sq += x * x;
+                }
+                score[groups_unit_of(gs, li, u)] += group_norm(sa, sq, criterion);
+            }
+        }
+    /* Random scores as filter / neuron pruning draws them for the first member's units. */
+    uint64_t salt = pg->n_members ? (uint64_t)layers->items[pg->members[0]].weight : 0;
+    for (size_t j = 0; j < n; j++) {
+        items[j].index = pg->units[j];
+        items[j].score = criterion == CRIT_RANDOM ? random_score(seed, salt, j)
+                                                  : score[pg->units[j]];
+    }
+    qsort(items, n, sizeof *items, by_score_then_index);
+    for (size_t j = 0; j < n; j++)
+        order[j] = items[j].index;
+    free(items);
+    free(score);
+    return 0;
+}
+
 /* The only node reading value v, or -1 (none, or several: *several set). */
 static int sole_consumer(const struct graph *g, int v, bool *several)
 {

@@ -11,6 +11,7 @@
 #include "core/err.h"
 #include "model/graph.h"
 #include "model/layers.h"
+#include "prune/groups.h"
 
 enum prune_criterion { CRIT_L1, CRIT_L2, CRIT_RANDOM, CRIT_TAYLOR };
 
@@ -97,6 +98,18 @@ int prune_rank_mask(const struct prune_rank *r, double sparsity, uint8_t *mask,
  * then flat index. weights[i] are the layers' current weights. */
 int prune_global_masks(const struct layer_list *layers, const float *const *weights,
                        double sparsity, uint8_t *const *masks, struct err *err);
+
+/* The units of group gi of gs in the order a structured removal takes them: by increasing
+ * score, ties by lowest unit (the first channel's layer order, then index). The score sums
+ * over the group's members the norm of each channel's incoming weights (L1: sum |w|; L2: the
+ * L2 norm of each filter or neuron, summed), or its taylor saliency (sum |w * dL/dw|), or is
+ * a seeded random number; for a group of one layer this is exactly filter / neuron pruning.
+ * weights[li] and saliency[li] (NULL when absent) are per layer. order receives the
+ * group's n_units unit ids. */
+int prune_group_order(const struct graph *g, const struct layer_list *layers,
+                      const struct group_set *gs, size_t gi, const float *const *weights,
+                      const float *const *saliency, enum prune_criterion criterion, uint64_t seed,
+                      size_t *order, struct err *err);
 
 /* Where the removal of units (or channels) of a layer reaches: the bias entries, the
  * BatchNormalization channels and the consumer layer's input columns that must go with

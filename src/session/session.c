@@ -11,6 +11,7 @@
 #include "engine/backward.h"
 #include "session/sensitivity.h"
 #include "core/timer.h"
+#include "engine/plan.h"
 #include "kernels/sparse.h"
 
 struct session *session_new(int threads, const volatile sig_atomic_t *cancel, struct err *err)
@@ -94,7 +95,15 @@ static void drop_pruning(struct session *s)
     free(s->undo);
     s->undo = NULL;
     s->n_undo = s->cap_undo = s->undo_pos = 0;
-    s->reach_notes[0] = '\0';
+    for (size_t gi = 0; s->group_ranks && gi < s->groups.n_groups; gi++)
+        free(s->group_ranks[gi].order);
+    free(s->group_ranks);
+    s->group_ranks = NULL;
+    free(s->removed);
+    s->removed = NULL;
+    groups_fini(&s->groups);
+    s->groups_ok = false;
+    s->groups_error[0] = '\0';
 }
 
 void session_free(struct session *s)
@@ -234,6 +243,31 @@ static int check_fit(struct session *s, const struct dataset *d, const struct sh
     return 0;
 }
 
+/* The dependency groups of the model just loaded, on the plan of one row. Without them
+ * (a model that cannot be planned for one row) structured pruning is refused, with the
+ * reason kept in groups_error. */
+static void find_groups(struct session *s)
+{
+    struct err err;
+    const struct plan *p = engine_plan_rows(s->engine, 1, &err);
+    if (!p || groups_find(engine_graph(s->engine), p, &s->layers, &s->groups, &err) < 0) {
+        snprintf(s->groups_error, sizeof s->groups_error, "no dependency analysis: %.200s", err.msg);
+        return;
+    }
+    s->group_ranks = calloc(s->groups.n_groups + 1, sizeof *s->group_ranks);
+    s->removed = calloc(s->groups.n_units + 1, sizeof *s->removed);
+    if (!s->group_ranks || !s->removed) {
+        snprintf(s->groups_error, sizeof s->groups_error, "no dependency analysis: out of memory");
+        free(s->group_ranks);
+        free(s->removed);
+        s->group_ranks = NULL;
+        s->removed = NULL;
+        groups_fini(&s->groups);
+        return;
+    }
+    s->groups_ok = true;
+}
+
 int session_load_model(struct session *s, const char *path, char *dropped_data, size_t dropped_size,
                        struct err *err)
 {
@@ -296,6 +330,7 @@ int session_load_model(struct session *s, const char *path, char *dropped_data, 
     s->layers = layers;
     s->model_path = p;
     s->output_kind = output_kind_of(engine_graph(e));
+    find_groups(s);
     if (s->data) {
         struct err why;
         struct shape rs;
@@ -496,55 +531,6 @@ static struct tensor *value_tensor(const struct session *s, int v)
     return engine_graph(s->engine)->values[v].constant;
 }
 
-/* Zero the removed units' reach: bias entries, BatchNormalization channels, and the
- * consumer's input columns (or channels). Notes groups that can only be masked. */
-static void apply_reach(struct session *s, size_t li, const bool *removed, size_t units)
-{
-    const struct graph *g = engine_graph(s->engine);
-    struct prune_reach r;
-    prune_find_reach(g, &s->layers, li, &r);
-    int vals[3] = {r.bias, r.bn[0], r.bn[1]}; /* BN scale and B zero: the channel outputs 0 */
-    for (int k = 0; k < 3; k++) {
-        if (vals[k] < 0)
-            continue;
-        struct tensor *t = value_tensor(s, vals[k]);
-        if (!t || tensor_numel(t) != units)
-            continue;
-        for (size_t u = 0; u < units; u++)
-            if (removed[u])
-                tensor_f32(t)[u] = 0.0f;
-    }
-    const struct layer *l = &s->layers.items[li];
-    size_t used = strlen(s->reach_notes);
-    if (!r.safe) {
-        if (used < sizeof s->reach_notes)
-            snprintf(s->reach_notes + used, sizeof s->reach_notes - used, "%s%s: masked only (%s)",
-                     used ? "; " : "", l->name, r.why);
-        return;
-    }
-    const struct layer *c = &s->layers.items[r.consumer];
-    struct weight_view cv;
-    struct err ignored;
-    if (prune_view(g, c, &cv, &ignored) < 0 || cv.channels % units != 0 ||
-        (strcmp(c->op, "Conv") == 0 && cv.channels != units)) {
-        if (used < sizeof s->reach_notes)
-            snprintf(s->reach_notes + used, sizeof s->reach_notes - used,
-                     "%s%s: masked only (the inputs of '%s' do not line up with its units)",
-                     used ? "; " : "", l->name, c->name);
-        return;
-    }
-    size_t per_unit = cv.channels / units; /* inputs per unit after a Flatten */
-    float *w = tensor_f32(value_tensor(s, c->weight));
-    for (size_t u = 0; u < units; u++) {
-        if (!removed[u])
-            continue;
-        for (size_t cu = 0; cu < cv.units; cu++)
-            for (size_t ch = u * per_unit; ch < (u + 1) * per_unit; ch++)
-                for (size_t k = 0; k < cv.kvol; k++)
-                    w[cu * cv.unit_stride + (ch * cv.kvol + k) * cv.in_stride] = 0.0f;
-    }
-}
-
 struct loss_ctx {
     const struct session *s;
     size_t n_out;
@@ -687,11 +673,119 @@ static int apply_config(struct session *s, const struct prune_config *cfg, struc
     return rc;
 }
 
+bool session_setting_structured(const struct prune_setting *st)
+{
+    return st->sparsity > 0.0 &&
+           (st->granularity == GRAN_NEURON || st->granularity == GRAN_FILTER);
+}
+
+const struct prune_group *session_layer_group(const struct session *s, size_t li)
+{
+    if (!s->groups_ok || li >= s->groups.n_layers || s->groups.layer_group[li] < 0)
+        return NULL;
+    return &s->groups.groups[s->groups.layer_group[li]];
+}
+
+int session_check_structured(const struct session *s, size_t li, struct err *err)
+{
+    const struct layer *l = &s->layers.items[li];
+    if (!s->groups_ok)
+        return err_set(err, "layer '%s': filters and neurons cannot be removed (%s)", l->name,
+                       s->groups_error);
+    const struct prune_group *pg = session_layer_group(s, li);
+    if (!pg)
+        return err_set(err, "layer '%s' has no output channels of its own to remove", l->name);
+    if (pg->blocked)
+        return err_set(err, "layer '%s': its %s cannot be removed: %s", l->name,
+                       strcmp(l->op, "Conv") == 0 ? "filters" : "neurons", pg->why);
+    return 0;
+}
+
+const bool *session_removed_units(const struct session *s)
+{
+    return s->groups_ok ? s->removed : NULL;
+}
+
+/* The order of group gi's units for setting st, made when the kept one does not fit. */
+static const size_t *group_order(struct session *s, size_t gi, const struct prune_setting *st,
+                                 struct err *err)
+{
+    struct group_rank *gr = &s->group_ranks[gi];
+    if (gr->valid && gr->criterion == st->criterion && gr->seed == s->seed &&
+        (st->criterion != CRIT_TAYLOR || gr->saliency_gen == s->saliency_gen))
+        return gr->order;
+    const struct prune_group *pg = &s->groups.groups[gi];
+    gr->valid = false;
+    free(gr->order);
+    gr->order = malloc((pg->n_units + 1) * sizeof *gr->order);
+    const float **w = calloc(s->layers.count + 1, sizeof *w);
+    if (!gr->order || !w) {
+        free(w);
+        err_oom(err, "group ranking", pg->n_units);
+        return NULL;
+    }
+    for (size_t i = 0; i < s->layers.count; i++)
+        w[i] = s->original[s->layers.items[i].weight];
+    int rc = prune_group_order(engine_graph(s->engine), &s->layers, &s->groups, gi, w,
+                               (const float *const *)s->saliency, st->criterion, s->seed,
+                               gr->order, err);
+    free(w);
+    if (rc < 0)
+        return NULL;
+    gr->valid = true;
+    gr->criterion = st->criterion;
+    gr->seed = s->seed;
+    gr->saliency_gen = s->saliency_gen;
+    return gr->order;
+}
+
+/* Structured settings, group by group: a group takes the setting of its first member (in
+ * layer order) that has one, and loses that share of its units from every member, consumer
+ * and per-channel constant. */
+static int apply_groups(struct session *s, const struct prune_config *cfg, struct err *err)
+{
+    if (!s->groups_ok)
+        return 0;
+    memset(s->removed, 0, s->groups.n_units * sizeof *s->removed);
+    bool any = false;
+    for (size_t gi = 0; gi < s->groups.n_groups; gi++) {
+        const struct prune_group *pg = &s->groups.groups[gi];
+        const struct prune_setting *st = NULL;
+        for (size_t m = 0; m < pg->n_members && !st; m++)
+            if (session_setting_structured(&cfg->settings[pg->members[m]]))
+                st = &cfg->settings[pg->members[m]];
+        if (!st || pg->blocked)
+            continue;
+        const size_t *order = group_order(s, gi, st, err);
+        if (!order)
+            return -1;
+        size_t k = prune_count(st->sparsity, pg->n_units);
+        for (size_t j = 0; j < k; j++)
+            s->removed[order[j]] = true;
+        any = any || k > 0;
+    }
+    if (any)
+        groups_zero(&s->groups, (struct graph *)engine_graph(s->engine), &s->layers, s->removed);
+    return 0;
+}
+
+/* Structured settings need their layer's group; taylor needs the gradients first. */
+static int check_config(const struct session *s, const struct prune_config *cfg, struct err *err)
+{
+    const struct graph *g = engine_graph(s->engine);
+    for (size_t i = 0; !cfg->global && i < s->layers.count; i++) {
+        if (prune_check(g, &s->layers.items[i], &cfg->settings[i], err) < 0)
+            return -1;
+        if (session_setting_structured(&cfg->settings[i]) && session_check_structured(s, i, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Apply cfg to the original weights (restored by the caller). */
 static int apply_masks(struct session *s, const struct prune_config *cfg, struct err *err)
 {
     const struct graph *g = engine_graph(s->engine);
-    s->reach_notes[0] = '\0';
     size_t nl = s->layers.count;
     int rc = 0;
     bool taylor = false;
@@ -722,26 +816,20 @@ static int apply_masks(struct session *s, const struct prune_config *cfg, struct
         free(masks);
         free(w);
     } else {
+        rc = apply_groups(s, cfg, err);
         for (size_t i = 0; rc == 0 && i < nl; i++) {
             const struct prune_setting *st = &cfg->settings[i];
-            if (st->sparsity <= 0.0)
+            if (st->sparsity <= 0.0 || session_setting_structured(st))
                 continue;
             const struct layer *l = &s->layers.items[i];
-            struct weight_view v = {0};
-            if (st->granularity != GRAN_UNSTRUCTURED && prune_view(g, l, &v, err) < 0) {
-                rc = -1;
-                break;
-            }
             uint8_t *mask = malloc((size_t)l->params);
-            bool *units = calloc(v.units + 1, sizeof *units);
-            if (!mask || !units) {
-                free(mask), free(units);
+            if (!mask) {
                 rc = err_oom(err, "mask", (size_t)l->params);
                 break;
             }
             const float *sal = s->saliency ? s->saliency[i] : NULL;
             if (st->criterion == CRIT_TAYLOR && !sal) {
-                free(mask), free(units);
+                free(mask);
                 rc = err_set(err,
                              "layer '%s': taylor has no gradients for it: %s between it and "
                              "the output has no backward yet",
@@ -750,17 +838,14 @@ static int apply_masks(struct session *s, const struct prune_config *cfg, struct
             }
             const struct prune_rank *rank = prune_check(g, l, st, err) < 0 ? NULL
                                                                            : layer_rank(s, i, st, err);
-            rc = rank ? prune_rank_mask(rank, st->sparsity, mask, units, NULL, err) : -1;
+            rc = rank ? prune_rank_mask(rank, st->sparsity, mask, NULL, NULL, err) : -1;
             if (rc == 0) {
                 float *dst = tensor_f32(value_tensor(s, l->weight));
                 for (int64_t k = 0; k < l->params; k++)
                     if (!mask[k])
                         dst[k] = 0.0f;
-                if (st->granularity == GRAN_NEURON || st->granularity == GRAN_FILTER)
-                    apply_reach(s, i, units, v.units);
             }
             free(mask);
-            free(units);
         }
     }
     return rc;
@@ -770,10 +855,8 @@ int session_apply_temporary(struct session *s, const struct prune_config *cfg, s
 {
     if (!s->engine)
         return err_set(err, "no model is loaded (use: load MODEL.onnx)");
-    const struct graph *g = engine_graph(s->engine);
-    for (size_t i = 0; !cfg->global && i < s->layers.count; i++)
-        if (prune_check(g, &s->layers.items[i], &cfg->settings[i], err) < 0)
-            return -1;
+    if (check_config(s, cfg, err) < 0)
+        return -1;
     return apply_config(s, cfg, err);
 }
 
@@ -800,12 +883,9 @@ int session_configure(struct session *s, const struct prune_config *next, struct
 {
     if (!s->engine)
         return err_set(err, "no model is loaded (use: load MODEL.onnx)");
-    const struct graph *g = engine_graph(s->engine);
     size_t n = s->layers.count;
-    if (!next->global)
-        for (size_t i = 0; i < n; i++)
-            if (prune_check(g, &s->layers.items[i], &next->settings[i], err) < 0)
-                return -1;
+    if (check_config(s, next, err) < 0)
+        return -1;
     struct prune_config copy, prev;
     if (config_dup(next, n, &copy, err) < 0)
         return -1;
@@ -967,31 +1047,6 @@ size_t session_weight_bytes(const struct session *s)
     others -= in_layers;
     size_t width = s->storage == STORAGE_DENSE_FP16 ? 2 : s->storage == STORAGE_DENSE_INT8 ? 1 : 4;
     return total + others * width;
-}
-
-int session_removed_units(const struct session *s, size_t li, bool *removed, size_t units,
-                          struct prune_reach *reach, struct err *err)
-{
-    const struct graph *g = engine_graph(s->engine);
-    const struct layer *l = &s->layers.items[li];
-    const struct prune_setting *st = &s->config.settings[li];
-    memset(removed, 0, units * sizeof *removed);
-    prune_find_reach(g, &s->layers, li, reach);
-    if (s->config.global || st->sparsity <= 0.0 ||
-        (st->granularity != GRAN_NEURON && st->granularity != GRAN_FILTER))
-        return 0;
-    uint8_t *mask = malloc((size_t)l->params);
-    if (!mask)
-        return err_oom(err, "mask", (size_t)l->params);
-    int rc = prune_mask(g, l, s->original[l->weight], s->saliency ? s->saliency[li] : NULL, st,
-                        s->seed, mask, removed, NULL, err);
-    free(mask);
-    if (rc < 0)
-        return -1;
-    int n = 0;
-    for (size_t u = 0; u < units; u++)
-        n += removed[u];
-    return n;
 }
 
 const char *session_layer_kernel(const struct session *s, const struct layer *l)

@@ -13,6 +13,7 @@
 #include "dataset/metrics.h"
 #include "engine/engine.h"
 #include "model/layers.h"
+#include "prune/groups.h"
 #include "prune/prune.h"
 
 /* How the weights would be stored on the device, for weight_bytes. */
@@ -46,6 +47,15 @@ struct layer_rank {
     unsigned saliency_gen; /* of the saliency a taylor ranking was made from */
 };
 
+/* A dependency group's ranking of its units, kept like layer_rank. */
+struct group_rank {
+    size_t *order; /* the group's units in removal order */
+    bool valid;
+    enum prune_criterion criterion;
+    uint64_t seed;
+    unsigned saliency_gen;
+};
+
 struct session {
     int threads;
     const volatile sig_atomic_t *cancel; /* set by the front end's SIGINT handler */
@@ -71,7 +81,11 @@ struct session {
     size_t n_undo, cap_undo, undo_pos; /* undo[undo_pos..n_undo) are redo states */
     uint64_t seed;                     /* of the random criterion */
     enum storage storage;
-    char reach_notes[2048];   /* groups that could only be masked, from the last apply */
+    struct group_set groups;        /* dependency groups of the layers' output channels */
+    bool groups_ok;                 /* false: no analysis (groups_error says why) */
+    char groups_error[256];
+    struct group_rank *group_ranks; /* per group */
+    bool *removed;                  /* per unit: removed by the configuration applied now */
     float **saliency;         /* per layer |w * dL/dw| on the data (taylor), or NULL */
     bool saliency_done;       /* computed for the current model and data */
     char taylor_blocked[512]; /* the node without a backward that stopped gradients */
@@ -142,11 +156,18 @@ int session_config_copy(const struct session *s, struct prune_config *out, struc
 int session_undo(struct session *s, struct err *err);
 int session_redo(struct session *s, struct err *err);
 
-/* The units (neurons or filters) the current configuration removes from layer li, in
- * `removed` (units entries, from prune_view), and how far the removal reaches. Returns
- * the count removed; 0 when the layer is not pruned by units (or global mode is on). */
-int session_removed_units(const struct session *s, size_t li, bool *removed, size_t units,
-                          struct prune_reach *reach, struct err *err);
+/* Whether a setting removes whole filters or neurons (and so works through the layer's
+ * dependency group). */
+bool session_setting_structured(const struct prune_setting *st);
+/* The dependency group of layer li's output channels, or NULL when there is none (no
+ * analysis, or a layer without output channels of its own). */
+const struct prune_group *session_layer_group(const struct session *s, size_t li);
+/* Whether layer li can take a structured setting; err says why not (naming the layer and
+ * the node that stops its group). */
+int session_check_structured(const struct session *s, size_t li, struct err *err);
+/* Units (of s->groups) the configuration applied now removes, one flag per unit; NULL when
+ * there is no analysis. */
+const bool *session_removed_units(const struct session *s);
 
 /* Dense and effective (non-zero weights only) MACs per row of the prunable layers. */
 void session_macs(const struct session *s, double *dense, double *effective);

@@ -94,7 +94,7 @@ Test(config, foreign_corrupt_and_unrelated_files_are_refused_changing_nothing)
     cr_expect(strstr(out, "cut.json:") && strstr(out, "not valid JSON"), "%s", out);
     cr_expect(strstr(out, "other.json: not a prunescope configuration"), "%s", out);
     /* The configuration stayed: layer 2 at 50%. */
-    cr_expect(strstr(out, "50.0%  l1 unstructured"), "%s", out);
+    cr_expect(strstr(out, "50.0%  g2    l1 unstructured"), "%s", out);
     free(out);
     const char *names[] = {"tiny.json", "cut.json", "other.json"};
     for (int i = 0; i < 3; i++) {
