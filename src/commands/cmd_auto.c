@@ -61,11 +61,7 @@ static int auto_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
         free(level);
         return -1;
     }
-    next.global = false;
-    for (size_t i = 0; i < s->layers.count; i++) {
-        next.settings[i] = s->sens->methods[i];
-        next.settings[i].sparsity = level[i];
-    }
+    alloc_levels_to_config(s, s->sens, level, &next);
     double predicted = alloc_predict(s->sens, level);
     int rc = session_configure(s, &next, err);
     free(next.settings);
@@ -77,14 +73,14 @@ static int auto_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
     double removed = 0, total = 0;
     for (size_t i = 0; i < s->layers.count; i++) {
         const struct layer *l = &s->layers.items[i];
-        out_printf(c->o, "%-24s %5.1f%%  %s %s\n", l->name, 100.0 * level[i],
+        out_printf(c->o, "%-24s %5.1f%%  %s %s\n", l->display, 100.0 * level[i],
                    prune_criterion_name(s->config.settings[i].criterion),
                    prune_granularity_name(s->config.settings[i].granularity));
         json_array_append_new(layers,
                               json_pack("{s:s, s:f}", "name", l->name, "sparsity", level[i]));
-        removed += alloc_removed(s, i, level[i]);
         total += (double)l->params;
     }
+    removed = alloc_removed_all(s, s->sens, level);
     struct weight_stats ws;
     session_weight_stats(s, &ws);
     out_printf(c->o, "removed   %.0f of %.0f prunable weights (%.1f%%); weights %zu bytes (%s)\n",

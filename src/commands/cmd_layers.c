@@ -65,8 +65,10 @@ static int list_groups(struct cmd_ctx *c)
         const struct prune_group *pg = &gs->groups[gi];
         blocked += pg->blocked;
         char line[1024];
-        size_t used = (size_t)snprintf(line, sizeof line, "g%-4zu %3zu layers %5zu units  ", gi + 1,
-                                       pg->n_members, pg->n_units);
+        size_t used =
+            (size_t)snprintf(line, sizeof line, "g%-4zu %3zu layer%s %5zu unit%s  ", gi + 1,
+                             pg->n_members, pg->n_members == 1 ? " " : "s", pg->n_units,
+                             pg->n_units == 1 ? " " : "s");
         json_t *members = json_array();
         for (size_t m = 0; m < pg->n_members; m++) {
             const struct layer *l = &s->layers.items[pg->members[m]];

@@ -106,6 +106,29 @@ static void spread_to_groups(const struct session *s, const bool *pick,
     }
 }
 
+/* After a structured change to one layer: its group's members, in one line. */
+static void say_group(struct cmd_ctx *c, size_t li)
+{
+    const struct session *s = c->s;
+    const struct prune_group *pg = session_layer_group(s, li);
+    const struct prune_setting *st = &s->config.settings[li];
+    if (!pg || pg->n_members < 2 || !unit_granularity(st->granularity))
+        return;
+    char line[512];
+    size_t used = 0;
+    for (size_t m = 0; m < pg->n_members && used < sizeof line; m++) {
+        if (m == 6) {
+            used += (size_t)snprintf(line + used, sizeof line - used, ", ...");
+            break;
+        }
+        used += (size_t)snprintf(line + used, sizeof line - used, "%s%s", m ? ", " : "",
+                                 s->layers.items[pg->members[m]].display);
+    }
+    out_printf(c->o, "group     g%zu, %zu layers at %.0f%% of %zu units (%s): %s\n",
+               (size_t)(pg - s->groups.groups) + 1, pg->n_members, 100.0 * st->sparsity,
+               pg->n_units, prune_criterion_name(st->criterion), line);
+}
+
 /* After `set all`: structured layers whose group cannot be pruned stay at 0%, each group
  * said once in one line. */
 static void keep_blocked(struct cmd_ctx *c, struct prune_config *next)
@@ -200,6 +223,10 @@ static int set_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
     free(was);
     int rc = session_configure(s, &next, err);
     free(next.settings);
+    if (rc == 0 && strcmp(argv[1], "all") != 0)
+        for (size_t i = 0; i < s->layers.count; i++)
+            if (pick[i])
+                say_group(c, i);
     free(pick);
     if (rc < 0)
         return -1;

@@ -73,7 +73,8 @@ static void keep_table(struct session *s, struct sens_result *r)
 int cmd_need_sensitivity(struct cmd_ctx *c, struct err *err)
 {
     struct session *s = c->s;
-    if (s->sens && s->sens->n_layers == s->layers.count && s->sens->layers_done == s->layers.count)
+    if (s->sens && s->sens->n_model_layers == s->layers.count &&
+        s->sens->layers_done == s->sens->n_layers)
         return 0;
     struct sens_options o = {.n_levels = sizeof DEFAULT_LEVELS / sizeof DEFAULT_LEVELS[0]};
     memcpy(o.levels, DEFAULT_LEVELS, sizeof DEFAULT_LEVELS);
@@ -113,7 +114,8 @@ static int sensitivity_run(struct cmd_ctx *c, int argc, char **argv, struct err 
             if (prune_criterion_parse(argv[i + 1], &o.criterion) < 0)
                 return err_set(err, "unknown criterion '%s' (l1, l2, random or taylor)",
                                argv[i + 1]);
-            if (prune_granularity_parse(argv[i + 2], &o.granularity) < 0)
+            o.structured = strcmp(argv[i + 2], "structured") == 0;
+            if (!o.structured && prune_granularity_parse(argv[i + 2], &o.granularity) < 0)
                 return err_set(err, "unknown granularity '%s'", argv[i + 2]);
             o.has_method = true;
             i += 2;
@@ -140,7 +142,13 @@ static int sensitivity_run(struct cmd_ctx *c, int argc, char **argv, struct err 
     out_printf(c->o, "\n");
     json_t *layers = json_array();
     for (size_t i = 0; i < r->layers_done; i++) {
-        out_printf(c->o, "%-24s", r->names[i]);
+        const struct layer *rl = &c->s->layers.items[r->row_layer[i]];
+        char name[96];
+        if (r->row_members[i] > 1)
+            snprintf(name, sizeof name, "%s +%zu", rl->display, r->row_members[i] - 1);
+        else
+            snprintf(name, sizeof name, "%s", rl->display);
+        out_printf(c->o, "%-24s", name);
         json_t *correct = json_array();
         for (size_t l = 0; l < r->n_levels; l++) {
             out_printf(c->o, " %7.2f", 100.0 * r->accuracy[i * r->n_levels + l]);
@@ -148,11 +156,17 @@ static int sensitivity_run(struct cmd_ctx *c, int argc, char **argv, struct err 
                                   json_integer((json_int_t)r->correct[i * r->n_levels + l]));
         }
         out_printf(c->o, "\n");
-        json_array_append_new(layers, json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", r->names[i],
-                                                "weight", r->weights[i], "accuracy",
-                                                reals(r->accuracy + i * r->n_levels, r->n_levels),
-                                                "correct", correct, "loss",
-                                                reals(r->loss + i * r->n_levels, r->n_levels)));
+        json_t *members = json_array();
+        for (size_t j = 0; j < c->s->layers.count; j++)
+            if (r->layer_row[j] == (int)i)
+                json_array_append_new(members, json_string(c->s->layers.items[j].display));
+        json_array_append_new(
+            layers, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "name", rl->display,
+                              "node", r->names[i], "weight", r->weights[i], "members", members,
+                              "accuracy", reals(r->accuracy + i * r->n_levels, r->n_levels),
+                              "correct", correct, "loss",
+                              reals(r->loss + i * r->n_levels, r->n_levels), "removed",
+                              reals(r->removed + i * r->n_levels, r->n_levels)));
     }
     out_printf(c->o, "%zu layers x %zu levels on %zu rows in %.0f ms%s\n", r->layers_done,
                r->n_levels, r->rows, r->elapsed_ms,

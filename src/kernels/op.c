@@ -84,20 +84,41 @@ int op_broadcast_shape(const struct shape *a, const struct shape *b, struct shap
     return 0;
 }
 
+/* int32 lists are widened into one of these per-thread slots: op.h's contract hands the caller a
+ * pointer it does not free, and int32 values have nowhere else to live as int64. Shape-like
+ * lists (a rank's worth of dims, pads, axes, starts) are at most 2 x TENSOR_MAX_DIMS long, and an
+ * op reads at most a few of them in one call, so a slot is never reused while its values are
+ * still being read. */
+#define CONST_INTS_SLOTS 8
+#define CONST_INTS_MAX   (4 * TENSOR_MAX_DIMS)
+
 int op_const_ints(const struct op_io *io, int i, const int64_t **vals, size_t *count,
                   struct err *err)
 {
+    static _Thread_local int64_t widened[CONST_INTS_SLOTS][CONST_INTS_MAX];
+    static _Thread_local unsigned next_slot;
     if (!op_has_in(io, i))
         return op_fail(io, err, "input %d is missing", i);
     const struct tensor *t = io->in[i];
-    if (t->dtype != DTYPE_INT64)
-        return op_fail(io, err, "input %d must be int64, is %s", i, dtype_name(t->dtype));
-    if (!t->data && tensor_numel(t) > 0)
+    if (t->dtype != DTYPE_INT64 && t->dtype != DTYPE_INT32)
+        return op_fail(io, err, "input %d must be int64 or int32, is %s", i, dtype_name(t->dtype));
+    size_t n = tensor_numel(t);
+    if (!t->data && n > 0)
         return op_fail(io, err,
                        "input %d must be known when the model is loaded (a constant "
                        "or computed from shapes only)",
                        i);
-    *vals = tensor_i64(t);
-    *count = tensor_numel(t);
+    if (t->dtype == DTYPE_INT32 && n > 0) {
+        if (n > CONST_INTS_MAX)
+            return op_unsupported(io, err, "an int32 input %d of %zu values (more than %d)", i, n,
+                                  CONST_INTS_MAX);
+        int64_t *w = widened[next_slot++ % CONST_INTS_SLOTS];
+        for (size_t k = 0; k < n; k++)
+            w[k] = tensor_i32(t)[k];
+        *vals = w;
+    } else {
+        *vals = tensor_i64(t);
+    }
+    *count = n;
     return 0;
 }

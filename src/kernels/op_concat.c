@@ -1,5 +1,6 @@
-/* Concat: join float32 or int64 tensors along one axis. Not for stacking along a new axis
- * (exporters do that with Unsqueeze + Concat) or for splitting. */
+/* Concat: join tensors of one element type (float32, int64, int32, bool) along one axis.
+ * Not for stacking along a new axis (exporters do that with Unsqueeze + Concat) or for
+ * splitting. */
 #include <string.h>
 
 #include "kernels/op.h"
@@ -35,7 +36,8 @@ static int cc_shape(struct op_io *io, struct err *err)
         if (!io->in[i])
             return op_fail(io, err, "input %d is missing", i);
     const struct tensor *x0 = io->in[0];
-    if (x0->dtype != DTYPE_FLOAT && x0->dtype != DTYPE_INT64)
+    /* The run copies bytes by element size, so any element type joins. */
+    if (dtype_size(x0->dtype) == 0)
         return op_unsupported(io, err, "element type %s", dtype_name(x0->dtype));
     int rank = x0->shape.ndim;
     if (rank == 0)

@@ -1,6 +1,6 @@
-/* Pad in constant mode: grow (positive pads) or crop (negative pads) each axis of a float32
- * or int64 tensor, filling new cells with one value. Not for reflect/edge/wrap padding,
- * which are refused, or for the implicit padding of Conv and pooling. */
+/* Pad in constant mode: grow (positive pads) or crop (negative pads) each axis of a float32,
+ * int64, int32 or bool tensor, filling new cells with one value of the data's type. Not for
+ * reflect/edge/wrap padding, which are refused, or for the implicit padding of Conv and pooling. */
 #include <string.h>
 
 #include "kernels/op.h"
@@ -101,7 +101,8 @@ static int pad_shape(struct op_io *io, struct err *err)
                        err) < 0)
         return -1;
     const struct tensor *x = io->in[0];
-    if (x->dtype != DTYPE_FLOAT && x->dtype != DTYPE_INT64)
+    if (x->dtype != DTYPE_FLOAT && x->dtype != DTYPE_INT64 && x->dtype != DTYPE_INT32 &&
+        x->dtype != DTYPE_BOOL)
         return op_unsupported(io, err, "element type %s", dtype_name(x->dtype));
     const char *mode = node_attr_string(io->node, "mode", "constant");
     if (strcmp(mode, "constant") != 0) {
@@ -184,6 +185,8 @@ static int pad_shape(struct op_io *io, struct err *err)
 
 DEFINE_PAD(f32, float)
 DEFINE_PAD(i64, int64_t)
+DEFINE_PAD(i32, int32_t)
+DEFINE_PAD(u8, uint8_t)
 
 static int pad_run(struct op_io *io, struct err *err)
 {
@@ -195,15 +198,31 @@ static int pad_run(struct op_io *io, struct err *err)
     struct shape out;
     if (pad_resolve(io, &ps, &out, err) < 0)
         return -1;
-    /* Before opset 11 the value is a float attribute, also for int64 data. */
+    /* Before opset 11 the value is a float attribute, also for integer data; from 11 on it
+     * is input 2, of the data's type (pad_shape checked), and 0 when omitted. */
     double attr_value = io->opset < 11 ? node_attr_float(io->node, "value", 0.0f) : 0.0;
-    bool have_input = io->opset >= 11 && op_has_in(io, 2);
-    if (x->dtype == DTYPE_FLOAT) {
-        float fill = have_input ? tensor_f32(io->in[2])[0] : (float)attr_value;
-        pad_f32(tensor_f32(x), &x->shape, tensor_f32(y), &y->shape, &ps, fill);
-    } else {
-        int64_t fill = have_input ? tensor_i64(io->in[2])[0] : (int64_t)attr_value;
-        pad_i64(tensor_i64(x), &x->shape, tensor_i64(y), &y->shape, &ps, fill);
+    const struct tensor *v = io->opset >= 11 && op_has_in(io, 2) ? io->in[2] : NULL;
+    if (v && (v->dtype != x->dtype || tensor_numel(v) != 1))
+        return op_fail(io, err, "constant_value (%s) does not match the data (%s)",
+                       dtype_name(v->dtype), dtype_name(x->dtype));
+    switch (x->dtype) {
+    case DTYPE_FLOAT:
+        pad_f32(tensor_f32(x), &x->shape, tensor_f32(y), &y->shape, &ps,
+                v ? tensor_f32(v)[0] : (float)attr_value);
+        break;
+    case DTYPE_INT64:
+        pad_i64(tensor_i64(x), &x->shape, tensor_i64(y), &y->shape, &ps,
+                v ? tensor_i64(v)[0] : (int64_t)attr_value);
+        break;
+    case DTYPE_INT32:
+        pad_i32(tensor_i32(x), &x->shape, tensor_i32(y), &y->shape, &ps,
+                v ? tensor_i32(v)[0] : (int32_t)attr_value);
+        break;
+    case DTYPE_BOOL:
+        pad_u8(tensor_bool(x), &x->shape, tensor_bool(y), &y->shape, &ps,
+               (v ? tensor_bool(v)[0] != 0 : attr_value != 0.0) ? 1 : 0);
+        break;
+    default: return op_unsupported(io, err, "element type %s", dtype_name(x->dtype));
     }
     return 0;
 }

@@ -4,16 +4,18 @@
 
 #include "kernels/op.h"
 
+/* These ops only move bytes, so every element type prunescope knows passes through. */
 static int any_dtype(const struct op_io *io, int i, struct err *err)
 {
     if (!op_has_in(io, i))
         return op_fail(io, err, "input %d is missing", i);
-    if (io->in[i]->dtype != DTYPE_FLOAT && io->in[i]->dtype != DTYPE_INT64)
+    if (dtype_size(io->in[i]->dtype) == 0)
         return op_unsupported(io, err, "element type %s of input %d", dtype_name(io->in[i]->dtype),
                               i);
     return 0;
 }
 
+/* tensor_bytes counts each type's own element size (1 for bool, 4 for int32). */
 static int copy_run(struct op_io *io, struct err *err)
 {
     if (io->out[0]->data != io->in[0]->data && tensor_bytes(io->in[0]))
@@ -25,7 +27,8 @@ static int copy_run(struct op_io *io, struct err *err)
 static int copy_backward(const struct op_io *io, const struct tensor *const *dout,
                          struct tensor *const *din, struct err *err)
 {
-    if (!din[0])
+    /* Only float32 data carries a gradient; int and bool tensors are shapes and masks. */
+    if (!din[0] || din[0]->dtype != DTYPE_FLOAT || dout[0]->dtype != DTYPE_FLOAT)
         return 0;
     const float *dy = tensor_f32(dout[0]);
     float *dx = tensor_f32(din[0]);
@@ -209,7 +212,10 @@ static int identity_shape(struct op_io *io, struct err *err)
 const struct op_def op_identity = {
     .name = "Identity", .shape = identity_shape, .run = copy_run, .backward = copy_backward};
 
-/* Dropout at inference is the identity; training mode and the mask output are refused. */
+/* Dropout at inference is the identity; training mode and the mask output are refused.
+ * training_mode (input 2, opset 12 on) is a bool scalar; int64 is accepted too for models
+ * that wrote it that way. It must be known at planning time, because the plan is the
+ * identity only when it is false. */
 static int dropout_shape(struct op_io *io, struct err *err)
 {
     if (op_check_arity(io, 1, 3, err) < 0 || any_dtype(io, 0, err) < 0)
@@ -218,9 +224,20 @@ static int dropout_shape(struct op_io *io, struct err *err)
         return op_unsupported(io, err, "the mask output (training)");
     if (op_has_in(io, 2)) {
         const struct tensor *t = io->in[2];
+        if (t->dtype != DTYPE_BOOL && t->dtype != DTYPE_INT64 && t->dtype != DTYPE_INT32)
+            return op_fail(io, err, "training_mode (input 2) must be a bool, is %s",
+                           dtype_name(t->dtype));
+        if (tensor_numel(t) != 1) {
+            char sb[96];
+            return op_fail(io, err, "training_mode (input 2) must be a scalar, has shape %s",
+                           shape_format(&t->shape, sb, sizeof sb));
+        }
         if (!t->data)
-            return op_fail(io, err, "training_mode must be a constant");
-        if (t->dtype == DTYPE_INT64 && tensor_i64(t)[0] != 0)
+            return op_unsupported(io, err, "a training_mode known only when running");
+        bool training = t->dtype == DTYPE_BOOL    ? tensor_bool(t)[0] != 0
+                        : t->dtype == DTYPE_INT32 ? tensor_i32(t)[0] != 0
+                                                  : tensor_i64(t)[0] != 0;
+        if (training)
             return op_unsupported(io, err, "training mode");
     }
     if (node_attr_int(io->node, "is_test", 1) == 0 && io->opset < 7)

@@ -1,5 +1,6 @@
-/* Shape (the dims of a tensor, as int64) and Gather (take entries along an axis), the ops
- * exporters chain in front of Reshape. Not for reshaping itself (op_reshape.c). */
+/* Shape (the dims of a tensor, as int64) and Gather (take entries of any element type along
+ * an axis, by int64 or int32 indices), the ops exporters chain in front of Reshape.
+ * Not for reshaping itself (op_reshape.c). */
 #include <string.h>
 
 #include "kernels/op.h"
@@ -42,11 +43,15 @@ const struct op_def op_shape = {
 
 static int gather_shape(struct op_io *io, struct err *err)
 {
-    if (op_check_arity(io, 2, 2, err) < 0 || op_check_input(io, 1, DTYPE_INT64, err) < 0)
+    if (op_check_arity(io, 2, 2, err) < 0)
         return -1;
     const struct tensor *d = io->in[0], *ix = io->in[1];
-    if (d->dtype != DTYPE_FLOAT && d->dtype != DTYPE_INT64)
-        return op_fail(io, err, "data has unsupported element type");
+    if (ix->dtype != DTYPE_INT64 && ix->dtype != DTYPE_INT32)
+        return op_fail(io, err, "indices (input 1) must be int64 or int32, is %s",
+                       dtype_name(ix->dtype));
+    /* The run copies whole elements, so any element type is data. */
+    if (dtype_size(d->dtype) == 0)
+        return op_unsupported(io, err, "data of element type %s", dtype_name(d->dtype));
     int64_t axis;
     if (op_axis(io, node_attr_int(io->node, "axis", 0), d->shape.ndim, &axis, err) < 0)
         return -1;
@@ -80,7 +85,7 @@ static int gather_run(struct op_io *io, struct err *err)
     char *dst = io->out[0]->data;
     for (size_t o = 0; o < outer; o++) {
         for (size_t k = 0; k < nidx; k++) {
-            int64_t j = tensor_i64(ix)[k];
+            int64_t j = ix->dtype == DTYPE_INT32 ? tensor_i32(ix)[k] : tensor_i64(ix)[k];
             if (j < -len || j >= len)
                 return op_fail(io, err, "index %lld is out of range for axis of size %lld",
                                (long long)j, (long long)len);

@@ -1,5 +1,5 @@
-/* Transpose: permute the axes of a float32 or int64 tensor (attribute perm, default the
- * dims reversed). Not for ops that keep the data order (op_reshape.c). */
+/* Transpose: permute the axes of a float32, int64, int32 or bool tensor (attribute perm,
+ * default the dims reversed). Not for ops that keep the data order (op_reshape.c). */
 #include <string.h>
 
 #include "kernels/op.h"
@@ -41,7 +41,8 @@ static int tr_shape(struct op_io *io, struct err *err)
     if (op_check_arity(io, 1, 1, err) < 0)
         return -1;
     const struct tensor *x = io->in[0];
-    if (x->dtype != DTYPE_FLOAT && x->dtype != DTYPE_INT64)
+    if (x->dtype != DTYPE_FLOAT && x->dtype != DTYPE_INT64 && x->dtype != DTYPE_INT32 &&
+        x->dtype != DTYPE_BOOL)
         return op_unsupported(io, err, "element type %s", dtype_name(x->dtype));
     int64_t perm[TENSOR_MAX_DIMS];
     if (tr_perm(io, perm, err) < 0)
@@ -131,6 +132,8 @@ static void tr_reduce(const struct shape *s, const int64_t *perm, struct tr_plan
 
 DEFINE_TRANSPOSE(f32, float)
 DEFINE_TRANSPOSE(i64, int64_t)
+DEFINE_TRANSPOSE(i32, int32_t)
+DEFINE_TRANSPOSE(u8, uint8_t)
 
 static int tr_run(struct op_io *io, struct err *err)
 {
@@ -143,7 +146,6 @@ static int tr_run(struct op_io *io, struct err *err)
         return -1;
     struct tr_plan tp;
     tr_reduce(&x->shape, perm, &tp);
-    bool f32 = x->dtype == DTYPE_FLOAT;
     /* Nothing left to permute: one axis covering every element has stride 1. */
     if (tp.ndim <= 1) {
         memcpy(y->data, x->data, tensor_bytes(x));
@@ -154,16 +156,22 @@ static int tr_run(struct op_io *io, struct err *err)
     if ((tp.ndim == 2 || batched) && tp.in_strides[tp.ndim - 1] == tp.dims[tp.ndim - 2]) {
         size_t batch = batched ? tp.dims[0] : 1;
         size_t rows = tp.dims[tp.ndim - 1], cols = tp.dims[tp.ndim - 2];
-        if (f32)
-            tr_2d_f32(tensor_f32(x), tensor_f32(y), batch, rows, cols);
-        else
-            tr_2d_i64(tensor_i64(x), tensor_i64(y), batch, rows, cols);
+        switch (x->dtype) {
+        case DTYPE_FLOAT: tr_2d_f32(tensor_f32(x), tensor_f32(y), batch, rows, cols); break;
+        case DTYPE_INT64: tr_2d_i64(tensor_i64(x), tensor_i64(y), batch, rows, cols); break;
+        case DTYPE_INT32: tr_2d_i32(tensor_i32(x), tensor_i32(y), batch, rows, cols); break;
+        case DTYPE_BOOL: tr_2d_u8(tensor_bool(x), tensor_bool(y), batch, rows, cols); break;
+        default: return op_unsupported(io, err, "element type %s", dtype_name(x->dtype));
+        }
         return 0;
     }
-    if (f32)
-        tr_nd_f32(tensor_f32(x), tensor_f32(y), &tp);
-    else
-        tr_nd_i64(tensor_i64(x), tensor_i64(y), &tp);
+    switch (x->dtype) {
+    case DTYPE_FLOAT: tr_nd_f32(tensor_f32(x), tensor_f32(y), &tp); break;
+    case DTYPE_INT64: tr_nd_i64(tensor_i64(x), tensor_i64(y), &tp); break;
+    case DTYPE_INT32: tr_nd_i32(tensor_i32(x), tensor_i32(y), &tp); break;
+    case DTYPE_BOOL: tr_nd_u8(tensor_bool(x), tensor_bool(y), &tp); break;
+    default: return op_unsupported(io, err, "element type %s", dtype_name(x->dtype));
+    }
     return 0;
 }
 

@@ -50,8 +50,15 @@ static void short_name(const struct layer *l, char *out, size_t size)
         return;
     }
     scope_path(l->name, out, size);
-    if (!out[0])
-        snprintf(out, size, "%s", l->name);
+    if (out[0])
+        return;
+    /* A parameter named like an identifier (w1, dense.kernel) reads better than a node name
+     * without scopes. */
+    bool plain = wn > 0 && wn < 64;
+    for (const char *p = l->weight_name; plain && *p; p++)
+        plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                *p == '_' || *p == '.';
+    snprintf(out, size, "%s", plain ? l->weight_name : l->name);
 }
 
 static bool name_taken(const struct layer_list *list, size_t upto, const char *name)

@@ -54,13 +54,66 @@ double alloc_predict(const struct sens_result *r, const double *sparsity)
 {
     double acc = r->baseline_accuracy;
     for (size_t i = 0; i < r->layers_done; i++)
-        acc -= drop_at(r, i, sparsity[i]);
+        acc -= drop_at(r, i, sparsity[r->row_layer[i]]);
     return fmax(acc, predict_floor(r));
 }
 
 double alloc_removed(const struct session *s, size_t li, double level)
 {
     return (double)prune_count(level, (size_t)s->layers.items[li].params);
+}
+
+static bool group_row(const struct sens_result *r, size_t row)
+{
+    const struct prune_setting *m = &r->methods[r->row_layer[row]];
+    return r->row_members[row] > 1 || m->granularity == GRAN_NEURON ||
+           m->granularity == GRAN_FILTER;
+}
+
+double alloc_row_removed(const struct session *s, const struct sens_result *r, size_t row,
+                         double level)
+{
+    if (!group_row(r, row))
+        return alloc_removed(s, r->row_layer[row], level);
+    /* Measured at the table's levels; linear in between, the last level's beyond. */
+    double lo_x = 0, lo_v = 0, hi_x = 2, hi_v = 0;
+    bool have_hi = false;
+    for (size_t k = 0; k < r->n_levels; k++) {
+        double x = r->levels[k], v = r->removed[row * r->n_levels + k];
+        if (x == level)
+            return v;
+        if (x < level && x >= lo_x) {
+            lo_x = x;
+            lo_v = v;
+        }
+        if (x > level && x < hi_x) {
+            hi_x = x;
+            hi_v = v;
+            have_hi = true;
+        }
+    }
+    if (!have_hi)
+        return lo_v;
+    return lo_v + (hi_v - lo_v) * (level - lo_x) / (hi_x - lo_x);
+}
+
+double alloc_removed_all(const struct session *s, const struct sens_result *r,
+                         const double *level)
+{
+    double total = 0;
+    for (size_t i = 0; i < r->layers_done; i++)
+        total += alloc_row_removed(s, r, i, level[r->row_layer[i]]);
+    return total;
+}
+
+void alloc_levels_to_config(const struct session *s, const struct sens_result *r,
+                            const double *level, struct prune_config *cfg)
+{
+    cfg->global = false;
+    for (size_t i = 0; i < s->layers.count && i < r->n_model_layers; i++) {
+        cfg->settings[i] = r->methods[i];
+        cfg->settings[i].sparsity = r->layer_row[i] >= 0 ? level[i] : 0.0;
+    }
 }
 
 /* Bytes of layer li's weight at `level` under the session's storage (nnz estimated as
@@ -144,15 +197,22 @@ int alloc_solve(const struct session *s, const struct sens_result *r, enum alloc
             c.order[b - 1] = t;
         }
     double total_params = 0, base_bytes = 0, max_gain = 0;
+    for (size_t j = 0; j < s->layers.count; j++) {
+        total_params += (double)s->layers.items[j].params;
+        base_bytes += layer_bytes_at(s, j, 0.0);
+    }
+    /* Bytes a group row saves: its removed weights at the format's element width. */
+    double width = s->storage == STORAGE_DENSE_FP16 ? 2 : s->storage == STORAGE_DENSE_INT8 ? 1 : 4;
     for (size_t i = 0; i < n; i++) {
-        total_params += (double)s->layers.items[i].params;
-        base_bytes += layer_bytes_at(s, i, 0.0);
+        size_t li = r->row_layer[i];
         double best = 0;
         for (size_t k = 0; k < m; k++) {
             c.drop[i * m + k] = r->baseline_accuracy - r->accuracy[i * m + k];
-            c.gain[i * m + k] = kind == ALLOC_BYTES
-                                    ? layer_bytes_at(s, i, 0.0) - layer_bytes_at(s, i, r->levels[k])
-                                    : alloc_removed(s, i, r->levels[k]);
+            double removed = alloc_row_removed(s, r, i, r->levels[k]);
+            c.gain[i * m + k] =
+                kind != ALLOC_BYTES ? removed
+                : group_row(r, i)   ? width * removed
+                                    : layer_bytes_at(s, li, 0.0) - layer_bytes_at(s, li, r->levels[k]);
             if (c.gain[i * m + k] > best)
                 best = c.gain[i * m + k];
         }
@@ -167,7 +227,7 @@ int alloc_solve(const struct session *s, const struct sens_result *r, enum alloc
         if (value < 1.0) {
             need = 0;
             for (size_t i = 0; i < n; i++)
-                need += alloc_removed(s, i, value);
+                need += alloc_row_removed(s, r, i, value);
         }
         if (need > max_gain + 1e-9) {
             err_set(err,
@@ -179,8 +239,8 @@ int alloc_solve(const struct session *s, const struct sens_result *r, enum alloc
     } else if (kind == ALLOC_BYTES) {
         size_t now = session_weight_bytes(s);
         double others = (double)now; /* the non-layer part: bytes now minus the layers' */
-        for (size_t i = 0; i < n; i++)
-            others -= layer_bytes_at(s, i, s->config.global ? 0.0 : 0.0);
+        for (size_t j = 0; j < s->layers.count; j++)
+            others -= layer_bytes_at(s, j, 0.0);
         need = base_bytes + others - value;
         if (need > max_gain + 1e-9) {
             err_set(err,
@@ -303,8 +363,8 @@ int alloc_solve(const struct session *s, const struct sens_result *r, enum alloc
                 }
         }
     }
-    for (size_t i = 0; i < n; i++)
-        level[i] = r->levels[pick[i]];
+    for (size_t j = 0; j < s->layers.count; j++)
+        level[j] = r->layer_row[j] >= 0 ? r->levels[pick[r->layer_row[j]]] : 0.0;
     rc = 0;
 done:
     free(c.drop), free(c.gain), free(c.order), free(pick), free(trial);
@@ -330,7 +390,7 @@ int predict_config(const struct session *s, struct prediction *p, struct err *wh
     const struct sens_result *r = s->sens;
     if (!s->engine || !r)
         return err_set(why, "no sensitivity table (run sensitivity)");
-    if (r->n_layers != s->layers.count || r->layers_done != r->n_layers)
+    if (r->n_model_layers != s->layers.count || r->layers_done != r->n_layers)
         return err_set(why, "the sensitivity table is incomplete or for another model");
     double *sp = calloc(s->layers.count + 1, sizeof *sp);
     if (!sp)

@@ -11,7 +11,8 @@
 /* Baseline accuracy minus the sum of each layer's drop at its sparsity, the drop read from
  * the layer's curve and interpolated linearly between measured levels (beyond the last
  * level: the last level's drop), and not below the table's lowest accuracy (about chance:
- * summed drops say nothing below it). sparsity has one entry per layer. */
+ * summed drops say nothing below it). sparsity has one entry per layer of the model; a
+ * group's row reads its first member's. */
 double alloc_predict(const struct sens_result *r, const double *sparsity);
 
 /* Per-layer sparsity of the session's configuration as the curves read it: each layer's
@@ -42,7 +43,8 @@ enum alloc_kind {
     ALLOC_MAX_DROP, /* the most weights removed with a predicted drop of at most value */
 };
 
-/* Chooses one of the table's levels per layer into level[]: for ALLOC_PARAMS and
+/* Chooses one of the table's levels per row, written per layer into level[] (every layer
+ * of a group's row gets the row's level; layers without a row 0): for ALLOC_PARAMS and
  * ALLOC_BYTES the smallest predicted accuracy loss that meets the target, for
  * ALLOC_MAX_DROP the most weights removed within the drop. Lagrangian relaxation: for a
  * price lambda every layer independently takes the level minimizing
@@ -54,5 +56,16 @@ int alloc_solve(const struct session *s, const struct sens_result *r, enum alloc
 
 /* Weights a level removes from layer li (floor(level * params)). */
 double alloc_removed(const struct session *s, size_t li, double level);
+/* Weights a row of the table removes at level: floor(level * params) for a layer, as
+ * measured for a dependency group (interpolated between the table's levels). */
+double alloc_row_removed(const struct session *s, const struct sens_result *r, size_t row,
+                         double level);
+/* Weights all rows remove at the per-layer levels (as alloc_solve gives them). */
+double alloc_removed_all(const struct session *s, const struct sens_result *r,
+                         const double *level);
+/* cfg's settings for per-layer levels: each layer's swept method at its level; layers no
+ * row prunes (groups that cannot be pruned) at 0. */
+void alloc_levels_to_config(const struct session *s, const struct sens_result *r,
+                            const double *level, struct prune_config *cfg);
 
 #endif

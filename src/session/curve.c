@@ -46,7 +46,7 @@ int curve_run(struct session *s, size_t n_targets, curve_progress_fn progress, v
     const struct sens_result *r = s->sens;
     if (!s->engine || !s->data)
         return err_set(err, "curve needs a model and data");
-    if (!r || r->n_layers != s->layers.count || r->layers_done != r->n_layers)
+    if (!r || r->n_model_layers != s->layers.count || r->layers_done != r->n_layers)
         return err_set(err, "curve needs a complete sensitivity table for this model "
                             "(run sensitivity)");
     if (n_targets < 2 || n_targets > 1000)
@@ -89,10 +89,7 @@ int curve_run(struct session *s, size_t n_targets, curve_progress_fn progress, v
                     continue;
                 }
             }
-            for (size_t i = 0; i < nl; i++) {
-                cfg.settings[i] = r->methods[i];
-                cfg.settings[i].sparsity = level[i];
-            }
+            alloc_levels_to_config(s, r, level, &cfg);
             p->predicted = alloc_predict(r, level);
             if (measure(s, &cfg, p, err) < 0)
                 goto done;

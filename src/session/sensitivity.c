@@ -27,6 +27,10 @@ void sens_result_fini(struct sens_result *r)
     free(r->names);
     free(r->weights);
     free(r->methods);
+    free(r->row_layer);
+    free(r->row_members);
+    free(r->layer_row);
+    free(r->removed);
     free(r->accuracy);
     free(r->loss);
     free(r->correct);
@@ -41,6 +45,9 @@ static struct prune_setting method_of(const struct session *s, const struct sens
     if (o->has_method) {
         st.criterion = o->criterion;
         st.granularity = o->granularity;
+        if (o->structured)
+            st.granularity =
+                strcmp(s->layers.items[li].op, "Conv") == 0 ? GRAN_FILTER : GRAN_NEURON;
     } else if (!s->config.global) {
         st.criterion = s->config.settings[li].criterion;
         st.granularity = s->config.settings[li].granularity;
@@ -48,28 +55,80 @@ static struct prune_setting method_of(const struct session *s, const struct sens
     return st;
 }
 
+static bool unit_method(const struct prune_setting *st)
+{
+    return st->granularity == GRAN_NEURON || st->granularity == GRAN_FILTER;
+}
+
+/* The rows: every layer with a method of its own, and for structured methods one row per
+ * dependency group that can be pruned, led by its first member with a structured method.
+ * Groups that cannot be pruned get no row (their layers stay unpruned in allocations). */
 static int alloc_result(struct sens_result *r, const struct session *s,
                         const struct sens_options *o, struct err *err)
 {
     memset(r, 0, sizeof *r);
-    r->n_layers = s->layers.count;
+    size_t nl = s->layers.count;
     r->n_levels = o->n_levels;
+    r->n_model_layers = nl;
     memcpy(r->levels, o->levels, o->n_levels * sizeof *o->levels);
+    r->methods = calloc(nl + 1, sizeof *r->methods);
+    r->layer_row = calloc(nl + 1, sizeof *r->layer_row);
+    r->row_layer = calloc(nl + 1, sizeof *r->row_layer);
+    r->row_members = calloc(nl + 1, sizeof *r->row_members);
+    if (!r->methods || !r->layer_row || !r->row_layer || !r->row_members)
+        return err_oom(err, "sensitivity table", nl);
+    for (size_t i = 0; i < nl; i++) {
+        r->methods[i] = method_of(s, o, i, 0.0);
+        r->layer_row[i] = -1;
+    }
+    for (size_t i = 0; i < nl; i++) {
+        if (!unit_method(&r->methods[i])) {
+            r->layer_row[i] = (int)r->n_layers;
+            r->row_members[r->n_layers] = 1;
+            r->row_layer[r->n_layers++] = i;
+            continue;
+        }
+        const struct prune_group *pg = session_layer_group(s, i);
+        if (!pg) {
+            struct err why;
+            session_check_structured(s, i, &why);
+            return err_set(err, "%s", why.msg);
+        }
+        if (pg->blocked || r->layer_row[i] >= 0)
+            continue;
+        /* i is the group's first member with a structured method: its row covers every
+         * member. */
+        size_t row = r->n_layers++;
+        r->row_layer[row] = i;
+        for (size_t m = 0; m < pg->n_members; m++) {
+            size_t j = pg->members[m];
+            r->layer_row[j] = (int)row;
+            r->row_members[row]++;
+            r->methods[j].criterion = r->methods[i].criterion;
+            r->methods[j].granularity =
+                strcmp(s->layers.items[j].op, "Conv") == 0 ? GRAN_FILTER : GRAN_NEURON;
+        }
+    }
     size_t cells = r->n_layers * r->n_levels + 1;
     r->names = calloc(r->n_layers + 1, sizeof *r->names);
     r->weights = calloc(r->n_layers + 1, sizeof *r->weights);
     r->accuracy = calloc(cells, sizeof *r->accuracy);
     r->loss = calloc(cells, sizeof *r->loss);
     r->correct = calloc(cells, sizeof *r->correct);
-    r->methods = calloc(r->n_layers + 1, sizeof *r->methods);
-    if (!r->names || !r->weights || !r->accuracy || !r->loss || !r->correct || !r->methods)
-        return err_oom(err, "sensitivity table", cells * 24);
-    for (size_t i = 0; i < r->n_layers; i++)
-        r->methods[i] = method_of(s, o, i, 0.0);
-    for (size_t i = 0; i < r->n_layers; i++)
-        if (!(r->names[i] = strdup(s->layers.items[i].name)) ||
-            !(r->weights[i] = strdup(s->layers.items[i].weight_name)))
+    r->removed = calloc(cells, sizeof *r->removed);
+    if (!r->names || !r->weights || !r->accuracy || !r->loss || !r->correct || !r->removed)
+        return err_oom(err, "sensitivity table", cells * 32);
+    for (size_t i = 0; i < r->n_layers; i++) {
+        const struct layer *l = &s->layers.items[r->row_layer[i]];
+        if (!(r->names[i] = strdup(l->name)) || !(r->weights[i] = strdup(l->weight_name)))
             return err_oom(err, "sensitivity table", 0);
+        /* Unstructured rows remove floor(level * n) weights; group rows are counted as
+         * they are measured. */
+        if (r->row_members[i] == 1 && !unit_method(&r->methods[r->row_layer[i]]))
+            for (size_t k = 0; k < r->n_levels; k++)
+                r->removed[i * r->n_levels + k] =
+                    (double)prune_count(r->levels[k], (size_t)l->params);
+    }
     return 0;
 }
 
@@ -82,7 +141,7 @@ static int cache_key(const struct session *s, const struct sens_options *o, char
     shape_format(&s->row_shape, shape, sizeof shape);
     size_t used =
         (size_t)snprintf(key, size,
-                         "prunescope-sensitivity-1|%s|%s|label=%s|scale=%.9g|"
+                         "prunescope-sensitivity-2|%s|%s|label=%s|scale=%.9g|"
                          "shape=%s|rows=%zu|seed=%llu|levels=",
                          s->model_sha256, s->data_sha256, s->data_opt.label ? s->data_opt.label : "",
                          (double)s->data_opt.scale, shape, o->rows, (unsigned long long)s->seed);
@@ -135,11 +194,12 @@ static void cache_write(const struct sens_result *r, const char *key)
         for (size_t k = 0; k < r->n_levels; k++)
             json_array_append_new(correct,
                                   json_integer((json_int_t)r->correct[i * r->n_levels + k]));
-        json_array_append_new(layers,
-                              json_pack("{s:s, s:o, s:o, s:o}", "name", r->names[i], "accuracy",
-                                        real_array(r->accuracy + i * r->n_levels, r->n_levels),
-                                        "loss", real_array(r->loss + i * r->n_levels, r->n_levels),
-                                        "correct", correct));
+        json_array_append_new(
+            layers, json_pack("{s:s, s:o, s:o, s:o, s:o}", "name", r->names[i], "accuracy",
+                              real_array(r->accuracy + i * r->n_levels, r->n_levels), "loss",
+                              real_array(r->loss + i * r->n_levels, r->n_levels), "correct",
+                              correct, "removed",
+                              real_array(r->removed + i * r->n_levels, r->n_levels)));
     }
     json_object_set_new(root, "layers", layers);
     char *text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(17));
@@ -186,9 +246,11 @@ static bool cache_read(struct sens_result *r, const char *key)
     for (size_t i = 0; i < r->n_layers; i++) {
         json_t *e = json_array_get(layers, i);
         json_t *acc = json_object_get(e, "accuracy"), *loss = json_object_get(e, "loss");
-        json_t *cor = json_object_get(e, "correct");
+        json_t *cor = json_object_get(e, "correct"), *rem = json_object_get(e, "removed");
+        const char *nm = json_string_value(json_object_get(e, "name"));
         if (json_array_size(acc) != r->n_levels || json_array_size(loss) != r->n_levels ||
-            json_array_size(cor) != r->n_levels) {
+            json_array_size(cor) != r->n_levels || json_array_size(rem) != r->n_levels || !nm ||
+            strcmp(nm, r->names[i]) != 0) {
             snprintf(r->cache_note, sizeof r->cache_note,
                      "the cache file %s is damaged (layer %zu); recomputing", r->cache_path, i);
             goto done;
@@ -197,6 +259,7 @@ static bool cache_read(struct sens_result *r, const char *key)
             r->accuracy[i * r->n_levels + l] = json_number_value(json_array_get(acc, l));
             r->loss[i * r->n_levels + l] = json_number_value(json_array_get(loss, l));
             r->correct[i * r->n_levels + l] = (size_t)json_integer_value(json_array_get(cor, l));
+            r->removed[i * r->n_levels + l] = json_number_value(json_array_get(rem, l));
         }
     }
     r->layers_done = r->n_layers;
@@ -275,21 +338,25 @@ static int sample_rows(const struct dataset *d, size_t n, uint64_t seed, size_t 
 
 /* ---- the sweep ---- */
 
-/* Nodes downstream of layer node `start` (it included), and the values they read that
- * are computed outside that set (the frontier). */
-static int downstream(struct engine *e, int start, bool *run, int *frontier, int *n_frontier,
-                      struct err *err)
+#define MAX_FRONTIER 32
+
+/* Nodes downstream of the start nodes (them included), and the values they read that are
+ * computed outside that set (the frontier). */
+static int downstream(struct engine *e, const int *starts, int n_starts, bool *run, int *frontier,
+                      int *n_frontier, struct err *err)
 {
     const struct graph *g = engine_graph(e);
     bool *reach = calloc((size_t)g->n_values + 1, sizeof *reach);
     if (!reach)
         return err_oom(err, "sweep", (size_t)g->n_values);
     memset(run, 0, (size_t)g->n_nodes * sizeof *run);
-    run[start] = true;
-    for (int o = 0; o < g->nodes[start].n_outputs; o++)
-        if (g->nodes[start].outputs[o] >= 0)
-            reach[g->nodes[start].outputs[o]] = true;
-    for (int n = start + 1; n < g->n_nodes; n++) {
+    int first = g->n_nodes;
+    for (int i = 0; i < n_starts; i++) {
+        run[starts[i]] = true;
+        if (starts[i] < first)
+            first = starts[i];
+    }
+    for (int n = first; n < g->n_nodes; n++) {
         const struct node *nd = &g->nodes[n];
         for (int k = 0; k < nd->n_inputs && !run[n]; k++)
             run[n] = nd->inputs[k] >= 0 && reach[nd->inputs[k]];
@@ -299,7 +366,7 @@ static int downstream(struct engine *e, int start, bool *run, int *frontier, int
                     reach[nd->outputs[o]] = true;
     }
     *n_frontier = 0;
-    for (int n = start; n < g->n_nodes; n++) {
+    for (int n = first; n < g->n_nodes; n++) {
         if (!run[n])
             continue;
         const struct node *nd = &g->nodes[n];
@@ -311,12 +378,12 @@ static int downstream(struct engine *e, int start, bool *run, int *frontier, int
             for (int f = 0; f < *n_frontier; f++)
                 seen |= frontier[f] == v;
             if (!seen) {
-                if (*n_frontier == 16) {
+                if (*n_frontier == MAX_FRONTIER) {
                     free(reach);
                     return err_set(err,
-                                   "layer node '%s' has more than 16 values flowing into "
-                                   "its downstream graph",
-                                   g->nodes[start].name);
+                                   "node '%s' has more than %d values flowing into its "
+                                   "downstream graph",
+                                   g->nodes[first].name, MAX_FRONTIER);
                 }
                 frontier[(*n_frontier)++] = v;
             }
@@ -324,6 +391,57 @@ static int downstream(struct engine *e, int start, bool *run, int *frontier, int
     }
     free(reach);
     return 0;
+}
+
+/* The nodes whose inputs a row's pruning changes: its layer, and for a group the other
+ * members, every layer reading the group's channels and every node reading a per-channel
+ * constant of the group. nodes has room for n_nodes entries; returns the count. */
+static int row_starts(const struct session *s, const struct sens_result *r, size_t row,
+                      int *nodes)
+{
+    size_t li = r->row_layer[row];
+    int n = 0;
+    nodes[n++] = s->layers.items[li].node;
+    const struct prune_group *pg = session_layer_group(s, li);
+    if (r->row_members[row] == 1 && !unit_method(&r->methods[li]))
+        return n;
+    if (!pg)
+        return n;
+    const struct group_set *gs = &s->groups;
+    int gi = (int)(pg - gs->groups);
+    int n_nodes = engine_graph(s->engine)->n_nodes;
+    bool *mark = calloc((size_t)n_nodes + 1, sizeof *mark);
+    if (!mark)
+        return n; /* the member's own downstream still covers most; measured as such */
+    mark[nodes[0]] = true;
+    for (size_t j = 0; j < s->layers.count; j++) {
+        bool hit = gs->layer_group[j] == gi;
+        for (size_t k = 0; !hit && gs->in_unit[j] && k < gs->in_count[j]; k++)
+            hit = gs->in_unit[j][k] >= 0 && gs->unit_group[gs->in_unit[j][k]] == gi;
+        if (hit)
+            mark[s->layers.items[j].node] = true;
+    }
+    for (size_t k = 0; k < gs->n_consts; k++)
+        for (size_t i = 0; i < gs->consts[k].len; i++) {
+            int u = gs->consts[k].unit[i];
+            if (u >= 0 && gs->unit_group[u] == gi) {
+                mark[gs->consts[k].node] = true;
+                break;
+            }
+        }
+    for (int v = 0; v < n_nodes; v++)
+        if (mark[v] && v != nodes[0])
+            nodes[n++] = v;
+    free(mark);
+    return n;
+}
+
+static size_t prunable_zeros(const struct session *s)
+{
+    size_t z = 0;
+    for (size_t i = 0; i < s->layers.count; i++)
+        z += session_layer_zeros(s, &s->layers.items[i]);
+    return z;
 }
 
 /* Below this many multiply-adds a whole run stays on one thread (as in the engine), so a
@@ -339,7 +457,8 @@ struct sweep {
     const struct dataset *d;
     size_t n_out;
     const bool *runs;        /* per layer, the nodes its levels run (n_nodes each) */
-    int *frontier, *n_front; /* 16 per layer, and their counts */
+    int *frontier, *n_front; /* MAX_FRONTIER per row, and their counts */
+    size_t base_zeros;       /* prunable weights that are 0 with nothing pruned */
     int *cap_values;
     struct tensor **captured; /* the baseline run's activations (read only) */
     int n_cap;
@@ -363,10 +482,10 @@ static int sweep_layers(struct sweep *sw, struct session *ss, bool report, struc
     const struct graph *g = engine_graph(ss->engine);
     const struct sens_options *o = sw->o;
     struct sens_result *r = sw->r;
-    size_t nl = ss->layers.count;
+    size_t nl = ss->layers.count, n_rows = r->n_layers;
     struct prune_setting *settings = calloc(nl + 1, sizeof *settings);
     struct prune_config cfg = {.settings = settings};
-    const struct tensor *bind[16];
+    const struct tensor *bind[MAX_FRONTIER];
     struct engine_rows_opts part = {.bind = bind};
     size_t cur = (size_t)-1; /* the layer part and bind[] are for */
     int rc = 0;
@@ -376,7 +495,7 @@ static int sweep_layers(struct sweep *sw, struct session *ss, bool report, struc
     }
     for (;;) {
         size_t task = atomic_fetch_add(&sw->next_task, 1);
-        if (task >= nl * o->n_levels)
+        if (task >= n_rows * o->n_levels)
             break;
         size_t li = task / o->n_levels, lv = task % o->n_levels;
         if ((sw->s->cancel && *sw->s->cancel) || atomic_load(&sw->stop)) {
@@ -397,7 +516,7 @@ static int sweep_layers(struct sweep *sw, struct session *ss, bool report, struc
                 break;
             }
             if (li != cur) {
-                const int *front = sw->frontier + li * 16;
+                const int *front = sw->frontier + li * MAX_FRONTIER;
                 for (int f = 0; f < sw->n_front[li]; f++)
                     for (int c = 0; c < sw->n_cap; c++)
                         if (sw->cap_values[c] == front[f])
@@ -408,7 +527,9 @@ static int sweep_layers(struct sweep *sw, struct session *ss, bool report, struc
                 memset(settings, 0, nl * sizeof *settings);
                 cur = li;
             }
-            settings[li] = method_of(sw->s, o, li, o->levels[lv]);
+            size_t lay = r->row_layer[li];
+            settings[lay] = r->methods[lay];
+            settings[lay].sparsity = o->levels[lv];
             struct metrics ml;
             struct tensor *outs[64] = {NULL};
             if (session_apply_temporary(ss, &cfg, err) < 0 ||
@@ -416,6 +537,8 @@ static int sweep_layers(struct sweep *sw, struct session *ss, bool report, struc
                 rc = -1; /* Ctrl-C inside a run: ERR_CANCELLED */
                 break;
             }
+            if (r->row_members[li] > 1 || unit_method(&r->methods[lay]))
+                r->removed[task] = (double)prunable_zeros(ss) - (double)sw->base_zeros;
             rc = metrics_compute(tensor_f32(outs[0]), sw->d->rows, sw->n_out, ss->output_kind,
                                  sw->d, 0, &ml, err);
             for (int k = 0; k < g->n_outputs; k++)
@@ -499,8 +622,8 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
     const struct dataset *d = s->data;
     size_t *pick = NULL;
     int rc = -1;
-    struct tensor *captured[16 * 64] = {NULL};
-    int cap_values[16 * 64];
+    struct tensor *captured[MAX_FRONTIER * 64] = {NULL};
+    int cap_values[MAX_FRONTIER * 64];
     int n_cap = 0;
     /* Per layer, the nodes downstream of it: what each of its levels runs. */
     bool *run = calloc(s->layers.count * (size_t)g->n_nodes + 1, sizeof *run);
@@ -546,26 +669,29 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
     for (int k = 0; k < s->row_shape.ndim; k++)
         input.shape.dims[k + 1] = s->row_shape.dims[k];
 
-    /* Frontier of every layer; the baseline run keeps all of them. */
-    int *frontier = calloc(s->layers.count * 16 + 1, sizeof *frontier);
-    int *n_front = calloc(s->layers.count + 1, sizeof *n_front);
-    if (!frontier || !n_front) {
-        free(frontier), free(n_front);
+    /* Frontier of every row; the baseline run keeps all of them. */
+    size_t n_rows = r->n_layers;
+    int *frontier = calloc(n_rows * MAX_FRONTIER + 1, sizeof *frontier);
+    int *n_front = calloc(n_rows + 1, sizeof *n_front);
+    int *starts = calloc((size_t)g->n_nodes + 1, sizeof *starts);
+    if (!frontier || !n_front || !starts) {
+        free(frontier), free(n_front), free(starts);
         err_oom(err, "sweep", 0);
         goto done;
     }
-    for (size_t li = 0; li < s->layers.count; li++) {
-        if (downstream(s->engine, s->layers.items[li].node, run + li * (size_t)g->n_nodes,
-                       frontier + li * 16, &n_front[li], err) < 0) {
-            free(frontier), free(n_front);
+    for (size_t li = 0; li < n_rows; li++) {
+        int n_starts = row_starts(s, r, li, starts);
+        if (downstream(s->engine, starts, n_starts, run + li * (size_t)g->n_nodes,
+                       frontier + li * MAX_FRONTIER, &n_front[li], err) < 0) {
+            free(frontier), free(n_front), free(starts);
             goto done;
         }
         for (int f = 0; f < n_front[li]; f++) {
-            int v = frontier[li * 16 + f];
+            int v = frontier[li * MAX_FRONTIER + f];
             bool seen = false;
             for (int c = 0; c < n_cap; c++)
                 seen |= cap_values[c] == v;
-            if (!seen && n_cap == 16 * 64) {
+            if (!seen && n_cap == MAX_FRONTIER * 64) {
                 free(frontier), free(n_front);
                 err_set(err, "too many activations to keep for the sweep");
                 goto done;
@@ -574,6 +700,7 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
                 cap_values[n_cap++] = v;
         }
     }
+    free(starts);
     size_t n_out = session_model_outputs(s);
     struct sweep sw = {.s = s,
                        .o = o,
@@ -587,7 +714,7 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
                        .cap_values = cap_values,
                        .captured = captured,
                        .n_cap = n_cap,
-                       .total = s->layers.count * o->n_levels,
+                       .total = n_rows * o->n_levels,
                        .progress = progress,
                        .ctx = ctx,
                        .t0 = t0};
@@ -595,9 +722,9 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
     atomic_init(&sw.done_evals, 0);
     atomic_init(&sw.stop, 0);
     atomic_init(&sw.ready, 0);
-    sw.levels_done = calloc(s->layers.count + 1, sizeof *sw.levels_done);
+    sw.levels_done = calloc(n_rows + 1, sizeof *sw.levels_done);
     if (sw.levels_done)
-        for (size_t i = 0; i < s->layers.count; i++)
+        for (size_t i = 0; i < n_rows; i++)
             atomic_init(&sw.levels_done[i], 0);
     if (!sw.levels_done) {
         free(frontier), free(n_front);
@@ -611,7 +738,7 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
     struct session *twin = NULL;
     bool taylor = false;
     for (size_t i = 0; i < s->layers.count; i++)
-        taylor |= method_of(s, o, i, 0.5).criterion == CRIT_TAYLOR;
+        taylor |= r->methods[i].criterion == CRIT_TAYLOR;
     double work = (double)d->rows * engine_macs_per_row(s->engine);
     if (s->threads != 1 && pool_cpu_count() > 1 && sw.total > 1 && !taylor &&
         work < SMALL_RUN_MACS) {
@@ -627,8 +754,9 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
     struct engine_rows_opts base = {
         .n_capture = n_cap, .capture_values = cap_values, .captured = captured};
     int mrc = -1;
-    if (session_apply_temporary(s, &cfg, err) == 0 &&
-        engine_run_rows_ex(s->engine, &input, &base, outs, err) == 0) {
+    bool base_ok = session_apply_temporary(s, &cfg, err) == 0;
+    sw.base_zeros = prunable_zeros(s);
+    if (base_ok && engine_run_rows_ex(s->engine, &input, &base, outs, err) == 0) {
         mrc = metrics_compute(tensor_f32(outs[0]), d->rows, n_out, s->output_kind, d, 0,
                               &sw.base, err);
         for (int k = 0; k < g->n_outputs; k++)
@@ -650,7 +778,7 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
     if (helping)
         pthread_join(helper, NULL);
     /* Level 0 prunes nothing: the baseline. */
-    for (size_t li = 0; li < s->layers.count; li++)
+    for (size_t li = 0; li < n_rows; li++)
         for (size_t lv = 0; lv < o->n_levels; lv++)
             if (o->levels[lv] == 0.0) {
                 r->accuracy[li * o->n_levels + lv] = sw.base.accuracy;
@@ -666,7 +794,7 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
         failed = true;
     }
     bool cancelled = !failed && (mrc < 0 || (helping && ha.rc < 0));
-    while (r->layers_done < s->layers.count &&
+    while (r->layers_done < n_rows &&
            atomic_load(&sw.levels_done[r->layers_done]) == o->n_levels)
         r->layers_done++;
     free(sw.levels_done);
@@ -679,8 +807,7 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
         cache_write(r, key);
     else
         snprintf(r->cache_note, sizeof r->cache_note,
-                 "cancelled after %zu of %zu layers; nothing cached", r->layers_done,
-                 s->layers.count);
+                 "cancelled after %zu of %zu rows; nothing cached", r->layers_done, n_rows);
     rc = 0;
 done : {
     struct err ignored;

@@ -20,17 +20,27 @@ struct sens_options {
     bool has_method; /* use criterion/granularity below for every layer, not each layer's */
     enum prune_criterion criterion;
     enum prune_granularity granularity;
+    bool structured; /* with has_method: filters on Conv, neurons on Gemm/MatMul */
     bool fresh; /* ignore the cache */
 };
 
+/* The table has one row per layer swept; with a structured method (neuron, filter) one
+ * row per dependency group instead, which prunes the whole group, named after its first
+ * member. n_layers counts the rows. */
 struct sens_result {
     size_t n_layers, n_levels, layers_done, rows;
     double levels[SENS_MAX_LEVELS];
     double baseline_accuracy, baseline_loss;
     size_t baseline_correct;
-    char **names, **weights;       /* n_layers each */
-    struct prune_setting *methods; /* n_layers: the criterion and granularity swept */
+    char **names, **weights;       /* per row: the node and weight of its (first) layer */
+    size_t *row_layer;             /* per row: that layer's index */
+    size_t *row_members;           /* per row: the layers it prunes (1, or the group's) */
+    int *layer_row;                /* per layer of the model: the row pruning it, or -1 */
+    size_t n_model_layers;         /* entries of layer_row and methods */
+    struct prune_setting *methods; /* per layer of the model: the criterion and granularity
+                                      swept */
     double *accuracy, *loss;       /* n_layers x n_levels */
+    double *removed;               /* n_layers x n_levels: prunable weights each level zeroes */
     size_t *correct;
     double elapsed_ms;
     bool from_cache;

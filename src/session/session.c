@@ -690,13 +690,13 @@ int session_check_structured(const struct session *s, size_t li, struct err *err
 {
     const struct layer *l = &s->layers.items[li];
     if (!s->groups_ok)
-        return err_set(err, "layer '%s': filters and neurons cannot be removed (%s)", l->name,
+        return err_set(err, "layer '%s': filters and neurons cannot be removed (%s)", l->display,
                        s->groups_error);
     const struct prune_group *pg = session_layer_group(s, li);
     if (!pg)
-        return err_set(err, "layer '%s' has no output channels of its own to remove", l->name);
+        return err_set(err, "layer '%s' has no output channels of its own to remove", l->display);
     if (pg->blocked)
-        return err_set(err, "layer '%s': its %s cannot be removed: %s", l->name,
+        return err_set(err, "layer '%s': its %s cannot be removed: %s", l->display,
                        strcmp(l->op, "Conv") == 0 ? "filters" : "neurons", pg->why);
     return 0;
 }

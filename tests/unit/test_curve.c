@@ -222,6 +222,12 @@ Test(curve, predictions_are_refined_by_measurements)
     for (int i = 0; i < 3; i++)
         r->accuracy[2 * i] = 0.9, r->accuracy[2 * i + 1] = 0.8;
     r->accuracy[5] = 0.5;
+    r->n_model_layers = 3; /* one row per layer */
+    r->row_layer = calloc(3, sizeof *r->row_layer);
+    r->row_members = calloc(3, sizeof *r->row_members);
+    r->layer_row = calloc(3, sizeof *r->layer_row);
+    for (int i = 0; i < 3; i++)
+        r->row_layer[i] = (size_t)i, r->row_members[i] = 1, r->layer_row[i] = i;
     s->sens = r;
     struct prune_config cfg;
     cr_assert_eq(session_config_copy(s, &cfg, &err), 0);
