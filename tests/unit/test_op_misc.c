@@ -1,5 +1,7 @@
 /* Softmax, LogSoftmax, Transpose, Concat, Pad and ReduceMean checked one at a time against
- * values worked out by hand (or by a naive loop written here), plus their refusals. */
+ * values worked out by hand (or by a naive loop written here), plus their refusals; and the
+ * int32 and bool element types through Constant, ConstantOfShape, Dropout, Gather and the
+ * ops that only move elements (Reshape and its kin, Concat, Transpose, Pad). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,6 +12,8 @@
 
 extern const struct op_def op_softmax, op_logsoftmax, op_transpose, op_concat, op_pad,
     op_reducemean;
+extern const struct op_def op_constant, op_constantofshape, op_dropout, op_gather, op_reshape,
+    op_flatten, op_squeeze, op_unsqueeze, op_identity;
 
 static struct tensor *mk(enum dtype t, int ndim, const int64_t *dims, const void *vals)
 {
@@ -800,4 +804,470 @@ Test(reducemean, rejects_int64_data_and_axes_unknown_at_planning_time)
     cr_expect_eq(shape_only(&op_reducemean, &nd, 18, unknown, 2, NULL, &err), -1);
     tu_expect_error(&err, "input 1 must be known", NULL);
     tensor_free(xi);
+}
+
+/* ---- int32 and bool elements ---- */
+
+#define I32(...) ((const int32_t[]){__VA_ARGS__})
+#define B8(...)  ((const uint8_t[]){__VA_ARGS__})
+
+static struct tensor *mk_i32(int ndim, const int64_t *dims, const int32_t *vals)
+{
+    return mk(DTYPE_INT32, ndim, dims, vals);
+}
+
+static struct tensor *mk_bool(int ndim, const int64_t *dims, const uint8_t *vals)
+{
+    return mk(DTYPE_BOOL, ndim, dims, vals);
+}
+
+/* Element by element, and the buffer holds exactly n elements of the type's own size. */
+static void expect_i32(const struct tensor *t, const int32_t *want, size_t n)
+{
+    cr_assert_eq(t->dtype, DTYPE_INT32, "dtype %s, expected int32", dtype_name(t->dtype));
+    cr_assert_eq(tensor_numel(t), n, "numel %zu, expected %zu", tensor_numel(t), n);
+    cr_expect_eq(tensor_bytes(t), n * 4);
+    for (size_t i = 0; i < n; i++)
+        cr_expect_eq(tensor_i32(t)[i], want[i], "element %zu: %d, expected %d", i,
+                     (int)tensor_i32(t)[i], (int)want[i]);
+}
+
+static void expect_bools(const struct tensor *t, const uint8_t *want, size_t n)
+{
+    cr_assert_eq(t->dtype, DTYPE_BOOL, "dtype %s, expected bool", dtype_name(t->dtype));
+    cr_assert_eq(tensor_numel(t), n, "numel %zu, expected %zu", tensor_numel(t), n);
+    cr_expect_eq(tensor_bytes(t), n);
+    for (size_t i = 0; i < n; i++)
+        cr_expect_eq(tensor_bool(t)[i], want[i], "element %zu: %d, expected %d", i,
+                     (int)tensor_bool(t)[i], (int)want[i]);
+}
+
+Test(constantofshape, fills_each_one_byte_bool_element_with_the_value)
+{
+    /* 64 elements: a float fill would write 256 bytes into this 64-byte buffer. */
+    struct tensor *dims = mk_i64(1, I64(2), I64(8, 8));
+    struct tensor *one = mk_bool(1, I64(1), B8(1));
+    struct attr at[] = {{.name = "value", .type = ATTR_TENSOR, .t = one}};
+    struct node nd = {.name = "cos", .op_type = "ConstantOfShape", ATTRS(at)};
+    const struct tensor *ins[] = {dims};
+    struct tensor *y;
+    struct err err;
+    cr_assert_eq(run_op(&op_constantofshape, &nd, 13, ins, 1, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 2, I64(8, 8));
+    uint8_t want[64];
+    memset(want, 1, sizeof want);
+    expect_bools(y, want, 64);
+    tensor_free(y);
+    tensor_bool(one)[0] = 0;
+    cr_assert_eq(run_op(&op_constantofshape, &nd, 13, ins, 1, &y, &err), 0, "%s", err.msg);
+    memset(want, 0, sizeof want);
+    expect_bools(y, want, 64);
+    tensor_free(dims), tensor_free(one), tensor_free(y);
+}
+
+Test(constantofshape, fills_each_int32_element_with_the_value)
+{
+    struct tensor *dims = mk_i64(1, I64(2), I64(2, 3));
+    struct tensor *v = mk_i32(1, I64(1), I32(-70000));
+    struct attr at[] = {{.name = "value", .type = ATTR_TENSOR, .t = v}};
+    struct node nd = {.name = "cos", .op_type = "ConstantOfShape", ATTRS(at)};
+    const struct tensor *ins[] = {dims};
+    struct tensor *y;
+    struct err err;
+    cr_assert_eq(run_op(&op_constantofshape, &nd, 13, ins, 1, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 2, I64(2, 3));
+    expect_i32(y, I32(-70000, -70000, -70000, -70000, -70000, -70000), 6);
+    tensor_free(dims), tensor_free(v), tensor_free(y);
+}
+
+Test(constantofshape, fills_int64_values_and_defaults_to_float_zero)
+{
+    struct tensor *dims = mk_i64(1, I64(1), I64(3));
+    struct tensor *v = mk_i64(1, I64(1), I64(INT64_C(1) << 40));
+    struct attr at[] = {{.name = "value", .type = ATTR_TENSOR, .t = v}};
+    struct node nd = {.name = "cos", .op_type = "ConstantOfShape", ATTRS(at)};
+    const struct tensor *ins[] = {dims};
+    struct tensor *y;
+    struct err err;
+    cr_assert_eq(run_op(&op_constantofshape, &nd, 13, ins, 1, &y, &err), 0, "%s", err.msg);
+    int64_t big = INT64_C(1) << 40;
+    tu_expect_ints(y, I64(big, big, big), 3);
+    tensor_free(y);
+    struct node bare = {.name = "cos0", .op_type = "ConstantOfShape"};
+    cr_assert_eq(run_op(&op_constantofshape, &bare, 13, ins, 1, &y, &err), 0, "%s", err.msg);
+    cr_expect_eq(y->dtype, DTYPE_FLOAT);
+    tu_expect_floats(y, F32(0, 0, 0), 3, 0);
+    tensor_free(dims), tensor_free(v), tensor_free(y);
+}
+
+Test(constantofshape, refuses_a_value_of_an_element_type_it_does_not_know)
+{
+    struct tensor *dims = mk_i64(1, I64(1), I64(3));
+    struct tensor *v = mk(DTYPE_UNDEFINED, 1, I64(1), NULL);
+    struct attr at[] = {{.name = "value", .type = ATTR_TENSOR, .t = v}};
+    struct node nd = {.name = "cos", .op_type = "ConstantOfShape", ATTRS(at)};
+    const struct tensor *ins[] = {dims};
+    struct tensor *y;
+    struct err err;
+    cr_expect_eq(run_op(&op_constantofshape, &nd, 13, ins, 1, &y, &err), -1);
+    cr_expect_eq(err.code, ERR_UNSUPPORTED);
+    tu_expect_error(&err, "cos", "element type undefined");
+    tensor_free(dims), tensor_free(v);
+}
+
+Test(constant, copies_bool_and_int32_value_tensors_element_by_element)
+{
+    struct tensor *mask = mk_bool(2, I64(2, 2), B8(1, 0, 0, 1));
+    struct tensor *ints = mk_i32(1, I64(3), I32(-1, 0, 70000));
+    struct attr at[] = {{.name = "value", .type = ATTR_TENSOR, .t = mask}};
+    struct node nd = {.name = "c", .op_type = "Constant", ATTRS(at)};
+    const struct tensor *none[1] = {NULL};
+    struct tensor *y;
+    struct err err;
+    cr_assert_eq(run_op(&op_constant, &nd, 13, none, 0, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 2, I64(2, 2));
+    expect_bools(y, B8(1, 0, 0, 1), 4);
+    tensor_free(y);
+    at[0].t = ints;
+    cr_assert_eq(run_op(&op_constant, &nd, 13, none, 0, &y, &err), 0, "%s", err.msg);
+    expect_i32(y, I32(-1, 0, 70000), 3);
+    tensor_free(mask), tensor_free(ints), tensor_free(y);
+}
+
+Test(constant, value_int_and_value_floats_keep_their_own_types)
+{
+    struct attr at[] = {{.name = "value_int", .type = ATTR_INT, .i = -3}};
+    struct node nd = {.name = "c", .op_type = "Constant", ATTRS(at)};
+    const struct tensor *none[1] = {NULL};
+    struct tensor *y;
+    struct err err;
+    cr_assert_eq(run_op(&op_constant, &nd, 13, none, 0, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 0, NULL);
+    tu_expect_ints(y, I64(-3), 1);
+    tensor_free(y);
+    struct attr fl[] = {
+        {.name = "value_floats", .type = ATTR_FLOATS, .floats = (float[]){0.5f, -2}, .n = 2}};
+    struct node nf = {.name = "c", .op_type = "Constant", ATTRS(fl)};
+    cr_assert_eq(run_op(&op_constant, &nf, 13, none, 0, &y, &err), 0, "%s", err.msg);
+    tu_expect_floats(y, F32(0.5f, -2), 2, 0);
+    tensor_free(y);
+}
+
+Test(constant, refuses_a_string_value_as_unsupported)
+{
+    struct attr at[] = {{.name = "value_string", .type = ATTR_STRING, .s = "hi"}};
+    struct node nd = {.name = "c", .op_type = "Constant", ATTRS(at)};
+    const struct tensor *none[1] = {NULL};
+    struct tensor *y;
+    struct err err;
+    cr_expect_eq(run_op(&op_constant, &nd, 13, none, 0, &y, &err), -1);
+    cr_expect_eq(err.code, ERR_UNSUPPORTED);
+    tu_expect_error(&err, "string", "not supported");
+}
+
+Test(dropout, refuses_a_training_mode_known_only_when_running)
+{
+    struct tensor x = {.dtype = DTYPE_FLOAT, .shape = {.ndim = 1, .dims = {4}}};
+    struct tensor mode = {.dtype = DTYPE_BOOL, .shape = {.ndim = 0}};
+    struct node nd = {.name = "drop", .op_type = "Dropout"};
+    const struct tensor *ins[] = {&x, NULL, &mode};
+    struct err err;
+    cr_expect_eq(shape_only(&op_dropout, &nd, 13, ins, 3, NULL, &err), -1);
+    cr_expect_eq(err.code, ERR_UNSUPPORTED);
+    tu_expect_error(&err, "drop", "a training_mode known only when running is not supported");
+}
+
+Test(dropout, refuses_a_true_training_mode_as_bool_or_int64)
+{
+    struct tensor *x = mk_f32(1, I64(4), F32(1, 2, 3, 4));
+    struct tensor *on = mk_bool(0, NULL, B8(1));
+    struct tensor *on64 = mk_i64(0, NULL, I64(2));
+    struct node nd = {.name = "drop", .op_type = "Dropout"};
+    struct tensor *y;
+    struct err err;
+    const struct tensor *b[] = {x, NULL, on};
+    cr_expect_eq(run_op(&op_dropout, &nd, 13, b, 3, &y, &err), -1);
+    cr_expect_eq(err.code, ERR_UNSUPPORTED);
+    tu_expect_error(&err, "training mode is not supported", NULL);
+    const struct tensor *i[] = {x, NULL, on64};
+    cr_expect_eq(run_op(&op_dropout, &nd, 13, i, 3, &y, &err), -1);
+    cr_expect_eq(err.code, ERR_UNSUPPORTED);
+    tu_expect_error(&err, "training mode is not supported", NULL);
+    tensor_free(x), tensor_free(on), tensor_free(on64);
+}
+
+Test(dropout, passes_data_through_when_training_mode_is_false)
+{
+    struct tensor *x = mk_f32(2, I64(2, 2), F32(1, -2, 3, -4));
+    struct tensor *ratio = mk_f32(0, NULL, F32(0.5f));
+    struct tensor *off = mk_bool(0, NULL, B8(0));
+    struct node nd = {.name = "drop", .op_type = "Dropout"};
+    const struct tensor *ins[] = {x, ratio, off};
+    struct tensor *y;
+    struct err err;
+    cr_assert_eq(run_op(&op_dropout, &nd, 13, ins, 3, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 2, I64(2, 2));
+    tu_expect_floats(y, F32(1, -2, 3, -4), 4, 0);
+    tensor_free(x), tensor_free(ratio), tensor_free(off), tensor_free(y);
+}
+
+Test(dropout, rejects_a_float_training_mode_as_invalid)
+{
+    struct tensor *x = mk_f32(1, I64(2), NULL);
+    struct tensor *mode = mk_f32(0, NULL, F32(0));
+    struct node nd = {.name = "drop", .op_type = "Dropout"};
+    const struct tensor *ins[] = {x, NULL, mode};
+    struct tensor *y;
+    struct err err;
+    cr_expect_eq(run_op(&op_dropout, &nd, 13, ins, 3, &y, &err), -1);
+    cr_expect_eq(err.code, ERR_FAILED);
+    tu_expect_error(&err, "training_mode (input 2) must be a bool", "float32");
+    tensor_free(x), tensor_free(mode);
+}
+
+Test(gather, takes_rows_by_int32_indices_counting_negative_ones_from_the_end)
+{
+    struct tensor *d = mk_f32(2, I64(3, 2), F32(1, 2, 3, 4, 5, 6));
+    struct tensor *ix = mk_i32(1, I64(3), I32(2, -3, 1));
+    struct node nd = {.name = "g", .op_type = "Gather"};
+    const struct tensor *ins[] = {d, ix};
+    struct tensor *y;
+    struct err err;
+    cr_assert_eq(run_op(&op_gather, &nd, 13, ins, 2, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 2, I64(3, 2));
+    tu_expect_floats(y, F32(5, 6, 1, 2, 3, 4), 6, 0);
+    tensor_free(d), tensor_free(ix), tensor_free(y);
+}
+
+Test(gather, moves_int32_and_bool_data_along_axis_1)
+{
+    struct tensor *d = mk_i32(2, I64(2, 3), I32(1, 2, 3, 4, 5, 6));
+    struct tensor *m = mk_bool(2, I64(2, 3), B8(1, 0, 0, 0, 1, 1));
+    struct tensor *ix = mk_i32(1, I64(2), I32(2, 0));
+    struct attr at[] = {A_INT("axis", 1)};
+    struct node nd = {.name = "g", .op_type = "Gather", ATTRS(at)};
+    struct tensor *y;
+    struct err err;
+    const struct tensor *ints[] = {d, ix};
+    cr_assert_eq(run_op(&op_gather, &nd, 13, ints, 2, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 2, I64(2, 2));
+    expect_i32(y, I32(3, 1, 6, 4), 4);
+    tensor_free(y);
+    const struct tensor *bools[] = {m, ix};
+    cr_assert_eq(run_op(&op_gather, &nd, 13, bools, 2, &y, &err), 0, "%s", err.msg);
+    expect_bools(y, B8(0, 1, 1, 0), 4);
+    tensor_free(d), tensor_free(m), tensor_free(ix), tensor_free(y);
+}
+
+Test(gather, rejects_an_int32_index_out_of_range_and_float_indices)
+{
+    struct tensor *d = mk_f32(1, I64(3), F32(1, 2, 3));
+    struct tensor *ix = mk_i32(1, I64(1), I32(-4));
+    struct tensor *fx = mk_f32(1, I64(1), F32(0));
+    struct node nd = {.name = "g", .op_type = "Gather"};
+    struct tensor *y;
+    struct err err;
+    const struct tensor *ins[] = {d, ix};
+    cr_expect_eq(run_op(&op_gather, &nd, 13, ins, 2, &y, &err), -1);
+    tu_expect_error(&err, "index -4 is out of range", NULL);
+    tensor_free(y);
+    const struct tensor *fl[] = {d, fx};
+    cr_expect_eq(run_op(&op_gather, &nd, 13, fl, 2, &y, &err), -1);
+    tu_expect_error(&err, "indices (input 1) must be int64 or int32", "float32");
+    tensor_free(d), tensor_free(ix), tensor_free(fx);
+}
+
+Test(reshape, keeps_bool_and_int32_elements_in_order)
+{
+    struct tensor *m = mk_bool(2, I64(2, 3), B8(1, 0, 1, 1, 0, 0));
+    struct tensor *v = mk_i32(1, I64(6), I32(-1, 2, -3, 4, -5, 6));
+    struct tensor *target = mk_i64(1, I64(2), I64(3, -1));
+    struct node nd = {.name = "rs", .op_type = "Reshape"};
+    struct tensor *y;
+    struct err err;
+    const struct tensor *b[] = {m, target};
+    cr_assert_eq(run_op(&op_reshape, &nd, 13, b, 2, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 2, I64(3, 2));
+    expect_bools(y, B8(1, 0, 1, 1, 0, 0), 6);
+    tensor_free(y);
+    const struct tensor *i[] = {v, target};
+    cr_assert_eq(run_op(&op_reshape, &nd, 13, i, 2, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 2, I64(3, 2));
+    expect_i32(y, I32(-1, 2, -3, 4, -5, 6), 6);
+    tensor_free(m), tensor_free(v), tensor_free(target), tensor_free(y);
+}
+
+Test(reshape, reads_an_int32_target_shape)
+{
+    /* ONNX says int64; an int32 list is widened rather than refused. */
+    struct tensor *v = mk_i32(1, I64(4), I32(1, 2, 3, 4));
+    struct tensor *target = mk_i32(1, I64(2), I32(2, 2));
+    struct node nd = {.name = "rs", .op_type = "Reshape"};
+    const struct tensor *ins[] = {v, target};
+    struct tensor *y;
+    struct err err;
+    cr_assert_eq(run_op(&op_reshape, &nd, 13, ins, 2, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 2, I64(2, 2));
+    expect_i32(y, I32(1, 2, 3, 4), 4);
+    tensor_free(v), tensor_free(target), tensor_free(y);
+}
+
+Test(reshape, flatten_squeeze_unsqueeze_and_identity_move_bool_and_int32_data)
+{
+    struct tensor *m = mk_bool(3, I64(1, 2, 2), B8(0, 1, 1, 0));
+    struct tensor *v = mk_i32(3, I64(1, 2, 2), I32(7, -8, 9, -10));
+    struct tensor *axes = mk_i32(1, I64(1), I32(0));
+    struct tensor *y;
+    struct err err;
+    struct node fl = {.name = "fl", .op_type = "Flatten"};
+    const struct tensor *mb[] = {m, axes};
+    cr_assert_eq(run_op(&op_flatten, &fl, 13, mb, 1, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 2, I64(1, 4));
+    expect_bools(y, B8(0, 1, 1, 0), 4);
+    tensor_free(y);
+    struct node sq = {.name = "sq", .op_type = "Squeeze"};
+    cr_assert_eq(run_op(&op_squeeze, &sq, 13, mb, 2, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 2, I64(2, 2));
+    expect_bools(y, B8(0, 1, 1, 0), 4);
+    tensor_free(y);
+    struct node un = {.name = "un", .op_type = "Unsqueeze"};
+    const struct tensor *vb[] = {v, axes};
+    cr_assert_eq(run_op(&op_unsqueeze, &un, 13, vb, 2, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 4, I64(1, 1, 2, 2));
+    expect_i32(y, I32(7, -8, 9, -10), 4);
+    tensor_free(y);
+    struct node id = {.name = "id", .op_type = "Identity"};
+    cr_assert_eq(run_op(&op_identity, &id, 13, vb, 1, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 3, I64(1, 2, 2));
+    expect_i32(y, I32(7, -8, 9, -10), 4);
+    tensor_free(m), tensor_free(v), tensor_free(axes), tensor_free(y);
+}
+
+Test(concat, joins_bool_and_int32_tensors_along_axis_1)
+{
+    struct tensor *a = mk_bool(2, I64(2, 1), B8(1, 0));
+    struct tensor *b = mk_bool(2, I64(2, 2), B8(0, 0, 1, 1));
+    struct tensor *c = mk_i32(2, I64(2, 1), I32(-1, -2));
+    struct tensor *d = mk_i32(2, I64(2, 2), I32(10, 20, 30, 40));
+    struct attr at[] = {A_INT("axis", 1)};
+    struct node nd = {.name = "cat", .op_type = "Concat", ATTRS(at)};
+    struct tensor *y;
+    struct err err;
+    const struct tensor *bools[] = {a, b, a};
+    cr_assert_eq(run_op(&op_concat, &nd, 13, bools, 3, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 2, I64(2, 4));
+    expect_bools(y, B8(1, 0, 0, 1, 0, 1, 1, 0), 8);
+    tensor_free(y);
+    const struct tensor *ints[] = {d, c};
+    cr_assert_eq(run_op(&op_concat, &nd, 13, ints, 2, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 2, I64(2, 3));
+    expect_i32(y, I32(10, 20, -1, 30, 40, -2), 6);
+    tensor_free(y);
+    const struct tensor *mixed[] = {a, c};
+    cr_expect_eq(run_op(&op_concat, &nd, 13, mixed, 2, &y, &err), -1);
+    tu_expect_error(&err, "int32", "bool");
+    tensor_free(a), tensor_free(b), tensor_free(c), tensor_free(d);
+}
+
+Test(transpose, permutes_bool_and_int32_tensors)
+{
+    /* [2,3] -> [3,2] (the 2-D path) and [2,1,3] with perm (2,0,1) -> [3,2,1] (general). */
+    struct tensor *m = mk_bool(2, I64(2, 3), B8(1, 1, 0, 0, 0, 1));
+    struct tensor *v = mk_i32(3, I64(2, 1, 3), I32(1, 2, 3, 4, 5, 6));
+    struct node nd = {.name = "tr", .op_type = "Transpose"};
+    struct tensor *y;
+    struct err err;
+    const struct tensor *b[] = {m};
+    cr_assert_eq(run_op(&op_transpose, &nd, 13, b, 1, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 2, I64(3, 2));
+    expect_bools(y, B8(1, 0, 1, 0, 0, 1), 6);
+    tensor_free(y);
+    struct attr at[] = {A_INTS("perm", 2, 0, 1)};
+    struct node np = {.name = "tr", .op_type = "Transpose", ATTRS(at)};
+    const struct tensor *i[] = {v};
+    cr_assert_eq(run_op(&op_transpose, &np, 13, i, 1, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 3, I64(3, 2, 1));
+    expect_i32(y, I32(1, 4, 2, 5, 3, 6), 6);
+    tensor_free(m), tensor_free(v), tensor_free(y);
+}
+
+Test(transpose, nchw_to_nhwc_of_int32_matches_hand_written_values)
+{
+    /* [1,2,2,3] -> [1,2,3,2]: the batched [C, HW] -> [HW, C] path. */
+    struct tensor *x = mk_i32(4, I64(1, 2, 2, 3), I32(0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15));
+    struct attr at[] = {A_INTS("perm", 0, 2, 3, 1)};
+    struct node nd = {.name = "tr", .op_type = "Transpose", ATTRS(at)};
+    const struct tensor *ins[] = {x};
+    struct tensor *y;
+    struct err err;
+    cr_assert_eq(run_op(&op_transpose, &nd, 13, ins, 1, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 4, I64(1, 2, 3, 2));
+    expect_i32(y, I32(0, 10, 1, 11, 2, 12, 3, 13, 4, 14, 5, 15), 12);
+    tensor_free(x), tensor_free(y);
+}
+
+Test(pad, fills_bool_data_with_a_bool_constant_value)
+{
+    struct tensor *x = mk_bool(2, I64(2, 2), B8(0, 1, 1, 0));
+    struct tensor *pads = mk_i64(1, I64(4), I64(0, 1, 1, 0));
+    struct tensor *v = mk_bool(0, NULL, B8(1));
+    struct node nd = {.name = "pad", .op_type = "Pad"};
+    struct tensor *y;
+    struct err err;
+    const struct tensor *ins[] = {x, pads, v};
+    cr_assert_eq(run_op(&op_pad, &nd, 13, ins, 3, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 2, I64(3, 3));
+    expect_bools(y, B8(1, 0, 1, 1, 1, 0, 1, 1, 1), 9);
+    tensor_free(y);
+    const struct tensor *zero[] = {x, pads};
+    cr_assert_eq(run_op(&op_pad, &nd, 13, zero, 2, &y, &err), 0, "%s", err.msg);
+    expect_bools(y, B8(0, 0, 1, 0, 1, 0, 0, 0, 0), 9);
+    tensor_free(x), tensor_free(pads), tensor_free(v), tensor_free(y);
+}
+
+Test(pad, crops_and_fills_int32_data_with_an_int32_constant_value)
+{
+    /* [2,3]: crop the first column, add a column at the end and a row on top. */
+    struct tensor *x = mk_i32(2, I64(2, 3), I32(1, 2, 3, 4, 5, 6));
+    struct tensor *pads = mk_i64(1, I64(4), I64(1, -1, 0, 1));
+    struct tensor *v = mk_i32(0, NULL, I32(-9));
+    struct node nd = {.name = "pad", .op_type = "Pad"};
+    const struct tensor *ins[] = {x, pads, v};
+    struct tensor *y;
+    struct err err;
+    cr_assert_eq(run_op(&op_pad, &nd, 13, ins, 3, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 2, I64(3, 3));
+    expect_i32(y, I32(-9, -9, -9, 2, 3, -9, 5, 6, -9), 9);
+    tensor_free(x), tensor_free(pads), tensor_free(v), tensor_free(y);
+}
+
+Test(pad, opset18_reads_int32_axes_together_with_int32_pads)
+{
+    /* axes may be int32 from opset 18; both lists are widened and read in one call. */
+    struct tensor *x = mk_i32(2, I64(2, 2), I32(1, 2, 3, 4));
+    struct tensor *pads = mk_i32(1, I64(2), I32(1, 0));
+    struct tensor *axes = mk_i32(1, I64(1), I32(-2));
+    struct node nd = {.name = "pad", .op_type = "Pad"};
+    const struct tensor *ins[] = {x, pads, NULL, axes};
+    struct tensor *y;
+    struct err err;
+    cr_assert_eq(run_op(&op_pad, &nd, 18, ins, 4, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, 2, I64(3, 2));
+    expect_i32(y, I32(0, 0, 1, 2, 3, 4), 6);
+    tensor_free(x), tensor_free(pads), tensor_free(axes), tensor_free(y);
+}
+
+Test(pad, rejects_a_constant_value_of_another_type_than_the_data)
+{
+    struct tensor *x = mk_bool(1, I64(2), B8(1, 1));
+    struct tensor *pads = mk_i64(1, I64(2), I64(1, 1));
+    struct tensor *v = mk_i32(0, NULL, I32(1));
+    struct node nd = {.name = "pad", .op_type = "Pad"};
+    const struct tensor *ins[] = {x, pads, v};
+    struct tensor *y;
+    struct err err;
+    cr_expect_eq(run_op(&op_pad, &nd, 13, ins, 3, &y, &err), -1);
+    cr_expect_eq(err.code, ERR_FAILED);
+    tu_expect_error(&err, "constant_value has element type int32", "the data has bool");
+    tensor_free(x), tensor_free(pads), tensor_free(v);
 }
