@@ -274,10 +274,10 @@ static void fill_probe_rows(float *x, size_t n)
     }
 }
 
-static bool close_rows(const struct tensor *got, size_t got_row0, const struct tensor *want,
+/* Whether elems values of got from element off agree with want's first elems. */
+static bool close_rows(const struct tensor *got, size_t off, const struct tensor *want,
                        size_t elems)
 {
-    size_t off = got_row0 * elems;
     if (got->dtype != DTYPE_FLOAT)
         return memcmp((const char *)got->data + off * dtype_size(got->dtype), want->data,
                       elems * dtype_size(got->dtype)) == 0;
@@ -333,7 +333,7 @@ static bool batch_same_rows(struct engine *e, struct cached_plan *ref, char *why
             const struct tensor *want = &wr->values[g->outputs[k]];
             size_t elems = tensor_numel(got) / (size_t)rows;
             if (tensor_numel(want) != elems * (size_t)b || got->dtype != want->dtype ||
-                !close_rows(got, (size_t)start, want, elems * (size_t)b)) {
+                !close_rows(got, (size_t)start * elems, want, elems * (size_t)b)) {
                 snprintf(why, why_size, "output '%s' batched differs from the file's batch of %lld",
                          g->values[g->outputs[k]].name, (long long)b);
                 ok = false;

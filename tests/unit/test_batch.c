@@ -274,3 +274,29 @@ Test(batch, info_says_how_the_batch_runs)
                      "node '/Reshape' hard-codes it");
     json_decref(j);
 }
+
+/* The batch-agnostic CNN declared for a fixed batch of 4 (its graph read, the input's and
+ * output's batch set to 4): rows do not depend on each other, so it is re-planned, and
+ * every row still equals PyTorch's. */
+Test(batch, a_fixed_batch_of_four_without_hard_coding_is_replanned)
+{
+    struct err err;
+    struct graph *g = onnx_read_model_file(export_path("fixed_batch_cnn", "model.onnx"), &err);
+    cr_assert_not_null(g, "%s", err.msg);
+    g->values[g->inputs[0]].shape.dims[0] = 4;
+    g->values[g->outputs[0]].shape.dims[0] = 4;
+    struct engine *e = engine_new(g, 2, &err);
+    cr_assert_not_null(e, "%s", err.msg);
+    cr_expect_str_eq(engine_batch_mode(e), "re-planned", "%s", engine_batch_reason(e));
+    cr_expect_eq(engine_batch_fixed(e), 4);
+    struct tensor *in = read_pb("fixed_batch_cnn", "test_data_set_0/input_0.pb");
+    struct tensor *want = read_pb("fixed_batch_cnn", "test_data_set_0/output_0.pb");
+    struct tensor *got[1] = {NULL};
+    cr_assert_eq(engine_run_rows(e, in, got, &err), 0, "%s", err.msg);
+    struct tu_compare c = tu_compare(got[0], want, 0, TOL);
+    cr_expect(c.ok, "%s", c.why);
+    tensor_free(got[0]);
+    tensor_free(in);
+    tensor_free(want);
+    engine_free(e);
+}
