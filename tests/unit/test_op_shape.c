@@ -426,7 +426,7 @@ Test(split, rejects_parts_that_do_not_fit_naming_the_node_and_shape)
     struct tensor *x = f32(2, I64(2, 5), NULL);
     struct attr at[] = {A_INT("axis", 1)};
     struct node nd = {.name = "halves", .op_type = "Split", ATTRS(at)};
-    struct tensor *y[2];
+    struct tensor *y[3];
     struct err err;
     struct tensor *parts = LIST(2, 2);
     const struct tensor *ins[] = {x, parts};
