@@ -17,7 +17,10 @@ static int grad_chunk(struct engine *e, const struct tensor *chunk, size_t row0,
 {
     const struct graph *g = engine_graph(e);
     enum dtype dt = chunk->dtype;
-    struct plan *p = plan_new(g, engine_ops(e), &chunk->shape, &dt, NULL, err);
+    /* A fixed batch the engine re-plans is planned for the chunk's rows here too. */
+    struct plan_opts opts = {.free_batch = engine_batch_fixed(e) > 0 &&
+                                           strcmp(engine_batch_mode(e), "re-planned") == 0};
+    struct plan *p = plan_new_opts(g, engine_ops(e), &chunk->shape, &dt, NULL, &opts, err);
     if (!p)
         return -1;
     int nv = g->n_values, rc = -1;
@@ -169,10 +172,21 @@ int engine_gradients(struct engine *e, const struct tensor *input, loss_grad_fn 
         blocked[0] = '\0';
     size_t rows = (size_t)input->shape.dims[0];
     size_t row_bytes = rows ? tensor_bytes(input) / rows : 0;
-    for (size_t r0 = 0; r0 < rows; r0 += GRAD_CHUNK) {
+    /* A model run B rows at a time takes its gradients B rows at a time too. */
+    size_t step = GRAD_CHUNK;
+    int64_t fixed = engine_batch_fixed(e);
+    if (fixed > 0 && strcmp(engine_batch_mode(e), "re-planned") != 0) {
+        step = (size_t)fixed;
+        if (rows % step != 0)
+            return err_unsupported(err,
+                                   "gradients of a model that runs %zu rows at a time (%s) "
+                                   "need a multiple of %zu rows; the data has %zu",
+                                   step, engine_batch_reason(e), step, rows);
+    }
+    for (size_t r0 = 0; r0 < rows; r0 += step) {
         struct tensor chunk = *input;
         chunk.owns_data = false;
-        chunk.shape.dims[0] = (int64_t)(rows - r0 < GRAD_CHUNK ? rows - r0 : GRAD_CHUNK);
+        chunk.shape.dims[0] = (int64_t)(rows - r0 < step ? rows - r0 : step);
         chunk.data = (char *)input->data + r0 * row_bytes;
         if (grad_chunk(e, &chunk, r0, loss, ctx, want, grads, blocked, blocked_size, err) < 0)
             return -1;

@@ -28,8 +28,8 @@ static const struct {
     const char *arch, *layer;
 } WHOLE[] = {
     /* The depthwise convolution of stage 4's first block reads stage 3's output, whose
-     * channels the channel shuffles and channel splits of stage 3's eight blocks couple
-     * into a single unit: removing any of them would remove them all. */
+     * channels the channel shuffles of stage 3's eight blocks merge two by two into a
+     * single unit: removing any of them would remove them all (README). */
     {"shufflenet_v2_x0_5", "stage4.0.branch1"},
 };
 

@@ -11,6 +11,7 @@
 #include "engine/engine.h"
 #include "kernels/ops.h"
 #include "model/onnx_reader.h"
+#include "session/session.h"
 #include "testutil.h"
 
 #define TOL 1e-4
@@ -299,4 +300,45 @@ Test(batch, a_fixed_batch_of_four_without_hard_coding_is_replanned)
     tensor_free(in);
     tensor_free(want);
     engine_free(e);
+}
+
+/* Taylor saliency on fixed-batch models: the re-planned CNN takes its gradients in chunks,
+ * the one whose Reshape hard-codes the batch one row at a time; both hold the same weights
+ * (the same seed), so filter pruning by taylor must pick the same filters. */
+Test(batch, taylor_gradients_follow_the_batch_mode)
+{
+    struct session *s[2];
+    const char *names[2] = {"fixed_batch_cnn", "fixed_batch_reshape"};
+    for (int i = 0; i < 2; i++) {
+        char model[256], csv[256];
+        snprintf(model, sizeof model, "tests/fixtures/exports/%s/model.onnx", names[i]);
+        snprintf(csv, sizeof csv, "tests/fixtures/exports/%s/data.csv", names[i]);
+        s[i] = tu_open_session(model, csv, 0, 2);
+        struct err err;
+        struct prune_config cfg;
+        cr_assert_eq(session_config_copy(s[i], &cfg, &err), 0);
+        cfg.settings[0] = (struct prune_setting){0.3, CRIT_TAYLOR, GRAN_FILTER};
+        cr_assert_eq(session_configure(s[i], &cfg, &err), 0, "%s: %s", names[i], err.msg);
+        free(cfg.settings);
+    }
+    const struct layer *l0 = &s[0]->layers.items[0], *l1 = &s[1]->layers.items[0];
+    const float *w0 = tensor_f32(engine_graph(s[0]->engine)->values[l0->weight].constant);
+    const float *w1 = tensor_f32(engine_graph(s[1]->engine)->values[l1->weight].constant);
+    cr_assert_eq(l0->params, l1->params);
+    size_t zeros = 0;
+    for (int64_t k = 0; k < l0->params; k++) {
+        cr_expect_eq(w0[k] == 0.0f, w1[k] == 0.0f, "weight %lld pruned in one model only",
+                     (long long)k);
+        zeros += w0[k] == 0.0f;
+    }
+    cr_expect_gt(zeros, 0);
+    struct metrics m[2];
+    for (int i = 0; i < 2; i++) {
+        struct err err;
+        double ms;
+        cr_assert_eq(session_eval(s[i], 0, &m[i], &ms, &err), 0, "%s", err.msg);
+    }
+    cr_expect_eq(m[0].correct, m[1].correct);
+    session_free(s[0]);
+    session_free(s[1]);
 }
