@@ -121,6 +121,17 @@ static int info_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
     out_printf(c->o, "params   %zu\n", ws.params);
     out_printf(c->o, "layers   %zu prunable, %zu weights\n", s->layers.count, ws.prunable_params);
     out_printf(c->o, "macs     %.0f per row\n", macs);
+    if (s->groups_ok) {
+        size_t blocked = 0;
+        for (size_t gi = 0; gi < s->groups.n_groups; gi++)
+            blocked += s->groups.groups[gi].blocked;
+        out_printf(c->o, "groups   %zu dependency group%s, %zu not prunable (layers --groups)\n",
+                   s->groups.n_groups, s->groups.n_groups == 1 ? "" : "s", blocked);
+        out_set(c->o, "groups", json_integer((json_int_t)s->groups.n_groups));
+    } else {
+        out_printf(c->o, "groups   %s\n", s->groups_error);
+        out_set(c->o, "groups", json_null());
+    }
     out_set(c->o, "params", json_integer((json_int_t)ws.params));
     out_set(c->o, "prunable_layers", json_integer((json_int_t)s->layers.count));
     out_set(c->o, "prunable_params", json_integer((json_int_t)ws.prunable_params));
