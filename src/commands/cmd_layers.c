@@ -5,8 +5,23 @@
 
 #include "commands/command.h"
 
-/* Widest layer name column; longer names are shortened from the left with "..". */
-#define NAME_MAX_WIDTH 32
+/* The table fits this many columns; names longer than the room left are shortened from
+ * the left with "..". */
+#define TABLE_WIDTH 100
+
+/* A count for people: 9999, 10.2k, 1.25M. */
+static const char *count_text(double v, char *buf, size_t size)
+{
+    if (v < 9999.5)
+        snprintf(buf, size, "%.0f", v);
+    else if (v < 999950.0)
+        snprintf(buf, size, "%.1fk", v / 1e3);
+    else if (v < 999.95e6)
+        snprintf(buf, size, "%.2fM", v / 1e6);
+    else
+        snprintf(buf, size, "%.2fG", v / 1e9);
+    return buf;
+}
 
 static json_t *layer_json(const struct session *s, size_t i)
 {
@@ -122,40 +137,59 @@ static int layers_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
         lo = (size_t)(l - s->layers.items);
         hi = lo + 1;
     }
-    int width = 5;
-    for (size_t i = lo; i < hi; i++) {
-        int n = (int)strlen(long_names ? s->layers.items[i].name : s->layers.items[i].display);
-        if (n > width)
-            width = n;
+    int w_node = 4;
+    for (size_t i = lo; i < hi && long_names; i++) {
+        int n = (int)strlen(s->layers.items[i].name);
+        w_node = n > w_node ? n : w_node;
     }
-    if (!long_names && width > NAME_MAX_WIDTH)
-        width = NAME_MAX_WIDTH;
     if (long_names)
-        out_printf(c->o, "%3s  %-*s %s\n", "#", width, "node", "weight");
-    else
-        out_printf(c->o, "%3s  %-*s %-6s %-14s %9s %10s %7s  %-5s %s\n", "#", width, "layer", "op",
-                   "shape", "params", "macs/row", "sparse", "group", "method");
+        out_printf(c->o, "%3s  %-*s %s\n", "#", w_node, "node", "weight");
+    /* Column widths from the rows, the name taking what is left of the table width. */
+    int w_name = 5, w_shape = 5, w_group = 5, w_method = 6;
+    for (size_t i = lo; i < hi && !long_names; i++) {
+        const struct layer *l = &s->layers.items[i];
+        char sb[64], gb[16];
+        const struct prune_setting *st = &s->config.settings[i];
+        int n = (int)strlen(l->display), m;
+        w_name = n > w_name ? n : w_name;
+        n = (int)strlen(shape_format(&l->shape, sb, sizeof sb));
+        w_shape = n > w_shape ? n : w_shape;
+        group_label(s, i, gb, sizeof gb);
+        n = (int)strlen(gb);
+        w_group = n > w_group ? n : w_group;
+        m = (int)strlen(s->config.global ? "l1 global"
+                                          : prune_granularity_name(st->granularity)) +
+            1 + (int)strlen(prune_criterion_name(st->criterion));
+        w_method = m > w_method ? m : w_method;
+    }
+    /* #, name, op, shape, params, macs/row, sparse, group, method and the spaces. */
+    int fixed = 3 + 2 + 1 + 6 + 1 + w_shape + 1 + 7 + 1 + 8 + 1 + 6 + 2 + w_group + 1 + w_method;
+    if (w_name > TABLE_WIDTH - fixed)
+        w_name = TABLE_WIDTH - fixed > 12 ? TABLE_WIDTH - fixed : 12;
+    if (!long_names)
+        out_printf(c->o, "%3s  %-*s %-6s %-*s %7s %8s %6s  %-*s %s\n", "#", w_name, "layer", "op",
+                   w_shape, "shape", "params", "macs/row", "sparse", w_group, "group", "method");
     json_t *arr = json_array();
     for (size_t i = lo; i < hi; i++) {
         json_t *j = layer_json(s, i);
         const struct layer *l = &s->layers.items[i];
         if (long_names) {
-            out_printf(c->o, "%3zu  %-*s %s\n", i + 1, width, l->name, l->weight_name);
+            out_printf(c->o, "%3zu  %-*s %s\n", i + 1, w_node, l->name, l->weight_name);
             json_array_append_new(arr, j);
             continue;
         }
-        char sb[64], nb[64], gb[16];
+        char sb[64], nb[64], gb[16], pb[16], mb[16];
         const char *kernel = json_string_value(json_object_get(j, "kernel"));
         char runs[48] = "";
         if (strcmp(kernel, "dense") != 0)
             snprintf(runs, sizeof runs, " (runs as %s)",
                      strcmp(kernel, "csr") == 0 ? "CSR" : kernel);
         group_label(s, i, gb, sizeof gb);
-        out_printf(c->o, "%3zu  %-*s %-6s %-14s %9lld %10.0f %6.1f%%  %-5s %s %s%s\n", i + 1, width,
-                   fit(l->display, width, nb, sizeof nb), l->op,
-                   shape_format(&l->shape, sb, sizeof sb), (long long)l->params,
-                   json_real_value(json_object_get(j, "macs")),
-                   100.0 * json_real_value(json_object_get(j, "sparsity")), gb,
+        out_printf(c->o, "%3zu  %-*s %-6s %-*s %7s %8s %5.1f%%  %-*s %s %s%s\n", i + 1, w_name,
+                   fit(l->display, w_name, nb, sizeof nb), l->op, w_shape,
+                   shape_format(&l->shape, sb, sizeof sb), count_text((double)l->params, pb, sizeof pb),
+                   count_text(json_real_value(json_object_get(j, "macs")), mb, sizeof mb),
+                   100.0 * json_real_value(json_object_get(j, "sparsity")), w_group, gb,
                    json_string_value(json_object_get(j, "criterion")),
                    json_string_value(json_object_get(j, "granularity")), runs);
         json_array_append_new(arr, j);

@@ -311,3 +311,24 @@ Test(arch, structured_sweep_rows_equal_exported_models_on_mnasnet0_5, .init = tu
 {
     sweep_matches_exports("mnasnet0_5", 25);
 }
+
+/* `layers` keeps to 100 columns on every architecture, names included (module paths such
+ * as regnet's trunk_output.block1.block1-0.f.a are shortened from the left). */
+Test(arch, the_layer_table_fits_100_columns)
+{
+    for (const char *const *a = ARCHS; *a; a++) {
+        char cmd[2048], *out = NULL;
+        snprintf(cmd, sizeof cmd, "'%s' -e layers '%s' 2>&1", getenv("PRUNESCOPE_BIN"),
+                 arch_path(*a, "model.onnx"));
+        cr_assert_eq(tu_run_capture(cmd, &out), 0, "%s: %s", *a, out);
+        size_t lines = 0, widest = 0;
+        for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+            lines++;
+            if (strlen(line) > widest)
+                widest = strlen(line);
+        }
+        cr_expect_leq(widest, 100, "%s: a line of %zu columns", *a, widest);
+        cr_expect_gt(lines, 20, "%s: %zu lines", *a, lines);
+        free(out);
+    }
+}
