@@ -102,6 +102,62 @@ static int set_int_attr(Onnx__NodeProto *np, const char *name, int64_t value, st
     return err_set(err, "node '%s' has no attribute '%s' to update", np->name, name);
 }
 
+/* The TensorProto holding constant value `name`: an initializer, or a Constant node's
+ * value; NULL when neither. */
+static Onnx__TensorProto *proto_constant(Onnx__ModelProto *mp, const char *name)
+{
+    for (size_t i = 0; i < mp->graph->n_initializer; i++)
+        if (strcmp(mp->graph->initializer[i]->name, name) == 0)
+            return mp->graph->initializer[i];
+    Onnx__NodeProto *np = proto_node(mp, name);
+    if (!np || strcmp(np->op_type, "Constant") != 0)
+        return NULL;
+    for (size_t i = 0; i < np->n_attribute; i++)
+        if (strcmp(np->attribute[i]->name, "value") == 0)
+            return np->attribute[i]->t;
+    return NULL;
+}
+
+/* Entry index of an int64 TensorProto set to v (raw_data is little-endian, as is this
+ * host). */
+static int set_int64_entry(Onnx__TensorProto *tp, size_t index, int64_t v, struct err *err)
+{
+    if (tp->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__INT64)
+        return err_set(err, "constant '%s' is not int64", tp->name ? tp->name : "?");
+    if (tp->has_raw_data && tp->raw_data.len >= (index + 1) * sizeof v) {
+        memcpy(tp->raw_data.data + index * sizeof v, &v, sizeof v);
+        return 0;
+    }
+    if (index < tp->n_int64_data) {
+        tp->int64_data[index] = v;
+        return 0;
+    }
+    return err_set(err, "constant '%s' has no entry %zu", tp->name ? tp->name : "?", index);
+}
+
+/* Target shapes written in the file that size an axis of channels get the kept count. */
+static int rewrite_shapes(const struct session *s, Onnx__ModelProto *mp, const bool *removed,
+                          struct err *err)
+{
+    const struct group_set *gs = &s->groups;
+    const struct graph *g = engine_graph(s->engine);
+    for (size_t k = 0; k < gs->n_edits; k++) {
+        const struct group_shape_edit *e = &gs->edits[k];
+        size_t kept = 0;
+        for (size_t i = 0; i < e->len; i++)
+            kept += e->unit[i] < 0 || !removed[e->unit[i]];
+        if (kept == e->len)
+            continue;
+        Onnx__TensorProto *tp = proto_constant(mp, g->values[e->value].name);
+        if (!tp)
+            return err_set(err, "the target shape of node '%s' is not found in the file again",
+                           g->nodes[e->node].name);
+        if (set_int64_entry(tp, e->index, (int64_t)kept, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Cuts the removed units out of every tensor they reach: the members' filters or neurons,
  * the consumers' input columns, the per-channel constants; a depthwise convolution's group
  * count follows its channels. */
@@ -196,7 +252,7 @@ static int shrink(const struct session *s, Onnx__ModelProto *mp, struct work *w,
         if (r < 0)
             goto done;
     }
-    rc = 0;
+    rc = rewrite_shapes(s, mp, removed, err);
 done:
     free(flags);
     return rc;

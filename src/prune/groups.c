@@ -28,6 +28,8 @@ struct ctx {
     int *node_layer; /* per node: layer index, or -1 */
     struct group_const *consts;
     size_t n_consts, cap_consts;
+    struct group_shape_edit *edits;
+    size_t n_edits, cap_edits;
     bool oom;
 };
 
@@ -715,6 +717,51 @@ static int64_t known_int(const struct ctx *c, int v, size_t i, int64_t dflt)
     return tensor_i64(&c->p->values[v])[i];
 }
 
+/* The nodes reading value v. */
+static int consumers_of(const struct graph *g, int v)
+{
+    int n = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_inputs; k++)
+            n += g->nodes[i].inputs[k] == v;
+    return n;
+}
+
+/* Records that entry `index` of Reshape nd's target sv sizes the channel axis `index` of
+ * its output (labels ol, shape os). -1 when the target cannot be rewritten: not an
+ * initializer or Constant node, or read by other nodes too. */
+static int add_shape_edit(struct ctx *c, const struct node *nd, int sv, size_t index,
+                          const label *ol, const struct shape *os)
+{
+    const struct value *val = &c->g->values[sv];
+    bool constant = val->constant ||
+                    (val->producer >= 0 &&
+                     strcmp(c->g->nodes[val->producer].op_type, "Constant") == 0);
+    if (!constant || consumers_of(c->g, sv) != 1)
+        return -1;
+    if (c->n_edits == c->cap_edits) {
+        size_t cap = c->cap_edits ? 2 * c->cap_edits : 8;
+        struct group_shape_edit *r = realloc(c->edits, cap * sizeof *r);
+        if (!r)
+            return c->oom = true, -1;
+        c->edits = r;
+        c->cap_edits = cap;
+    }
+    struct group_shape_edit *e = &c->edits[c->n_edits];
+    e->value = sv;
+    e->node = (int)(nd - c->g->nodes);
+    e->index = index;
+    e->len = (size_t)os->dims[index];
+    if (!(e->unit = malloc((e->len ? e->len : 1) * sizeof *e->unit)))
+        return c->oom = true, -1;
+    size_t st[TENSOR_MAX_DIMS];
+    strides_of(os, st);
+    for (size_t i = 0; i < e->len; i++)
+        e->unit[i] = ol[i * st[index]] ? ol[i * st[index]] : -1; /* labels until finish */
+    c->n_edits++;
+    return 0;
+}
+
 /* Checks and couplings after a data-movement node; blocks what its export could not keep
  * consistent. */
 static void check_movement(struct ctx *c, const struct node *nd, int in_v, label **outs)
@@ -750,8 +797,10 @@ static void check_movement(struct ctx *c, const struct node *nd, int in_v, label
         } else if (count == 1) {
             int64_t t = known_int(c, sv, (size_t)first, -2);
             /* A written size other than -1 (or 0 copying the same axis) holds the old
-             * channel count. */
+             * channel count: it is rewritten on export when the file lets it be. */
             ok = !lit[first] || t == -1 || (t == 0 && (in_axes >> first & 1u));
+            if (!ok && t == os->dims[first])
+                ok = add_shape_edit(c, nd, sv, (size_t)first, outs[0], os) == 0;
         } else if (count == 2 && (oa >> (first + 1) & 1u)) {
             int64_t t2 = known_int(c, sv, (size_t)first + 1, -2);
             ok = lit[first] && (!lit[first + 1] || t2 == -1);
@@ -1137,10 +1186,19 @@ static int finish(struct ctx *c)
             int lab = c->consts[k].unit[i];
             c->consts[k].unit[i] = lab > 0 ? gs->slot_unit[lab - 1] : -1;
         }
+    for (size_t k = 0; k < c->n_edits; k++)
+        for (size_t i = 0; i < c->edits[k].len; i++) {
+            int lab = c->edits[k].unit[i];
+            c->edits[k].unit[i] = lab > 0 ? gs->slot_unit[lab - 1] : -1;
+        }
     gs->consts = c->consts;
     gs->n_consts = c->n_consts;
     c->consts = NULL;
     c->n_consts = 0;
+    gs->edits = c->edits;
+    gs->n_edits = c->n_edits;
+    c->edits = NULL;
+    c->n_edits = 0;
     rc = 0;
 done:
     free(group_of_root);
@@ -1211,6 +1269,9 @@ done:
     for (size_t k = 0; k < c.n_consts; k++)
         free(c.consts[k].unit);
     free(c.consts);
+    for (size_t k = 0; k < c.n_edits; k++)
+        free(c.edits[k].unit);
+    free(c.edits);
     if (rc < 0)
         groups_fini(gs);
     return rc;
@@ -1233,6 +1294,9 @@ void groups_fini(struct group_set *gs)
     for (size_t k = 0; k < gs->n_consts; k++)
         free(gs->consts[k].unit);
     free(gs->consts);
+    for (size_t k = 0; k < gs->n_edits; k++)
+        free(gs->edits[k].unit);
+    free(gs->edits);
     for (size_t gi = 0; gs->groups && gi < gs->n_groups; gi++) {
         free(gs->groups[gi].members);
         free(gs->groups[gi].units);

@@ -40,6 +40,16 @@ struct group_const {
     int *unit;     /* per index along axis: the unit, or -1 */
 };
 
+/* An entry of a constant target shape (a Reshape's, written in the file) that sizes an
+ * axis of channels: on export it becomes the number of entries kept along that axis. */
+struct group_shape_edit {
+    int value;    /* the int64 constant: an initializer or a Constant node's output */
+    int node;     /* the Reshape reading it */
+    size_t index; /* the entry */
+    size_t len;   /* the size it writes */
+    int *unit;    /* per index along the axis it sizes: the unit, or -1 */
+};
+
 struct prune_group {
     size_t *members; /* layer indices whose output channels are this group's units */
     size_t n_members;
@@ -64,6 +74,8 @@ struct group_set {
     bool *depthwise;  /* per layer: a Conv with one input channel per group */
     struct group_const *consts;
     size_t n_consts;
+    struct group_shape_edit *edits;
+    size_t n_edits;
     struct prune_group *groups;
     size_t n_groups;
 };

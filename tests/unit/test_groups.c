@@ -147,3 +147,55 @@ Test(groups, residual_and_depthwise_coupling_on_torchvision_models)
         session_free(s);
     }
 }
+
+/* A flatten written as x.view(-1, 16 * 2 * 2) puts the feature count in a constant target
+ * shape: filter pruning of the convolution before it rewrites that entry on export, so the
+ * smaller file runs and computes the masked model's outputs. */
+Test(groups, a_reshape_target_written_in_the_file_is_rewritten_on_export)
+{
+    struct session *s = tu_open_session("tests/fixtures/literal_reshape/model.onnx",
+                                        "tests/fixtures/literal_reshape/data.csv", 0, 1);
+    cr_assert(s->groups_ok, "%s", s->groups_error);
+    const struct layer *conv2 = layers_lookup(&s->layers, "conv2");
+    cr_assert_not_null(conv2);
+    const struct prune_group *pg = session_layer_group(s, (size_t)(conv2 - s->layers.items));
+    cr_assert_not_null(pg);
+    cr_expect(!pg->blocked, "%s", pg->why);
+    cr_expect_eq(s->groups.n_edits, 1);
+    struct err err;
+    struct prune_config cfg;
+    cr_assert_eq(session_config_copy(s, &cfg, &err), 0);
+    cfg.settings[conv2 - s->layers.items] = (struct prune_setting){0.5, CRIT_L1, GRAN_FILTER};
+    cr_assert_eq(session_configure(s, &cfg, &err), 0, "%s", err.msg);
+    free(cfg.settings);
+    struct tensor *masked = outputs(s);
+    char path[] = "/tmp/prunescope-lr-XXXXXX.onnx";
+    int fd = mkstemps(path, 5);
+    close(fd);
+    struct model_export_summary sum;
+    cr_assert_eq(model_export(s, path, true, &sum, &err), 0, "%s", err.msg);
+    struct session *e = session_new(1, NULL, &err);
+    struct dataset_options opt = {0};
+    cr_assert_eq(session_load_model(e, path, NULL, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(session_load_data(e, tu_src_path("tests/fixtures/literal_reshape/data.csv"), &opt,
+                                   NULL, &err),
+                 0, "%s", err.msg);
+    /* 8 of 16 filters stay: the target's 64 (16 x 2 x 2) is now 32. */
+    const struct graph *eg = engine_graph(e->engine);
+    int reshape = -1;
+    for (int n = 0; n < eg->n_nodes; n++)
+        if (strcmp(eg->nodes[n].op_type, "Reshape") == 0)
+            reshape = n;
+    cr_assert_geq(reshape, 0);
+    struct shape out;
+    cr_assert_eq(engine_value_shape(e->engine, eg->nodes[reshape].outputs[0], 1, &out, &err), 0);
+    cr_expect_eq(out.dims[1], 32, "the Reshape gives %lld features", (long long)out.dims[1]);
+    struct tensor *shrunk = outputs(e);
+    struct tu_compare c = tu_compare(shrunk, masked, 1e-5, 1e-5);
+    cr_expect(c.ok, "%s", c.why);
+    tensor_free(shrunk);
+    tensor_free(masked);
+    session_free(e);
+    session_free(s);
+    unlink(path);
+}
