@@ -143,10 +143,12 @@ static int rewrite_shapes(const struct session *s, Onnx__ModelProto *mp, const b
     const struct graph *g = engine_graph(s->engine);
     for (size_t k = 0; k < gs->n_edits; k++) {
         const struct group_shape_edit *e = &gs->edits[k];
-        size_t kept = 0;
-        for (size_t i = 0; i < e->len; i++)
+        size_t kept = 0, all = 0;
+        for (size_t i = e->from; i < e->upto && i < e->len; i++) {
             kept += e->unit[i] < 0 || !removed[e->unit[i]];
-        if (kept == e->len)
+            all++;
+        }
+        if (kept == all)
             continue;
         Onnx__TensorProto *tp = proto_constant(mp, g->values[e->value].name);
         if (!tp)

@@ -727,17 +727,26 @@ static int consumers_of(const struct graph *g, int v)
     return n;
 }
 
-/* Records that entry `index` of Reshape nd's target sv sizes the channel axis `index` of
- * its output (labels ol, shape os). -1 when the target cannot be rewritten: not an
- * initializer or Constant node, or read by other nodes too. */
-static int add_shape_edit(struct ctx *c, const struct node *nd, int sv, size_t index,
-                          const label *ol, const struct shape *os)
+/* Whether int64 constant sv can be rewritten in the file: an initializer or a Constant
+ * node's output, read by this node only. */
+static bool rewritable(const struct ctx *c, int sv)
 {
+    if (sv < 0)
+        return false;
     const struct value *val = &c->g->values[sv];
     bool constant = val->constant ||
                     (val->producer >= 0 &&
                      strcmp(c->g->nodes[val->producer].op_type, "Constant") == 0);
-    if (!constant || consumers_of(c->g, sv) != 1)
+    return constant && consumers_of(c->g, sv) == 1;
+}
+
+/* Records that entry `index` of constant sv (read by nd) counts the positions [from, upto)
+ * of an axis whose len positions carry labels axis_labels[i * stride]. */
+static int add_count_edit(struct ctx *c, const struct node *nd, int sv, size_t index,
+                          const label *axis_labels, size_t stride, size_t len, size_t from,
+                          size_t upto)
+{
+    if (!rewritable(c, sv))
         return -1;
     if (c->n_edits == c->cap_edits) {
         size_t cap = c->cap_edits ? 2 * c->cap_edits : 8;
@@ -751,15 +760,70 @@ static int add_shape_edit(struct ctx *c, const struct node *nd, int sv, size_t i
     e->value = sv;
     e->node = (int)(nd - c->g->nodes);
     e->index = index;
-    e->len = (size_t)os->dims[index];
-    if (!(e->unit = malloc((e->len ? e->len : 1) * sizeof *e->unit)))
+    e->len = len;
+    e->from = from;
+    e->upto = upto;
+    if (!(e->unit = malloc((len ? len : 1) * sizeof *e->unit)))
         return c->oom = true, -1;
-    size_t st[TENSOR_MAX_DIMS];
-    strides_of(os, st);
-    for (size_t i = 0; i < e->len; i++)
-        e->unit[i] = ol[i * st[index]] ? ol[i * st[index]] : -1; /* labels until finish */
+    for (size_t i = 0; i < len; i++) /* labels until finish */
+        e->unit[i] = axis_labels[i * stride] ? axis_labels[i * stride] : -1;
     c->n_edits++;
     return 0;
+}
+
+/* Entry `index` of Reshape nd's target sv sizes axis `index` of its output (labels ol,
+ * shape os): on export, the kept count. */
+static int add_shape_edit(struct ctx *c, const struct node *nd, int sv, size_t index,
+                          const label *ol, const struct shape *os)
+{
+    size_t st[TENSOR_MAX_DIMS];
+    strides_of(os, st);
+    size_t len = (size_t)os->dims[index];
+    return add_count_edit(c, nd, sv, index, ol, st[index], len, 0, len);
+}
+
+/* A Slice along channel axis d whose start and end are written in the file (step 1): the
+ * bounds become the kept counts before them on export, and nothing else is needed. False
+ * when the bounds are not both literal or cannot be rewritten. */
+static bool slice_literal(struct ctx *c, const struct node *nd, int in_v, int d)
+{
+    const struct shape *is = vshape(c, in_v);
+    int axes_v = nd->n_inputs > 3 ? nd->inputs[3] : -1;
+    size_t na = vnumel(c, nd->inputs[1]);
+    if (na > TENSOR_MAX_DIMS)
+        return false;
+    bool ms[TENSOR_MAX_DIMS] = {0}, me[TENSOR_MAX_DIMS] = {0};
+    literal_mask(c, nd->inputs[1], ms, na);
+    literal_mask(c, nd->inputs[2], me, na);
+    size_t st[TENSOR_MAX_DIMS], total = (size_t)is->dims[d];
+    strides_of(is, st);
+    for (size_t i = 0; i < na; i++) {
+        int64_t a = axes_v >= 0 ? known_int(c, axes_v, i, -99) : (int64_t)i;
+        if (a < 0)
+            a += is->ndim;
+        if (a != d)
+            continue;
+        int64_t s0 = known_int(c, nd->inputs[1], i, -1), e0 = known_int(c, nd->inputs[2], i, -1);
+        int64_t stp = nd->n_inputs > 4 ? known_int(c, nd->inputs[4], i, 1) : 1;
+        if (!ms[i] || !me[i] || stp != 1)
+            return false;
+        int64_t t = (int64_t)total;
+        int64_t s1 = s0 < 0 ? s0 + t : s0, e1 = e0 < 0 ? e0 + t : e0;
+        s1 = s1 < 0 ? 0 : s1 > t ? t : s1;
+        e1 = e1 < 0 ? 0 : e1 > t ? t : e1;
+        bool start_fixed = s0 == 0, end_fixed = e0 >= t;
+        if ((!start_fixed && !rewritable(c, nd->inputs[1])) ||
+            (!end_fixed && !rewritable(c, nd->inputs[2])))
+            return false;
+        if (!start_fixed && add_count_edit(c, nd, nd->inputs[1], i, c->lab[in_v], st[d], total, 0,
+                                           (size_t)s1) < 0)
+            return false;
+        if (!end_fixed && add_count_edit(c, nd, nd->inputs[2], i, c->lab[in_v], st[d], total, 0,
+                                         (size_t)e1) < 0)
+            return false;
+        return true;
+    }
+    return false;
 }
 
 /* Checks and couplings after a data-movement node; blocks what its export could not keep
@@ -827,6 +891,8 @@ static void check_movement(struct ctx *c, const struct node *nd, int in_v, label
             size_t len = (size_t)os->dims[d], total = (size_t)is->dims[d];
             bool ok = c->p->opset >= 10 && nd->n_inputs > 2;
             int64_t start = 0;
+            if (ok && slice_literal(c, nd, in_v, d))
+                continue;
             if (ok) {
                 int axes_v = nd->n_inputs > 3 ? nd->inputs[3] : -1;
                 size_t na = vnumel(c, nd->inputs[1]);
@@ -873,6 +939,20 @@ static void check_movement(struct ctx *c, const struct node *nd, int in_v, label
             literal = n && m[0];
         }
         size_t total = (size_t)is->dims[axis], parts = (size_t)nd->n_outputs;
+        int sv = nd->n_inputs > 1 ? nd->inputs[1] : -1;
+        if (literal && sv >= 0 && rewritable(c, sv) && vnumel(c, sv) == parts) {
+            /* Sizes written in the file become the kept counts of their parts. */
+            size_t st[TENSOR_MAX_DIMS], from = 0;
+            strides_of(is, st);
+            for (size_t k = 0; k < parts; k++) {
+                size_t size = (size_t)known_int(c, sv, k, 0);
+                if (add_count_edit(c, nd, sv, k, c->lab[in_v], st[axis], total, from,
+                                   from + size) < 0)
+                    break;
+                from += size;
+            }
+            return;
+        }
         if (literal || parts == 0 || total % parts) {
             int r = add_reason(c, "%s splits the channels at sizes written in the file",
                                node_desc(nd, desc, sizeof desc));

@@ -40,14 +40,17 @@ struct group_const {
     int *unit;     /* per index along axis: the unit, or -1 */
 };
 
-/* An entry of a constant target shape (a Reshape's, written in the file) that sizes an
- * axis of channels: on export it becomes the number of entries kept along that axis. */
+/* An entry of an int64 constant written in the file that counts channels: a Reshape's
+ * target size of an axis of channels, a Slice's start or end on one, a Split's part size.
+ * On export it becomes the number of entries kept among positions [from, upto) of that
+ * axis. */
 struct group_shape_edit {
-    int value;    /* the int64 constant: an initializer or a Constant node's output */
-    int node;     /* the Reshape reading it */
-    size_t index; /* the entry */
-    size_t len;   /* the size it writes */
-    int *unit;    /* per index along the axis it sizes: the unit, or -1 */
+    int value;         /* the constant: an initializer or a Constant node's output */
+    int node;          /* the node reading it */
+    size_t index;      /* the entry */
+    size_t len;        /* entries along the axis */
+    size_t from, upto; /* the positions it counts */
+    int *unit;         /* per position along the axis: the unit, or -1 */
 };
 
 struct prune_group {

@@ -199,3 +199,54 @@ Test(groups, a_reshape_target_written_in_the_file_is_rewritten_on_export)
     session_free(s);
     unlink(path);
 }
+
+/* x[:, :6], x[:, 6:] and torch.split(x, [4, 12]) write channel positions and sizes in the
+ * file: pruning the convolution before them rewrites the end of the first slice, the
+ * start of the second and both split sizes, and the file computes the masked outputs. */
+Test(groups, slice_bounds_and_split_sizes_written_in_the_file_are_rewritten)
+{
+    struct session *s = tu_open_session("tests/fixtures/literal_reshape/slices.onnx",
+                                        "tests/fixtures/literal_reshape/slices.csv", 0, 1);
+    cr_assert(s->groups_ok, "%s", s->groups_error);
+    const struct layer *c1 = layers_lookup(&s->layers, "c1");
+    cr_assert_not_null(c1);
+    const struct prune_group *pg = session_layer_group(s, (size_t)(c1 - s->layers.items));
+    cr_expect(!pg->blocked, "%s", pg->why);
+    cr_expect_eq(s->groups.n_edits, 4, "%zu entries to rewrite", s->groups.n_edits);
+    struct err err;
+    struct prune_config cfg;
+    cr_assert_eq(session_config_copy(s, &cfg, &err), 0);
+    cfg.settings[c1 - s->layers.items] = (struct prune_setting){0.5, CRIT_L2, GRAN_FILTER};
+    cr_assert_eq(session_configure(s, &cfg, &err), 0, "%s", err.msg);
+    free(cfg.settings);
+    struct tensor *masked = outputs(s);
+    char path[] = "/tmp/prunescope-sl-XXXXXX.onnx";
+    int fd = mkstemps(path, 5);
+    close(fd);
+    struct model_export_summary sum;
+    cr_assert_eq(model_export(s, path, true, &sum, &err), 0, "%s", err.msg);
+    cr_expect_eq(sum.units_removed, 8);
+    struct session *e = session_new(1, NULL, &err);
+    struct dataset_options opt = {0};
+    cr_assert_eq(session_load_model(e, path, NULL, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(session_load_data(e, tu_src_path("tests/fixtures/literal_reshape/slices.csv"),
+                                   &opt, NULL, &err),
+                 0, "%s", err.msg);
+    struct tensor *shrunk = outputs(e);
+    struct tu_compare c = tu_compare(shrunk, masked, 1e-5, 1e-5);
+    cr_expect(c.ok, "%s", c.why);
+    /* The four consumers read 16 - 8 channels in all. */
+    size_t cols = 0;
+    const char *readers[] = {"a", "b", "d", "e"};
+    for (int k = 0; k < 4; k++) {
+        const struct layer *l = layers_lookup(&e->layers, readers[k]);
+        cr_assert_not_null(l);
+        cols += (size_t)l->shape.dims[1];
+    }
+    cr_expect_eq(cols, 16, "the pieces hold %zu channels (8 kept, read twice)", cols);
+    tensor_free(shrunk);
+    tensor_free(masked);
+    session_free(e);
+    session_free(s);
+    unlink(path);
+}
