@@ -1099,49 +1099,90 @@ static void do_layer(struct ctx *c, int node, const struct node *nd, size_t li)
     set_labels(c, out_v, ol);
 }
 
+/* The labels of values no later node reads (the model's outputs excepted) are dropped
+ * as the walk goes, so memory follows the live activations. */
+static void drop_dead(struct ctx *c, int n, const int *last_use)
+{
+    const struct node *nd = &c->g->nodes[n];
+    for (int k = 0; k < nd->n_inputs + nd->n_outputs; k++) {
+        int v = k < nd->n_inputs ? nd->inputs[k] : nd->outputs[k - nd->n_inputs];
+        if (v >= 0 && c->lab[v] && last_use[v] <= n) {
+            free(c->lab[v]);
+            c->lab[v] = NULL;
+        }
+    }
+}
+
+static void propagate_node(struct ctx *c, int n);
+static void finish_outputs(struct ctx *c);
+
 static void propagate(struct ctx *c)
 {
     const struct graph *g = c->g;
-    char desc[200];
-    for (int n = 0; n < g->n_nodes && !c->oom; n++) {
-        const struct node *nd = &g->nodes[n];
-        int li = c->node_layer[n];
-        if (li >= 0) {
-            do_layer(c, n, nd, (size_t)li);
-            continue;
-        }
-        int in_v = -1, labelled = 0;
-        for (int k = 0; k < nd->n_inputs; k++)
-            if (nd->inputs[k] >= 0 && c->lab[nd->inputs[k]]) {
-                if (in_v < 0)
-                    in_v = nd->inputs[k];
-                labelled++;
-            }
-        if (labelled == 0)
-            continue;
-        const char *op = nd->op_type;
-        if (in_list(op, SHAPE_ONLY))
-            continue;
-        if (in_list(op, ELEMENTWISE) || (labelled > 1 && in_list(op, UNARY)))
-            do_elementwise(c, n, nd);
-        else if (in_list(op, UNARY))
-            do_unary(c, nd, in_v);
-        else if (strcmp(op, "BatchNormalization") == 0 ||
-                 strcmp(op, "InstanceNormalization") == 0)
-            do_channel_norm(c, n, nd, in_v);
-        else if (in_list(op, POOLS))
-            do_pool(c, nd, in_v);
-        else if (in_list(op, REDUCES))
-            do_reduce(c, nd, in_v);
-        else if (strcmp(op, "Softmax") == 0 || strcmp(op, "LogSoftmax") == 0 ||
-                 strcmp(op, "Hardmax") == 0 || strcmp(op, "LayerNormalization") == 0)
-            do_normalize(c, nd, in_v);
-        else if (in_list(op, MOVEMENT))
-            do_movement(c, nd);
-        else
-            block_inputs(c, nd, "mixes channels (the analysis cannot follow them through it)");
-        (void)desc;
+    int *last_use = malloc(((size_t)g->n_values + 1) * sizeof *last_use);
+    if (!last_use) {
+        c->oom = true;
+        return;
     }
+    for (int v = 0; v < g->n_values; v++)
+        last_use[v] = -1;
+    for (int n = 0; n < g->n_nodes; n++)
+        for (int k = 0; k < g->nodes[n].n_inputs; k++)
+            if (g->nodes[n].inputs[k] >= 0)
+                last_use[g->nodes[n].inputs[k]] = n;
+    for (int o = 0; o < g->n_outputs; o++)
+        if (g->outputs[o] >= 0)
+            last_use[g->outputs[o]] = g->n_nodes;
+    for (int n = 0; n < g->n_nodes && !c->oom; n++) {
+        propagate_node(c, n);
+        drop_dead(c, n, last_use);
+    }
+    free(last_use);
+    finish_outputs(c);
+}
+
+/* One node: a prunable layer gets slots of its own; any other node that reads labels
+ * passes them on by its op class, or blocks them when the analysis cannot follow it. */
+static void propagate_node(struct ctx *c, int n)
+{
+    const struct node *nd = &c->g->nodes[n];
+    int li = c->node_layer[n];
+    if (li >= 0) {
+        do_layer(c, n, nd, (size_t)li);
+        return;
+    }
+    int in_v = -1, labelled = 0;
+    for (int k = 0; k < nd->n_inputs; k++)
+        if (nd->inputs[k] >= 0 && c->lab[nd->inputs[k]]) {
+            if (in_v < 0)
+                in_v = nd->inputs[k];
+            labelled++;
+        }
+    const char *op = nd->op_type;
+    if (labelled == 0 || in_list(op, SHAPE_ONLY))
+        return;
+    if (in_list(op, ELEMENTWISE) || (labelled > 1 && in_list(op, UNARY)))
+        do_elementwise(c, n, nd);
+    else if (in_list(op, UNARY))
+        do_unary(c, nd, in_v);
+    else if (strcmp(op, "BatchNormalization") == 0 || strcmp(op, "InstanceNormalization") == 0)
+        do_channel_norm(c, n, nd, in_v);
+    else if (in_list(op, POOLS))
+        do_pool(c, nd, in_v);
+    else if (in_list(op, REDUCES))
+        do_reduce(c, nd, in_v);
+    else if (strcmp(op, "Softmax") == 0 || strcmp(op, "LogSoftmax") == 0 ||
+             strcmp(op, "Hardmax") == 0 || strcmp(op, "LayerNormalization") == 0)
+        do_normalize(c, nd, in_v);
+    else if (in_list(op, MOVEMENT))
+        do_movement(c, nd);
+    else
+        block_inputs(c, nd, "mixes channels (the analysis cannot follow them through it)");
+}
+
+static void finish_outputs(struct ctx *c)
+{
+    const struct graph *g = c->g;
     /* The model's outputs keep every channel. */
     for (int o = 0; o < g->n_outputs; o++) {
         int v = g->outputs[o];
