@@ -62,20 +62,6 @@ Test(arch, every_architecture_computes_pytorchs_outputs, .timeout = 600)
     }
 }
 
-/* Output 0 of the session's model on all rows of its data (caller frees). */
-static struct tensor *outputs(struct session *s)
-{
-    struct tensor view = {.dtype = DTYPE_FLOAT, .data = s->data->features};
-    view.shape.ndim = s->row_shape.ndim + 1;
-    view.shape.dims[0] = (int64_t)s->data->rows;
-    for (int d = 0; d < s->row_shape.ndim; d++)
-        view.shape.dims[d + 1] = s->row_shape.dims[d];
-    struct tensor *out[4] = {NULL};
-    struct err err;
-    cr_assert_eq(engine_run_rows(s->engine, &view, out, &err), 0, "%s", err.msg);
-    return out[0];
-}
-
 static void run_commands(struct session *s, const char *line)
 {
     FILE *sink = fopen("/dev/null", "w");
@@ -157,7 +143,7 @@ Test(arch, structured_half_exports_smaller_models_onnxruntime_agrees_with, .time
         double macs_before, eff;
         session_macs(s, &macs_before, &eff);
         run_commands(s, "method all l2 structured; set all 50%");
-        struct tensor *masked = outputs(s);
+        struct tensor *masked = tu_outputs(s);
 
         char path[] = "/tmp/prunescope-arch-XXXXXX.onnx";
         int fd = mkstemps(path, 5);
@@ -171,7 +157,7 @@ Test(arch, structured_half_exports_smaller_models_onnxruntime_agrees_with, .time
         cr_assert_eq(session_load_model(e, path, NULL, 0, &err), 0, "%s: %s", *a, err.msg);
         cr_assert_eq(session_load_data(e, arch_path(*a, "data.csv"), &opt, NULL, &err), 0, "%s",
                      err.msg);
-        struct tensor *shrunk = outputs(e);
+        struct tensor *shrunk = tu_outputs(e);
         struct tu_compare cmp = tu_compare(shrunk, masked, 1e-4, 1e-4);
         cr_expect(cmp.ok, "%s: exported vs masked: %s", *a, cmp.why);
 

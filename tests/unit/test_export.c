@@ -36,20 +36,6 @@ static void set_layer(struct session *s, const char *name, double sp, enum prune
     free(next.settings);
 }
 
-/* Output 0 of the session's model on all rows of its data. */
-static struct tensor *outputs(struct session *s)
-{
-    struct tensor view = {.dtype = DTYPE_FLOAT, .data = s->data->features};
-    view.shape.ndim = s->row_shape.ndim + 1;
-    view.shape.dims[0] = (int64_t)s->data->rows;
-    for (int d = 0; d < s->row_shape.ndim; d++)
-        view.shape.dims[d + 1] = s->row_shape.dims[d];
-    struct tensor *out[4] = {NULL};
-    struct err err;
-    cr_assert_eq(engine_run_rows(s->engine, &view, out, &err), 0, "%s", err.msg);
-    return out[0];
-}
-
 static void check_export(struct session *s, const char *model, const char *csv, float scale,
                          const int64_t *const *want_shapes)
 {
@@ -70,7 +56,7 @@ static void check_export(struct session *s, const char *model, const char *csv, 
     struct metrics masked, shrunk;
     double ms;
     cr_assert_eq(session_eval(s, 0, &masked, &ms, &err), 0, "%s", err.msg);
-    struct tensor *a = outputs(s);
+    struct tensor *a = tu_outputs(s);
 
     struct session *r = session_new(2, NULL, &err);
     struct dataset_options opt = {.scale = scale};
@@ -86,7 +72,7 @@ static void check_export(struct session *s, const char *model, const char *csv, 
                   shape_format(&r->layers.items[i].shape, g, sizeof g),
                   shape_format(&want, w, sizeof w));
     }
-    struct tensor *b = outputs(r);
+    struct tensor *b = tu_outputs(r);
     struct tu_compare cmp = tu_compare(b, a, 0.0, 1e-4);
     cr_expect(cmp.ok, "outputs differ from the masked model: %s", cmp.why);
     tensor_free(a);

@@ -13,19 +13,6 @@
 #include "session/session.h"
 #include "testutil.h"
 
-static struct tensor *outputs(struct session *s)
-{
-    struct tensor view = {.dtype = DTYPE_FLOAT, .data = s->data->features};
-    view.shape.ndim = s->row_shape.ndim + 1;
-    view.shape.dims[0] = (int64_t)s->data->rows;
-    for (int d = 0; d < s->row_shape.ndim; d++)
-        view.shape.dims[d + 1] = s->row_shape.dims[d];
-    struct tensor *out[4] = {NULL};
-    struct err err;
-    cr_assert_eq(engine_run_rows(s->engine, &view, out, &err), 0, "%s", err.msg);
-    return out[0];
-}
-
 Test(groups, neuron_pruning_of_matmul_add_removes_the_bias_with_the_unit)
 {
     json_error_t je;
@@ -60,7 +47,7 @@ Test(groups, neuron_pruning_of_matmul_add_removes_the_bias_with_the_unit)
             }
         cr_expect_eq(n_rm, json_array_size(want_rm));
         /* The masked model computes what the smaller model computes (numpy). */
-        struct tensor *y = outputs(s);
+        struct tensor *y = tu_outputs(s);
         json_t *want = json_object_get(cs, "outputs");
         cr_assert_eq(tensor_numel(y), json_array_size(want));
         double worst = 0;
@@ -89,7 +76,7 @@ Test(groups, neuron_pruning_of_matmul_add_removes_the_bias_with_the_unit)
         cr_expect_eq(e->groups.out_count[layer], units - n_rm, "the file keeps %zu units",
                      e->groups.out_count[layer]);
         (void)eg;
-        struct tensor *z = outputs(e);
+        struct tensor *z = tu_outputs(e);
         double worst_e = 0;
         for (size_t i = 0; i < tensor_numel(z); i++)
             worst_e = fmax(worst_e, fabs(tensor_f32(z)[i] -
@@ -168,7 +155,7 @@ Test(groups, a_reshape_target_written_in_the_file_is_rewritten_on_export)
     cfg.settings[conv2 - s->layers.items] = (struct prune_setting){0.5, CRIT_L1, GRAN_FILTER};
     cr_assert_eq(session_configure(s, &cfg, &err), 0, "%s", err.msg);
     free(cfg.settings);
-    struct tensor *masked = outputs(s);
+    struct tensor *masked = tu_outputs(s);
     char path[] = "/tmp/prunescope-lr-XXXXXX.onnx";
     int fd = mkstemps(path, 5);
     close(fd);
@@ -190,7 +177,7 @@ Test(groups, a_reshape_target_written_in_the_file_is_rewritten_on_export)
     struct shape out;
     cr_assert_eq(engine_value_shape(e->engine, eg->nodes[reshape].outputs[0], 1, &out, &err), 0);
     cr_expect_eq(out.dims[1], 32, "the Reshape gives %lld features", (long long)out.dims[1]);
-    struct tensor *shrunk = outputs(e);
+    struct tensor *shrunk = tu_outputs(e);
     struct tu_compare c = tu_compare(shrunk, masked, 1e-5, 1e-5);
     cr_expect(c.ok, "%s", c.why);
     tensor_free(shrunk);
@@ -219,7 +206,7 @@ Test(groups, slice_bounds_and_split_sizes_written_in_the_file_are_rewritten)
     cfg.settings[c1 - s->layers.items] = (struct prune_setting){0.5, CRIT_L2, GRAN_FILTER};
     cr_assert_eq(session_configure(s, &cfg, &err), 0, "%s", err.msg);
     free(cfg.settings);
-    struct tensor *masked = outputs(s);
+    struct tensor *masked = tu_outputs(s);
     char path[] = "/tmp/prunescope-sl-XXXXXX.onnx";
     int fd = mkstemps(path, 5);
     close(fd);
@@ -232,7 +219,7 @@ Test(groups, slice_bounds_and_split_sizes_written_in_the_file_are_rewritten)
     cr_assert_eq(session_load_data(e, tu_src_path("tests/fixtures/literal_reshape/slices.csv"),
                                    &opt, NULL, &err),
                  0, "%s", err.msg);
-    struct tensor *shrunk = outputs(e);
+    struct tensor *shrunk = tu_outputs(e);
     struct tu_compare c = tu_compare(shrunk, masked, 1e-5, 1e-5);
     cr_expect(c.ok, "%s", c.why);
     /* The four consumers read 16 - 8 channels in all. */

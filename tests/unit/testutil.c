@@ -313,6 +313,19 @@ void tu_remove_cache(void)
         return;
 }
 
+struct tensor *tu_outputs(struct session *s)
+{
+    struct tensor view = {.dtype = DTYPE_FLOAT, .data = s->data->features};
+    view.shape.ndim = s->row_shape.ndim + 1;
+    view.shape.dims[0] = (int64_t)s->data->rows;
+    for (int d = 0; d < s->row_shape.ndim; d++)
+        view.shape.dims[d + 1] = s->row_shape.dims[d];
+    struct tensor *out[4] = {NULL};
+    struct err err;
+    cr_assert_eq(engine_run_rows(s->engine, &view, out, &err), 0, "%s", err.msg);
+    return out[0];
+}
+
 struct session *tu_open_session(const char *model, const char *csv, float scale, int threads)
 {
     struct err err;
