@@ -1,7 +1,7 @@
-/* The Reduce* family (Sum, Mean, Max, Min, Prod, L1, L2, SumSquare) over some axes of a
- * float32 (Mean) or float32/int64 tensor (the others), keeping the reduced axes as size-1
- * dims or dropping them; gradients for Sum, Mean and Max. Not for pooling windows
- * (op_pool.c) or ArgMax. */
+/* The Reduce* family (Sum, Mean, Max, Min, Prod, L1, L2, SumSquare, LogSum, LogSumExp) over
+ * some axes of a float32 (Mean, LogSum, LogSumExp) or float32/int64 tensor (the others), keeping
+ * the reduced axes as size-1 dims or dropping them; gradients for Sum, Mean and Max. Not for
+ * pooling windows (op_pool.c) or ArgMax. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,7 +9,24 @@
 
 #include "kernels/op.h"
 
-enum rd_kind { RD_SUM, RD_MEAN, RD_MAX, RD_MIN, RD_PROD, RD_L1, RD_L2, RD_SUMSQ };
+enum rd_kind {
+    RD_SUM,
+    RD_MEAN,
+    RD_MAX,
+    RD_MIN,
+    RD_PROD,
+    RD_L1,
+    RD_L2,
+    RD_SUMSQ,
+    RD_LOGSUM,
+    RD_LOGSUMEXP
+};
+
+/* Kinds computed in float32 only. */
+static bool rd_float_only(enum rd_kind k)
+{
+    return k == RD_MEAN || k == RD_LOGSUM || k == RD_LOGSUMEXP;
+}
 
 /* The opset from which each op takes its axes as input 1 instead of an attribute (and
  * gains noop_with_empty_axes). */
@@ -60,10 +77,10 @@ static int rd_shape(struct op_io *io, enum rd_kind kind, struct err *err)
     if (op_check_arity(io, 1, io->opset < rd_axes_input_opset(kind) ? 1 : 2, err) < 0)
         return -1;
     enum dtype t = io->in[0]->dtype;
-    /* Valid ONNX, but the mean is computed in float32 only. */
-    if (kind == RD_MEAN && t != DTYPE_FLOAT)
-        return op_unsupported(io, err, "element type %s of input 0 (ReduceMean needs float32)",
-                              dtype_name(t));
+    /* Valid ONNX, but these are computed in float32 only. */
+    if (rd_float_only(kind) && t != DTYPE_FLOAT)
+        return op_unsupported(io, err, "element type %s of input 0 (%s needs float32)",
+                              dtype_name(t), io->node->op_type);
     if (t != DTYPE_FLOAT && t != DTYPE_INT64)
         return op_unsupported(io, err, "element type %s of input 0", dtype_name(t));
     bool reduce[TENSOR_MAX_DIMS], noop;
@@ -238,6 +255,46 @@ static void rd_init(enum rd_kind kind, enum dtype t, void *out, size_t n)
     }
 }
 
+/* LogSumExp: m + log(sum(exp(x - m))) with m the maximum of the reduced elements, so
+ * large inputs do not overflow exp. An infinite or NaN m is the result itself (all -inf
+ * gives -inf; any +inf gives +inf; NaN stays NaN). */
+struct rd_lse_ctx {
+    const float *x, *max;
+    double *sum;
+};
+
+static void rd_lse_visit(void *ctx, size_t in_off, size_t out_off, size_t n, bool reduced)
+{
+    struct rd_lse_ctx *c = ctx;
+    const float *x = c->x + in_off, *m = c->max + out_off;
+    double *s = c->sum + out_off;
+    for (size_t j = 0; j < n; j++) {
+        size_t o = reduced ? 0 : j;
+        if (isfinite(m[o]))
+            s[o] += exp((double)x[j] - (double)m[o]);
+    }
+}
+
+static int rd_logsumexp(const struct tensor *x, struct tensor *y, const struct rd_plan *rp,
+                        struct err *err)
+{
+    size_t n_out = tensor_numel(y);
+    float *out = tensor_f32(y);
+    struct rd_lse_ctx c = {.x = tensor_f32(x), .max = out, .sum = calloc(n_out, sizeof(double))};
+    if (!c.sum)
+        return err_oom(err, "ReduceLogSumExp", n_out * sizeof(double));
+    rd_init(RD_MAX, DTYPE_FLOAT, out, n_out);
+    struct rd_run_ctx mc = {
+        .fold = max_f_fold, .each = max_f_each, .in = x->data, .out = y->data, .es = sizeof(float)};
+    rd_walk(rp, rd_run_visit, &mc);
+    rd_walk(rp, rd_lse_visit, &c);
+    for (size_t i = 0; i < n_out; i++)
+        if (isfinite(out[i]))
+            out[i] = (float)((double)out[i] + log(c.sum[i]));
+    free(c.sum);
+    return 0;
+}
+
 static int rd_run(struct op_io *io, enum rd_kind kind, struct err *err)
 {
     const struct tensor *x = io->in[0];
@@ -261,7 +318,9 @@ static int rd_run(struct op_io *io, enum rd_kind kind, struct err *err)
     if (count > 0) {
         struct rd_run_ctx c = {.in = x->data, .out = y->data, .es = dtype_size(x->dtype)};
         switch (kind) {
+        case RD_LOGSUMEXP: /* handled below */
         case RD_SUM:
+        case RD_LOGSUM:
         case RD_MEAN:
             c.fold = is_f ? sum_f_fold : sum_i_fold;
             c.each = is_f ? sum_f_each : sum_i_each;
@@ -290,9 +349,17 @@ static int rd_run(struct op_io *io, enum rd_kind kind, struct err *err)
         }
         struct rd_plan rp;
         rd_plan_make(&x->shape, reduce, &rp);
+        if (kind == RD_LOGSUMEXP)
+            return rd_logsumexp(x, y, &rp, err);
         rd_walk(&rp, rd_run_visit, &c);
     }
-    if (kind == RD_MEAN) {
+    if (kind == RD_LOGSUM || kind == RD_LOGSUMEXP) {
+        /* log of the sum; a reduction over nothing gives log 0 = -inf, as the spec's
+         * empty-set cases do. */
+        float *out = tensor_f32(y);
+        for (size_t i = 0; i < n_out; i++)
+            out[i] = logf(out[i]);
+    } else if (kind == RD_MEAN) {
         /* The mean of nothing is NaN, as numpy and the ONNX reference give it. */
         float *out = tensor_f32(y);
         for (size_t i = 0; i < n_out; i++)
@@ -416,6 +483,8 @@ RD_OP(reduceprod, RD_PROD)
 RD_OP(reducel1, RD_L1)
 RD_OP(reducel2, RD_L2)
 RD_OP(reducesumsquare, RD_SUMSQ)
+RD_OP(reducelogsum, RD_LOGSUM)
+RD_OP(reducelogsumexp, RD_LOGSUMEXP)
 RD_GRAD(reducemean, RD_MEAN)
 RD_GRAD(reducesum, RD_SUM)
 RD_GRAD(reducemax, RD_MAX)
@@ -442,3 +511,7 @@ const struct op_def op_reducel2 = {
     .name = "ReduceL2", .shape = reducel2_shape, .run = reducel2_run};
 const struct op_def op_reducesumsquare = {
     .name = "ReduceSumSquare", .shape = reducesumsquare_shape, .run = reducesumsquare_run};
+const struct op_def op_reducelogsum = {
+    .name = "ReduceLogSum", .shape = reducelogsum_shape, .run = reducelogsum_run};
+const struct op_def op_reducelogsumexp = {
+    .name = "ReduceLogSumExp", .shape = reducelogsumexp_shape, .run = reducelogsumexp_run};
