@@ -1,6 +1,8 @@
-/* Pad in constant mode: grow (positive pads) or crop (negative pads) each axis of a float32,
- * int64, int32 or bool tensor, filling new cells with one value of the data's type. Not for
- * reflect/edge/wrap padding, which are refused, or for the implicit padding of Conv and pooling. */
+/* Pad: grow (positive pads) or crop (negative pads) each axis of a float32, int64, int32 or
+ * bool tensor, filling new cells with one value of the data's type (constant mode) or with
+ * the border, its mirror or the other end (edge, reflect, wrap). Not the implicit padding
+ * of Conv and pooling. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/op.h"
@@ -105,12 +107,10 @@ static int pad_shape(struct op_io *io, struct err *err)
         x->dtype != DTYPE_BOOL)
         return op_unsupported(io, err, "element type %s", dtype_name(x->dtype));
     const char *mode = node_attr_string(io->node, "mode", "constant");
-    if (strcmp(mode, "constant") != 0) {
-        if (!strcmp(mode, "reflect") || !strcmp(mode, "edge") || !strcmp(mode, "wrap"))
-            return op_unsupported(io, err, "mode '%s' (only 'constant' padding is)", mode);
+    if (strcmp(mode, "constant") != 0 && strcmp(mode, "reflect") != 0 &&
+        strcmp(mode, "edge") != 0 && strcmp(mode, "wrap") != 0)
         return op_fail(io, err, "unknown mode '%s' (expected constant, reflect, edge or wrap)",
                        mode);
-    }
     if (op_has_in(io, 2)) {
         const struct tensor *v = io->in[2];
         if (v->dtype != x->dtype)
@@ -126,7 +126,73 @@ static int pad_shape(struct op_io *io, struct err *err)
     struct shape out;
     if (pad_resolve(io, &ps, &out, err) < 0)
         return -1;
+    if (strcmp(mode, "constant") != 0)
+        for (int d = 0; d < x->shape.ndim; d++)
+            if (x->shape.dims[d] == 0 && out.dims[d] > 0)
+                return op_fail(io, err, "mode '%s' cannot pad axis %d, which is empty", mode, d);
     op_set_out(io, 0, x->dtype, &out);
+    return 0;
+}
+
+/* Input coordinate of output coordinate o on an axis of n entries padded by `begin` in
+ * front: edge repeats the border, reflect mirrors around it (without repeating it), wrap
+ * starts again from the other end. */
+static int64_t pad_source(int64_t o, int64_t begin, int64_t n, char mode)
+{
+    int64_t c = o - begin;
+    if (c >= 0 && c < n)
+        return c;
+    if (mode == 'e')
+        return c < 0 ? 0 : n - 1;
+    if (mode == 'w')
+        return ((c % n) + n) % n;
+    if (n == 1)
+        return 0;
+    int64_t period = 2 * (n - 1);
+    c = ((c % period) + period) % period;
+    return c < n ? c : period - c;
+}
+
+/* Pad in edge, reflect or wrap mode, for elements of any size: every output element
+ * copies the input element its coordinates map to. */
+static int pad_mapped(const struct tensor *x, struct tensor *y, const struct pad_spec *ps,
+                      char mode, struct err *err)
+{
+    int rank = y->shape.ndim;
+    size_t es = dtype_size(x->dtype);
+    if (rank == 0) {
+        memcpy(y->data, x->data, es);
+        return 0;
+    }
+    int64_t n = y->shape.dims[rank - 1], in_n = x->shape.dims[rank - 1];
+    int64_t *col = malloc((size_t)(n ? n : 1) * sizeof *col);
+    if (!col)
+        return err_oom(err, "Pad", (size_t)n * sizeof *col);
+    for (int64_t j = 0; j < n; j++)
+        col[j] = pad_source(j, ps->begin[rank - 1], in_n, mode);
+    size_t in_stride[TENSOR_MAX_DIMS], acc = 1, rows = 1;
+    for (int d = rank - 1; d >= 0; d--) {
+        in_stride[d] = acc;
+        acc *= (size_t)x->shape.dims[d];
+    }
+    for (int d = 0; d < rank - 1; d++)
+        rows *= (size_t)y->shape.dims[d];
+    int64_t idx[TENSOR_MAX_DIMS] = {0};
+    const char *src = x->data;
+    char *dst = y->data;
+    for (size_t r = 0; r < rows; r++) {
+        size_t off = 0;
+        for (int d = 0; d < rank - 1; d++)
+            off += (size_t)pad_source(idx[d], ps->begin[d], x->shape.dims[d], mode) * in_stride[d];
+        for (int64_t j = 0; j < n; j++, dst += es)
+            memcpy(dst, src + (off + (size_t)col[j]) * es, es);
+        for (int d = rank - 2; d >= 0; d--) {
+            if (++idx[d] < y->shape.dims[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+    free(col);
     return 0;
 }
 
@@ -198,6 +264,9 @@ static int pad_run(struct op_io *io, struct err *err)
     struct shape out;
     if (pad_resolve(io, &ps, &out, err) < 0)
         return -1;
+    const char *mode = node_attr_string(io->node, "mode", "constant");
+    if (strcmp(mode, "constant") != 0)
+        return pad_mapped(x, y, &ps, mode[0], err);
     /* Before opset 11 the value is a float attribute, also for integer data; from 11 on it
      * is input 2, of the data's type (pad_shape checked), and 0 when omitted. */
     double attr_value = io->opset < 11 ? node_attr_float(io->node, "value", 0.0f) : 0.0;

@@ -591,23 +591,51 @@ Test(pad, opset18_axes_input_picks_the_padded_axes_and_may_be_negative)
     tensor_free(x), tensor_free(pads), tensor_free(v), tensor_free(axes), tensor_free(y);
 }
 
-Test(pad, refuses_reflect_mode_as_unsupported)
+/* [1 2 3] padded by 2 in front and 3 behind, worked out by hand: edge repeats the border,
+ * reflect mirrors around it without repeating it, wrap starts again from the other end. */
+Test(pad, edge_reflect_and_wrap_modes_fill_from_the_input)
 {
-    struct tensor *x = mk_f32(1, I64(3), NULL);
-    struct tensor *pads = mk_i64(1, I64(2), I64(1, 1));
-    struct attr at[] = {{.name = "mode", .type = ATTR_STRING, .s = "reflect"}};
-    struct node nd = {.name = "pad", .op_type = "Pad", .n_attrs = 1, .attrs = at};
+    struct tensor *x = mk_f32(1, I64(3), F32(1, 2, 3));
+    struct tensor *pads = mk_i64(1, I64(2), I64(2, 3));
     const struct tensor *ins[] = {x, pads};
-    struct tensor *y;
+    struct {
+        const char *mode;
+        float want[8];
+    } cases[] = {
+        {"edge", {1, 1, 1, 2, 3, 3, 3, 3}},
+        {"reflect", {3, 2, 1, 2, 3, 2, 1, 2}},
+        {"wrap", {2, 3, 1, 2, 3, 1, 2, 3}},
+    };
+    for (size_t k = 0; k < 3; k++) {
+        struct attr at[] = {{.name = "mode", .type = ATTR_STRING, .s = (char *)cases[k].mode}};
+        struct node nd = {.name = "pad", .op_type = "Pad", .n_attrs = 1, .attrs = at};
+        struct tensor *y;
+        struct err err;
+        cr_assert_eq(run_op(&op_pad, &nd, 13, ins, 2, &y, &err), 0, "%s", err.msg);
+        tu_expect_shape(y, 1, I64(8));
+        for (int i = 0; i < 8; i++)
+            cr_expect_float_eq(tensor_f32(y)[i], cases[k].want[i], 0, "%s [%d]", cases[k].mode,
+                               i);
+        tensor_free(y);
+    }
+    /* Two axes: edge on a 2x2 input padded by one on every side. */
+    struct tensor *x2 = mk_f32(2, I64(2, 2), F32(1, 2, 3, 4));
+    struct tensor *p2 = mk_i64(1, I64(4), I64(1, 1, 1, 1));
+    const struct tensor *ins2[] = {x2, p2};
+    struct attr at2[] = {{.name = "mode", .type = ATTR_STRING, .s = "edge"}};
+    struct node nd2 = {.name = "pad", .op_type = "Pad", .n_attrs = 1, .attrs = at2};
+    struct tensor *y2;
     struct err err;
-    cr_expect_eq(run_op(&op_pad, &nd, 13, ins, 2, &y, &err), -1);
-    cr_expect_eq(err.code, ERR_UNSUPPORTED);
-    tu_expect_error(&err, "reflect", "not supported");
-    at[0].s = "mirror";
-    cr_expect_eq(run_op(&op_pad, &nd, 13, ins, 2, &y, &err), -1);
+    cr_assert_eq(run_op(&op_pad, &nd2, 13, ins2, 2, &y2, &err), 0, "%s", err.msg);
+    const float want2[16] = {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4};
+    for (int i = 0; i < 16; i++)
+        cr_expect_float_eq(tensor_f32(y2)[i], want2[i], 0, "[%d]", i);
+    tensor_free(y2);
+    at2[0].s = "mirror";
+    cr_expect_eq(run_op(&op_pad, &nd2, 13, ins2, 2, &y2, &err), -1);
     cr_expect_eq(err.code, ERR_FAILED);
     tu_expect_error(&err, "unknown mode 'mirror'", NULL);
-    tensor_free(x), tensor_free(pads);
+    tensor_free(x), tensor_free(pads), tensor_free(x2), tensor_free(p2);
 }
 
 Test(pad, rejects_pads_of_the_wrong_length_naming_the_shape)
