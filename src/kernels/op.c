@@ -89,14 +89,10 @@ int op_broadcast_shape(const struct shape *a, const struct shape *b, struct shap
  * lists (a rank's worth of dims, pads, axes, starts) are at most 2 x TENSOR_MAX_DIMS long, and an
  * op reads at most a few of them in one call, so a slot is never reused while its values are
  * still being read. */
-#define CONST_INTS_SLOTS 8
-#define CONST_INTS_MAX   (4 * TENSOR_MAX_DIMS)
 
-int op_const_ints(const struct op_io *io, int i, const int64_t **vals, size_t *count,
-                  struct err *err)
+int op_const_ints(const struct op_io *io, int i, struct op_ints *keep, const int64_t **vals,
+                  size_t *count, struct err *err)
 {
-    static _Thread_local int64_t widened[CONST_INTS_SLOTS][CONST_INTS_MAX];
-    static _Thread_local unsigned next_slot;
     if (!op_has_in(io, i))
         return op_fail(io, err, "input %d is missing", i);
     const struct tensor *t = io->in[i];
@@ -109,13 +105,12 @@ int op_const_ints(const struct op_io *io, int i, const int64_t **vals, size_t *c
                        "or computed from shapes only)",
                        i);
     if (t->dtype == DTYPE_INT32 && n > 0) {
-        if (n > CONST_INTS_MAX)
+        if (n > OP_INTS_MAX)
             return op_unsupported(io, err, "an int32 input %d of %zu values (more than %d)", i, n,
-                                  CONST_INTS_MAX);
-        int64_t *w = widened[next_slot++ % CONST_INTS_SLOTS];
+                                  OP_INTS_MAX);
         for (size_t k = 0; k < n; k++)
-            w[k] = tensor_i32(t)[k];
-        *vals = w;
+            keep->v[k] = tensor_i32(t)[k];
+        *vals = keep->v;
     } else {
         *vals = tensor_i64(t);
     }

@@ -87,9 +87,17 @@ void op_set_out(struct op_io *io, int i, enum dtype t, const struct shape *s);
 /* Numpy-style multidirectional broadcasting of two shapes. */
 int op_broadcast_shape(const struct shape *a, const struct shape *b, struct shape *out);
 
-/* Integer values of a constant int64 input (e.g. Reshape's shape): fails when the input is
- * not known at planning time. */
-int op_const_ints(const struct op_io *io, int i, const int64_t **vals, size_t *count,
-                  struct err *err);
+/* Room for the widened values of an int32 input (the caller's, e.g. on its stack). */
+#define OP_INTS_MAX 32
+struct op_ints {
+    int64_t v[OP_INTS_MAX];
+};
+
+/* Integer values of a constant int64 or int32 input (e.g. Reshape's shape) as int64: *vals
+ * points into the input, or for int32 into keep, which must outlive their use. Fails when
+ * the input is not known at planning time; an int32 input of more than OP_INTS_MAX values
+ * is unsupported. */
+int op_const_ints(const struct op_io *io, int i, struct op_ints *keep, const int64_t **vals,
+                  size_t *count, struct err *err);
 
 #endif

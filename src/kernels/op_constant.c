@@ -68,7 +68,8 @@ static int constantofshape_shape(struct op_io *io, struct err *err)
 {
     const int64_t *dims;
     size_t n;
-    if (op_check_arity(io, 1, 1, err) < 0 || op_const_ints(io, 0, &dims, &n, err) < 0)
+    struct op_ints keep;
+    if (op_check_arity(io, 1, 1, err) < 0 || op_const_ints(io, 0, &keep, &dims, &n, err) < 0)
         return -1;
     if (n > TENSOR_MAX_DIMS)
         return op_fail(io, err, "rank %zu exceeds %d", n, TENSOR_MAX_DIMS);

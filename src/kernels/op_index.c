@@ -295,7 +295,8 @@ static int topk_params(const struct op_io *io, int64_t *axis, int64_t *k, struct
     if (io->opset >= 10) {
         const int64_t *vals;
         size_t n;
-        if (op_const_ints(io, 1, &vals, &n, err) < 0)
+        struct op_ints keep;
+        if (op_const_ints(io, 1, &keep, &vals, &n, err) < 0)
             return -1;
         if (n != 1)
             return op_fail(io, err, "input 1 (K) has %zu values, expected 1", n);

@@ -26,13 +26,14 @@ static int pad_resolve(const struct op_io *io, struct pad_spec *ps, struct shape
     int rank = s->ndim;
     const int64_t *pads;
     size_t n_pads;
+    struct op_ints keep_pads, keep_axes;
     if (io->opset < 11) {
         pads = node_attr_ints(io->node, "pads", &n_pads);
         if (!pads)
             pads = node_attr_ints(io->node, "paddings", &n_pads);
         if (!pads && rank > 0)
             return op_fail(io, err, "the pads attribute is required");
-    } else if (op_const_ints(io, 1, &pads, &n_pads, err) < 0) {
+    } else if (op_const_ints(io, 1, &keep_pads, &pads, &n_pads, err) < 0) {
         return -1;
     }
 
@@ -44,7 +45,7 @@ static int pad_resolve(const struct op_io *io, struct pad_spec *ps, struct shape
     if (io->opset >= 18 && op_has_in(io, 3)) {
         const int64_t *req;
         size_t n_req;
-        if (op_const_ints(io, 3, &req, &n_req, err) < 0)
+        if (op_const_ints(io, 3, &keep_axes, &req, &n_req, err) < 0)
             return -1;
         if (n_req > (size_t)rank)
             return op_fail(io, err, "axes has %zu entries but the data of shape %s has rank %d",

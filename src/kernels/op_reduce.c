@@ -45,10 +45,11 @@ static int rd_axes(const struct op_io *io, enum rd_kind kind, bool reduce[TENSOR
     int rank = s->ndim;
     const int64_t *axes = NULL;
     size_t n = 0;
+    struct op_ints keep;
     bool from_input = io->opset >= rd_axes_input_opset(kind);
     if (!from_input)
         axes = node_attr_ints(io->node, "axes", &n);
-    else if (op_has_in(io, 1) && op_const_ints(io, 1, &axes, &n, err) < 0)
+    else if (op_has_in(io, 1) && op_const_ints(io, 1, &keep, &axes, &n, err) < 0)
         return -1;
     *noop = false;
     for (int d = 0; d < TENSOR_MAX_DIMS; d++)

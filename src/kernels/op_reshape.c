@@ -63,13 +63,14 @@ static int reshape_shape(struct op_io *io, struct err *err)
 {
     const int64_t *req;
     size_t n;
+    struct op_ints keep;
     if (io->opset < 5) {
         if (op_check_arity(io, 1, 1, err) < 0 || any_dtype(io, 0, err) < 0)
             return -1;
         req = node_attr_ints(io->node, "shape", &n);
     } else {
         if (op_check_arity(io, 2, 2, err) < 0 || any_dtype(io, 0, err) < 0 ||
-            op_const_ints(io, 1, &req, &n, err) < 0)
+            op_const_ints(io, 1, &keep, &req, &n, err) < 0)
             return -1;
     }
     const struct shape *s = &io->in[0]->shape;
@@ -122,7 +123,8 @@ const struct op_def op_reshape = {
     .name = "Reshape", .shape = reshape_shape, .run = copy_run, .backward = copy_backward};
 
 /* Axes of Squeeze/Unsqueeze: an attribute before opset 13, input 1 from 13 on. */
-static int axes_of(const struct op_io *io, const int64_t **axes, size_t *n, struct err *err)
+static int axes_of(const struct op_io *io, struct op_ints *keep, const int64_t **axes, size_t *n,
+                   struct err *err)
 {
     if (io->opset < 13) {
         *axes = node_attr_ints(io->node, "axes", n);
@@ -133,7 +135,7 @@ static int axes_of(const struct op_io *io, const int64_t **axes, size_t *n, stru
         *n = 0;
         return 0;
     }
-    return op_const_ints(io, 1, axes, n, err);
+    return op_const_ints(io, 1, keep, axes, n, err);
 }
 
 static int squeeze_shape(struct op_io *io, struct err *err)
@@ -142,7 +144,8 @@ static int squeeze_shape(struct op_io *io, struct err *err)
         return -1;
     const int64_t *axes;
     size_t n;
-    if (axes_of(io, &axes, &n, err) < 0)
+    struct op_ints keep;
+    if (axes_of(io, &keep, &axes, &n, err) < 0)
         return -1;
     const struct shape *s = &io->in[0]->shape;
     bool drop[TENSOR_MAX_DIMS] = {false};
@@ -174,7 +177,8 @@ static int unsqueeze_shape(struct op_io *io, struct err *err)
         return -1;
     const int64_t *axes;
     size_t n;
-    if (axes_of(io, &axes, &n, err) < 0)
+    struct op_ints keep;
+    if (axes_of(io, &keep, &axes, &n, err) < 0)
         return -1;
     const struct shape *s = &io->in[0]->shape;
     if (n == 0)

@@ -212,8 +212,9 @@ static int rs_params(const struct op_io *io, struct rs_params *p, struct err *er
         return -1;
     const int64_t *sizes = NULL;
     size_t n_sizes = 0;
+    struct op_ints keep;
     if (sizes_in >= 0 && op_has_in(io, sizes_in)) {
-        if (op_const_ints(io, sizes_in, &sizes, &n_sizes, err) < 0)
+        if (op_const_ints(io, sizes_in, &keep, &sizes, &n_sizes, err) < 0)
             return -1;
         if (n_sizes == 0)
             sizes = NULL;
