@@ -1,5 +1,6 @@
-/* eval: run the model on the data and report accuracy, loss and the weights' footprint.
- * Not the metrics' arithmetic (dataset/metrics.c). */
+/* eval: run the model on the data and report accuracy, loss and the weights' footprint,
+ * and with --timing where the engine's time went. Not the metrics' arithmetic
+ * (dataset/metrics.c) and not the measuring itself (engine/). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,15 +8,188 @@
 #include "commands/command.h"
 #include "session/allocate.h"
 
+/* Slowest nodes the text shows (JSON lists every node that ran). */
+#define TIMING_TEXT_NODES 15
+
+/* One op type's share of the measured time. */
+struct op_time {
+    const char *op; /* borrowed from the graph */
+    int nodes;
+    double ms, macs;
+};
+
+/* A node that ran, for sorting. */
+struct node_rank {
+    int node;
+    double ms;
+};
+
+static int by_op_ms(const void *a, const void *b)
+{
+    const struct op_time *x = a, *y = b;
+    if (x->ms != y->ms)
+        return x->ms < y->ms ? 1 : -1;
+    return strcmp(x->op, y->op);
+}
+
+static int by_node_ms(const void *a, const void *b)
+{
+    const struct node_rank *x = a, *y = b;
+    if (x->ms != y->ms)
+        return x->ms < y->ms ? 1 : -1;
+    return x->node - y->node;
+}
+
+/* The short name of a prunable layer's node, else the node's name. */
+static const char *node_display(const struct session *s, int node)
+{
+    for (size_t i = 0; i < s->layers.count; i++)
+        if (s->layers.items[i].node == node)
+            return s->layers.items[i].display;
+    return engine_graph(s->engine)->nodes[node].name;
+}
+
+/* Output 0 of a node for a batch of N rows as "[N,32,112,112]" (dims that follow the
+ * batch written N), and the same as a JSON array. */
+static json_t *output_shape(struct engine *e, int node, char *text, size_t size)
+{
+    const struct node *nd = &engine_graph(e)->nodes[node];
+    struct shape s1, s2;
+    struct err ignored;
+    json_t *arr = json_array();
+    if (nd->n_outputs < 1 || nd->outputs[0] < 0 ||
+        engine_value_shape(e, nd->outputs[0], 1, &s1, &ignored) < 0 ||
+        engine_value_shape(e, nd->outputs[0], 2, &s2, &ignored) < 0) {
+        snprintf(text, size, "?");
+        return arr;
+    }
+    size_t used = (size_t)snprintf(text, size, "[");
+    for (int d = 0; d < s1.ndim && used < size; d++) {
+        if (s1.dims[d] != s2.dims[d]) {
+            used += (size_t)snprintf(text + used, size - used, "%sN", d ? "," : "");
+            json_array_append_new(arr, json_string("N"));
+        } else {
+            used += (size_t)snprintf(text + used, size - used, "%s%lld", d ? "," : "",
+                                     (long long)s1.dims[d]);
+            json_array_append_new(arr, json_integer(s1.dims[d]));
+        }
+    }
+    if (used < size)
+        snprintf(text + used, size - used, "]");
+    return arr;
+}
+
+/* GFLOP/s of a dense op over its summed thread time (2 per multiply-add), or 0. */
+static double gflops(double macs, double ms)
+{
+    return macs > 0 && ms > 0 ? 2.0 * macs / (ms * 1e6) : 0.0;
+}
+
+/* The --timing report: time per op type, the slowest nodes, and the nodes' total against
+ * the evaluation's elapsed time. times holds one entry per graph node. */
+static int report_timing(struct cmd_ctx *c, const struct engine_node_time *times,
+                         const struct engine_timing *total, double elapsed_ms, struct err *err)
+{
+    struct engine *e = c->s->engine;
+    const struct graph *g = engine_graph(e);
+    struct op_time *ops = calloc((size_t)g->n_nodes + 1, sizeof *ops);
+    struct node_rank *ranked = calloc((size_t)g->n_nodes + 1, sizeof *ranked);
+    if (!ops || !ranked) {
+        free(ops);
+        free(ranked);
+        return err_oom(err, "timing table", (size_t)g->n_nodes * sizeof *ops);
+    }
+    int n_ops = 0, n_ran = 0;
+    for (int n = 0; n < g->n_nodes; n++) {
+        if (!times[n].runs)
+            continue;
+        ranked[n_ran++] = (struct node_rank){.node = n, .ms = times[n].ms};
+        int k = 0;
+        while (k < n_ops && strcmp(ops[k].op, g->nodes[n].op_type) != 0)
+            k++;
+        if (k == n_ops)
+            ops[n_ops++].op = g->nodes[n].op_type;
+        ops[k].nodes++;
+        ops[k].ms += times[n].ms;
+        ops[k].macs += times[n].macs;
+    }
+    qsort(ops, (size_t)n_ops, sizeof *ops, by_op_ms);
+    qsort(ranked, (size_t)n_ran, sizeof *ranked, by_node_ms);
+    double all = total->nodes_ms;
+    double share_div = all > 0 ? all : 1;
+    int workers = total->workers > 0 ? total->workers : 1;
+
+    json_t *jops = json_array();
+    out_printf(c->o, "\ntime per op type (summed over %d thread%s)\n", workers,
+               workers == 1 ? "" : "s");
+    out_printf(c->o, "%-20s %6s %11s %7s %9s\n", "op", "nodes", "ms", "share", "GFLOP/s");
+    for (int k = 0; k < n_ops; k++) {
+        double gf = gflops(ops[k].macs, ops[k].ms), share = ops[k].ms / share_div;
+        char gtext[32] = "-";
+        if (ops[k].macs > 0)
+            snprintf(gtext, sizeof gtext, "%.2f", gf);
+        out_printf(c->o, "%-20s %6d %11.3f %6.1f%% %9s\n", ops[k].op, ops[k].nodes, ops[k].ms,
+                   100.0 * share, gtext);
+        json_array_append_new(jops,
+                              json_pack("{s:s, s:i, s:f, s:f, s:o}", "op", ops[k].op, "nodes",
+                                        ops[k].nodes, "ms", ops[k].ms, "share", share, "gflops",
+                                        ops[k].macs > 0 ? json_real(gf) : json_null()));
+    }
+
+    int shown = n_ran < TIMING_TEXT_NODES ? n_ran : TIMING_TEXT_NODES, width = 4;
+    for (int i = 0; i < shown; i++) {
+        int len = (int)strlen(node_display(c->s, ranked[i].node));
+        if (len > width)
+            width = len < 48 ? len : 48;
+    }
+    json_t *jnodes = json_array();
+    out_printf(c->o, "\n%d slowest node%s of %d\n", shown, shown == 1 ? "" : "s", n_ran);
+    out_printf(c->o, "%-*s %-20s %-20s %11s %7s\n", width, "name", "op", "output", "ms", "share");
+    for (int i = 0; i < n_ran; i++) {
+        int n = ranked[i].node;
+        const char *name = node_display(c->s, n);
+        char shape[128];
+        json_t *jshape = output_shape(e, n, shape, sizeof shape);
+        double share = times[n].ms / share_div;
+        if (i < shown)
+            out_printf(c->o, "%-*s %-20s %-20s %11.3f %6.1f%%\n", width, name, g->nodes[n].op_type,
+                       shape, times[n].ms, 100.0 * share);
+        json_array_append_new(jnodes,
+                              json_pack("{s:s, s:s, s:s, s:o, s:f, s:f}", "name", name, "node",
+                                        g->nodes[n].name, "op", g->nodes[n].op_type, "shape",
+                                        jshape, "ms", times[n].ms, "share", share));
+    }
+
+    /* The nodes' time is thread time; per thread it is what the wall clock saw of them. */
+    double per_thread = all / workers, rest = elapsed_ms - per_thread;
+    double engine_rest = total->run_ms - per_thread, outside = elapsed_ms - total->run_ms;
+    out_printf(c->o,
+               "\nnodes     %.3f ms over %d thread%s (%.3f ms per thread) of %.3f ms elapsed\n",
+               all, workers, workers == 1 ? "" : "s", per_thread, elapsed_ms);
+    out_printf(c->o, "rest      %.3f ms (%.1f%%): %.3f ms in the engine around the nodes\n", rest,
+               elapsed_ms > 0 ? 100.0 * rest / elapsed_ms : 0.0, engine_rest);
+    out_printf(c->o, "          (chunking, thread hand-off), %.3f ms outside it (metrics)\n",
+               outside);
+    out_set(c->o, "timing",
+            json_pack("{s:o, s:o, s:f, s:f, s:f, s:i}", "ops", jops, "nodes", jnodes, "nodes_ms",
+                      all, "elapsed_ms", elapsed_ms, "run_ms", total->run_ms, "threads", workers));
+    free(ops);
+    free(ranked);
+    return 0;
+}
+
 static int eval_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
 {
     int top_k = 0;
+    bool timing = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--top") == 0 && i + 1 < argc) {
             long long k;
             if (!cmd_parse_int(argv[++i], 1, 1000, &k))
                 return err_set(err, "--top expects a number from 1 to 1000, got '%s'", argv[i]);
             top_k = (int)k;
+        } else if (strcmp(argv[i], "--timing") == 0) {
+            timing = true;
         } else {
             return err_set(err, "usage: %s", cmd_eval.usage);
         }
@@ -26,7 +200,23 @@ static int eval_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
     bool predicted = predict_config(c->s, &pred, &why) == 0;
     struct metrics m;
     double ms;
-    if (session_eval(c->s, top_k, &m, &ms, err) < 0)
+    if (timing && (!c->s->engine ? err_set(err, "no model is loaded (use: load MODEL.onnx)")
+                                 : engine_set_timing(c->s->engine, true, err)) < 0)
+        return -1;
+    int rc = session_eval(c->s, top_k, &m, &ms, err);
+    struct engine_node_time *times = NULL;
+    struct engine_timing total;
+    if (timing) {
+        engine_set_timing(c->s->engine, false, err);
+        if (rc == 0) {
+            size_t n = (size_t)engine_graph(c->s->engine)->n_nodes + 1;
+            if (!(times = calloc(n, sizeof *times)))
+                rc = err_oom(err, "node times", n * sizeof *times);
+            else
+                engine_node_times(c->s->engine, times, &total);
+        }
+    }
+    if (rc < 0)
         return -1;
     struct weight_stats ws;
     session_weight_stats(c->s, &ws);
@@ -48,8 +238,7 @@ static int eval_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
         out_set(c->o, "correct", json_integer((json_int_t)m.correct));
         predicted = predicted && m.task != TASK_REGRESS;
         if (predicted) {
-            out_printf(c->o,
-                       "predicted %.2f%% from the sensitivity curves (error %+.2f points",
+            out_printf(c->o, "predicted %.2f%% from the sensitivity curves (error %+.2f points",
                        100.0 * pred.refined, 100.0 * (pred.refined - m.accuracy));
             if (pred.measured)
                 out_printf(c->o, "; drop scaled by %.2f after %zu measured", pred.scale,
@@ -95,12 +284,16 @@ static int eval_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
     out_set(c->o, "latency_ms", json_null());
     out_set(c->o, "profile", json_null());
     out_set(c->o, "elapsed_ms", json_real(ms));
-    return 0;
+    if (timing) {
+        rc = report_timing(c, times, &total, ms, err);
+        free(times);
+    }
+    return rc;
 }
 
 const struct cmd_def cmd_eval = {
     .name = "eval",
-    .usage = "eval [--top K]",
+    .usage = "eval [--top K] [--timing]",
     .summary = "run the model on the data: accuracy, loss, parameters, footprint",
     .help = "Classifiers (two or more outputs): top-1 accuracy and mean cross-entropy, with\n"
             "softmax applied unless the model ends in Softmax or LogSoftmax; --top K adds\n"
@@ -110,6 +303,9 @@ const struct cmd_def cmd_eval = {
             "With a sensitivity table, also the accuracy predicted from its curves (the\n"
             "baseline minus each layer's drop at its sparsity, the drops scaled by a factor\n"
             "fitted to the evaluations measured so far) and that prediction's error.\n"
+            "--timing adds where the time went: per op type (nodes, ms, share, and GFLOP/s\n"
+            "of Conv, Gemm and MatMul, 2 per multiply-add), the 15 slowest nodes, and the\n"
+            "nodes' total (thread time, summed over threads) against the elapsed time.\n"
             "Ctrl-C cancels a running evaluation.",
     .complete = CMD_COMPLETE_NONE,
     .run = eval_run,

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/threadpool.h"
+#include "core/timer.h"
 #include "engine/plan.h"
 #include "kernels/ops.h"
 #include "model/onnx_reader.h"
@@ -52,6 +53,12 @@ struct engine {
     int64_t fixed_batch;    /* dim 0 that graph input 0 declares, or 0 when symbolic */
     char batch_text[48];    /* engine_batch_mode */
     char batch_reason[320]; /* engine_batch_reason */
+    /* engine_set_timing: per thread, one row of timing_stride accumulators indexed by
+     * node (rows padded apart so threads never share a cache line); NULL until first on. */
+    bool timing_on;
+    struct plan_node_time *timing;
+    size_t timing_stride;
+    struct engine_timing timing_total; /* nodes_ms is filled by engine_node_times */
 };
 
 static void cached_plan_fini(struct engine *e, struct cached_plan *c)
@@ -71,6 +78,7 @@ void engine_free(struct engine *e)
     for (int i = 0; i < MAX_PLANS; i++)
         cached_plan_fini(e, &e->plans[i]);
     pool_free(e->pool);
+    free(e->timing);
     free(e->node_macs);
     free(e->ops);
     graph_free(e->g);
@@ -94,6 +102,62 @@ void engine_weights_changed(struct engine *e, const bool *changed)
 void engine_set_cancel(struct engine *e, const volatile sig_atomic_t *flag)
 {
     e->cancel = flag;
+}
+
+int engine_set_timing(struct engine *e, bool on, struct err *err)
+{
+    if (!on) {
+        e->timing_on = false;
+        return 0;
+    }
+    /* Three spare entries (72 bytes) after each thread's row keep rows off shared lines. */
+    size_t stride = (size_t)e->g->n_nodes + 3, n = stride * (size_t)e->threads;
+    if (!e->timing) {
+        e->timing = calloc(n, sizeof *e->timing);
+        if (!e->timing) {
+            e->timing_on = false;
+            return err_oom(err, "timing accumulators", n * sizeof *e->timing);
+        }
+    } else {
+        memset(e->timing, 0, n * sizeof *e->timing);
+    }
+    e->timing_stride = stride;
+    memset(&e->timing_total, 0, sizeof e->timing_total);
+    e->timing_on = true;
+    return 0;
+}
+
+bool engine_timing_on(const struct engine *e)
+{
+    return e->timing_on;
+}
+
+void engine_node_times(const struct engine *e, struct engine_node_time *times,
+                       struct engine_timing *total)
+{
+    double nodes_ms = 0;
+    for (int n = 0; n < e->g->n_nodes; n++) {
+        struct engine_node_time sum = {0};
+        for (int t = 0; e->timing && t < e->threads; t++) {
+            const struct plan_node_time *a = &e->timing[(size_t)t * e->timing_stride + (size_t)n];
+            sum.ms += a->ms;
+            sum.macs += a->macs;
+            sum.runs += a->runs;
+        }
+        nodes_ms += sum.ms;
+        if (times)
+            times[n] = sum;
+    }
+    if (total) {
+        *total = e->timing_total;
+        total->nodes_ms = nodes_ms;
+    }
+}
+
+/* Worker's accumulators while timing is on, else NULL (set before every run). */
+static struct plan_node_time *timing_row(const struct engine *e, int worker)
+{
+    return e->timing_on ? e->timing + (size_t)worker * e->timing_stride : NULL;
 }
 
 const struct op_def *const *engine_ops(const struct engine *e)
@@ -317,6 +381,7 @@ static bool batch_same_rows(struct engine *e, struct cached_plan *ref, char *why
         goto done;
     }
     fill_probe_rows(x, (size_t)rows * row_elems);
+    wr->times = NULL; /* a check at load time, not a measured run */
     struct tensor all = {.dtype = DTYPE_FLOAT, .shape = shapes[0], .data = x};
     const struct tensor *ins[1] = {&all};
     if (workspace_run(w, ins, &err) < 0)
@@ -511,8 +576,18 @@ int engine_run(struct engine *e, const struct tensor *const *inputs, struct tens
     if (!c)
         return -1;
     struct workspace *w = get_workspace(c, 0, err);
-    if (!w || workspace_run(w, inputs, err) < 0)
+    if (!w)
         return -1;
+    double t0 = e->timing_on ? timer_now_s() : 0;
+    w->times = timing_row(e, 0);
+    if (workspace_run(w, inputs, err) < 0)
+        return -1;
+    if (e->timing_on) {
+        e->timing_total.run_ms += (timer_now_s() - t0) * 1000.0;
+        e->timing_total.calls++;
+        if (e->timing_total.workers < 1)
+            e->timing_total.workers = 1;
+    }
     return copy_outputs(e, w, outputs, err);
 }
 
@@ -592,6 +667,7 @@ static int run_group(struct rows_job *j, struct cached_plan *c, int worker, size
     const struct graph *g = j->e->g;
     const struct engine_rows_opts *o = j->opts;
     struct workspace *w = c->ws[worker];
+    w->times = timing_row(j->e, worker);
     size_t planned = (size_t)c->plan->input_shapes[0].dims[0];
     bool pad = n < planned;
     int n_bind = o ? (o->n_bind < 16 ? o->n_bind : 16) : 0;
@@ -684,9 +760,10 @@ int engine_run_rows(struct engine *e, const struct tensor *input, struct tensor 
     return engine_run_rows_ex(e, input, NULL, outputs, err);
 }
 
-int engine_run_rows_ex(struct engine *e, const struct tensor *input,
-                       const struct engine_rows_opts *opts, struct tensor **outputs,
-                       struct err *err)
+/* engine_run_rows_ex; *threads_used is set to the threads the rows ran on. */
+static int run_rows(struct engine *e, const struct tensor *input,
+                    const struct engine_rows_opts *opts, struct tensor **outputs, int *threads_used,
+                    struct err *err)
 {
     const struct graph *g = e->g;
     if (g->n_inputs != 1)
@@ -785,6 +862,7 @@ int engine_run_rows_ex(struct engine *e, const struct tensor *input,
             goto fail;
     }
     pthread_mutex_init(&j.lock, NULL);
+    *threads_used = workers < e->threads ? 1 : e->threads;
     if (workers < e->threads) {
         for (size_t t = 0; t < n_chunks; t++)
             rows_task(&j, t, 0);
@@ -803,6 +881,24 @@ fail:
         outputs[k] = NULL;
     }
     return -1;
+}
+
+int engine_run_rows_ex(struct engine *e, const struct tensor *input,
+                       const struct engine_rows_opts *opts, struct tensor **outputs,
+                       struct err *err)
+{
+    if (!e->timing_on) {
+        int ignored;
+        return run_rows(e, input, opts, outputs, &ignored, err);
+    }
+    int threads_used = 0;
+    double t0 = timer_now_s();
+    int rc = run_rows(e, input, opts, outputs, &threads_used, err);
+    e->timing_total.run_ms += (timer_now_s() - t0) * 1000.0;
+    e->timing_total.calls++;
+    if (threads_used > e->timing_total.workers)
+        e->timing_total.workers = threads_used;
+    return rc;
 }
 
 bool engine_value_known(struct engine *e, int v)

@@ -118,4 +118,35 @@ bool engine_value_known(struct engine *e, int v);
 /* Multiply-accumulates per row of the model's dense computation (Gemm, MatMul, Conv). */
 double engine_macs_per_row(struct engine *e);
 
+/* Per-node timing: where the time of engine_run_rows, engine_run_rows_ex and engine_run
+ * goes, node by node. Each thread adds to accumulators of its own (no locks while running);
+ * engine_node_times merges them. Off by default; when off a step costs one branch more. */
+
+/* What one node cost over the measured runs. */
+struct engine_node_time {
+    double ms;          /* wall time in the node's op, summed over chunks and threads */
+    double macs;        /* multiply-adds it did, by its op's macs function (0: no count) */
+    unsigned long runs; /* times it ran: 0 for a node folded at planning, or not run */
+};
+
+/* The totals over the measured runs. */
+struct engine_timing {
+    double nodes_ms;     /* sum of the nodes' ms (thread time: up to workers x run_ms) */
+    double run_ms;       /* wall time inside the measured calls */
+    int workers;         /* the most threads one measured call ran on */
+    unsigned long calls; /* measured calls */
+};
+
+/* on: clear the accumulators and measure every run from now on; off: stop measuring,
+ * keeping what was measured for engine_node_times. Fails only when out of memory (for
+ * the accumulators, threads x nodes entries), leaving timing off. */
+int engine_set_timing(struct engine *e, bool on, struct err *err);
+bool engine_timing_on(const struct engine *e);
+
+/* Copies what was measured since timing was last turned on (zeros when it never was):
+ * times (NULL: not wanted) receives one entry per graph node, in node order, and
+ * total (NULL: not wanted) the totals. Both are the caller's. */
+void engine_node_times(const struct engine *e, struct engine_node_time *times,
+                       struct engine_timing *total);
+
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/timer.h"
 #include "model/onnx_reader.h"
 
 void plan_free(struct plan *p)
@@ -478,6 +479,22 @@ static void capture(const struct workspace *w, int v, int n_capture, const int *
             memcpy(capture_dst[c], w->values[v].data, tensor_bytes(&w->values[v]));
 }
 
+/* One step's run call, its wall time and multiply-adds added to its node's entry. The MACs
+ * are counted outside the timed interval. */
+static int run_timed(struct workspace *w, const struct plan_step *st, struct op_io *io,
+                     struct err *err)
+{
+    double t0 = timer_now_s();
+    int rc = st->op->run(io, err);
+    double t1 = timer_now_s();
+    struct plan_node_time *t = &w->times[st->node];
+    t->ms += (t1 - t0) * 1000.0;
+    t->runs++;
+    if (rc == 0 && st->op->macs)
+        t->macs += st->op->macs(io);
+    return rc;
+}
+
 int workspace_run_subset(struct workspace *w, const struct tensor *const *inputs,
                          const bool *run_node, int n_capture, const int *capture_values,
                          void *const *capture_dst, struct err *err)
@@ -510,7 +527,7 @@ int workspace_run_subset(struct workspace *w, const struct tensor *const *inputs
                            .scratch = w->scratch,
                            .scratch_bytes = st->scratch_bytes,
                            .prepared = st->prepared};
-        if (st->op->run(&io, err) < 0)
+        if ((w->times ? run_timed(w, st, &io, err) : st->op->run(&io, err)) < 0)
             return -1;
         for (int o = 0; n_capture && o < nd->n_outputs; o++)
             if (nd->outputs[o] >= 0)

@@ -77,19 +77,31 @@ void plan_free(struct plan *p);
 bool plan_matches(const struct plan *p, const struct shape *input_shapes,
                   const struct tensor *const *input_values);
 
+/* What the steps of one node added up to over the timed runs of a workspace. */
+struct plan_node_time {
+    double ms;          /* wall time in the op's run call */
+    double macs;        /* multiply-adds by the op's macs function (0 when it has none) */
+    unsigned long runs; /* run calls */
+};
+
 /* Buffers for one worker running one plan. */
 struct workspace {
     const struct plan *plan;
     struct tensor *values; /* per value; views into bufs, the plan's constants or inputs */
     void **bufs;
     void *scratch;
+    /* NULL, or accumulators indexed by graph node (borrowed; the caller sets this before
+     * each run, and gives each thread its own): every step run adds its time to its node's
+     * entry. NULL costs one branch per step. */
+    struct plan_node_time *times;
 };
 
 struct workspace *workspace_new(const struct plan *p, struct err *err);
 void workspace_free(struct workspace *w);
 
 /* Run the plan's steps. inputs[i] binds graph input i (borrowed; shapes as planned). The
- * graph outputs are then in w->values[g->outputs[k]]. */
+ * graph outputs are then in w->values[g->outputs[k]]. Steps are timed into w->times when
+ * it is set. */
 int workspace_run(struct workspace *w, const struct tensor *const *inputs, struct err *err);
 /* The same, running only the steps of nodes with run_node[node] (NULL: all), and copying
  * each of the n_capture values capture_values[c] to capture_dst[c] as soon as it is
