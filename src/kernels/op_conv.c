@@ -8,6 +8,11 @@
 #include "kernels/conv_simd.h"
 #include "kernels/window.h"
 
+/* Output positions per image up to which the images of a run share one GEMM, and the
+ * most columns that GEMM takes (its column matrix is kdim x columns). */
+#define BATCHED_MAX_OUTPUTS 256
+#define BATCHED_MAX_COLUMNS 16384
+
 /* Everything a run needs, derived from the shapes and attributes once per call. */
 struct conv_geom {
     struct window w;
@@ -16,6 +21,7 @@ struct conv_geom {
     bool depthwise;                 /* one input and one output channel per group */
     bool wide;                      /* 2-D (or 1-D) with stride 1: the "wide" im2col below */
     bool simd;                      /* wide, computed directly by conv_simd_wide */
+    bool batched;                   /* few outputs per image: one GEMM over all images */
     int64_t hp, wp;                 /* wide: padded input height and width */
 };
 
@@ -76,6 +82,13 @@ static int conv_geometry(const struct op_io *io, struct conv_geom *g, struct err
     g->wp = w->in[2] + w->pad_begin[2] + w->pad_end[2];
     g->simd = g->wide && conv_simd_available() &&
               g->cg * g->hp * g->wp + g->wp * g->w.kernel[1] * g->w.dilation[1] < INT32_MAX;
+    /* A GEMM per image with few output positions is a matrix-vector product; with the
+     * images side by side in the columns it is one real GEMM. */
+    g->batched = !g->depthwise && g->group == 1 && g->n > 1 &&
+                 win_out_volume(w) <= BATCHED_MAX_OUTPUTS &&
+                 g->n * win_out_volume(w) <= BATCHED_MAX_COLUMNS;
+    if (g->batched)
+        g->wide = g->simd = false;
     return 0;
 }
 
@@ -134,7 +147,11 @@ static int conv_shape(struct op_io *io, struct err *err)
         out.dims[2 + i] = g.w.out[WIN_MAX_SPATIAL - g.w.nsp + i];
     op_set_out(io, 0, DTYPE_FLOAT, &out);
     struct wide_layout l;
-    if (g.wide) {
+    if (g.batched) {
+        /* The column matrix of all images, then the product before it goes to NCHW. */
+        int64_t cols = g.n * win_out_volume(&g.w);
+        io->scratch_bytes = (size_t)((g.cg * win_kernel_volume(&g.w) + g.m) * cols) * sizeof(float);
+    } else if (g.wide) {
         wide_layout(&g, &l);
         io->scratch_bytes = (size_t)l.total * sizeof(float);
     } else if (!g.pointwise && !g.depthwise)
@@ -178,9 +195,11 @@ static inline void copy_row(float *restrict dst, const float *restrict src, int6
 }
 
 /* Unfolds the cg channels of one image (x: [cg, in volume]) into col: [cg * kernel volume,
- * out volume], row (c, k0, k1, k2), column (o0, o1, o2); padding positions are zeros. */
-static void im2col(const float *x, int64_t cg, const struct window *w, float *col)
+ * out volume], row (c, k0, k1, k2), column (o0, o1, o2); padding positions are zeros.
+ * Rows are ld floats apart (ld >= out volume: several images side by side). */
+static void im2col_ld(const float *x, int64_t cg, const struct window *w, float *col, int64_t ld)
 {
+    const int64_t out_vol = win_out_volume(w);
     const int64_t in1 = w->in[1], in2 = w->in[2], out1 = w->out[1], out2 = w->out[2];
     const int64_t s2 = w->stride[2];
     float *dst = col;
@@ -194,7 +213,7 @@ static void im2col(const float *x, int64_t cg, const struct window *w, float *co
                 int64_t lo1, hi1;
                 valid_outputs(in1, out1, w->stride[1], w->pad_begin[1], k1 * w->dilation[1], &lo1,
                               &hi1);
-                for (int64_t k2 = 0; k2 < w->kernel[2]; k2++) {
+                for (int64_t k2 = 0; k2 < w->kernel[2]; k2++, dst += ld - out_vol) {
                     int64_t kd2 = k2 * w->dilation[2], lo2, hi2;
                     valid_outputs(in2, out2, s2, w->pad_begin[2], kd2, &lo2, &hi2);
                     for (int64_t o0 = 0; o0 < w->out[0]; o0++) {
@@ -235,37 +254,98 @@ static void im2col(const float *x, int64_t cg, const struct window *w, float *co
     }
 }
 
+static void im2col(const float *x, int64_t cg, const struct window *w, float *col)
+{
+    im2col_ld(x, cg, w, col, win_out_volume(w));
+}
+
+/* All n images in one GEMM: the column matrix holds image j's columns at j * out volume,
+ * so Y' = W x col is [m, n * out volume], moved to NCHW with the bias. */
+static void conv_batched(const struct conv_geom *g, const float *x, const float *wt, const float *b,
+                         float *scratch, float *y)
+{
+    const struct window *w = &g->w;
+    const int64_t in_vol = win_in_volume(w), out_vol = win_out_volume(w);
+    const int64_t kdim = g->c * win_kernel_volume(w), cols = g->n * out_vol;
+    float *col = scratch, *prod = scratch + kdim * cols;
+    for (int64_t n = 0; n < g->n; n++) {
+        const float *xn = x + n * g->c * in_vol;
+        if (g->pointwise)
+            for (int64_t c = 0; c < g->c; c++)
+                copy_row(col + c * cols + n * out_vol, xn + c * in_vol, out_vol);
+        else
+            im2col_ld(xn, g->c, w, col + n * out_vol, cols);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->m, (int)cols, (int)kdim, 1.0f,
+                wt, (int)kdim, col, (int)cols, 0.0f, prod, (int)cols);
+    for (int64_t n = 0; n < g->n; n++)
+        for (int64_t m = 0; m < g->m; m++) {
+            const float *src = prod + m * cols + n * out_vol;
+            float *dst = y + (n * g->m + m) * out_vol;
+            float bias = b ? b[m] : 0.0f;
+            for (int64_t o = 0; o < out_vol; o++)
+                dst[o] = src[o] + bias;
+        }
+}
+
+/* A kernel tap of a depthwise convolution with the outputs it reaches: [lo, hi) per dim,
+ * and its offset into the input of output 0 (which may lie before the input). */
+struct dw_tap {
+    int64_t k;
+    int64_t lo[WIN_MAX_SPATIAL], hi[WIN_MAX_SPATIAL];
+    int64_t base[WIN_MAX_SPATIAL]; /* input index of output 0 along each dim */
+};
+
+/* The taps that reach at least one output, worked out once per call (they depend only on
+ * the window). Returns their count; taps has room for the kernel volume. */
+static int64_t depthwise_taps(const struct window *w, struct dw_tap *taps)
+{
+    int64_t n = 0;
+    for (int64_t k0 = 0; k0 < w->kernel[0]; k0++)
+        for (int64_t k1 = 0; k1 < w->kernel[1]; k1++)
+            for (int64_t k2 = 0; k2 < w->kernel[2]; k2++) {
+                struct dw_tap *t = &taps[n];
+                int64_t kk[WIN_MAX_SPATIAL] = {k0, k1, k2};
+                bool empty = false;
+                for (int d = 0; d < WIN_MAX_SPATIAL; d++) {
+                    int64_t kd = kk[d] * w->dilation[d];
+                    valid_outputs(w->in[d], w->out[d], w->stride[d], w->pad_begin[d], kd, &t->lo[d],
+                                  &t->hi[d]);
+                    t->base[d] = kd - w->pad_begin[d];
+                    empty |= t->hi[d] <= t->lo[d];
+                }
+                t->k = (k0 * w->kernel[1] + k1) * w->kernel[2] + k2;
+                n += !empty;
+            }
+    return n;
+}
+
 /* One output channel of a depthwise convolution, computed directly: y[o] = b + sum over the
- * valid kernel taps of w[k] * x[i(o, k)]. */
+ * taps that reach o of w[k] * x[i(o, k)]. */
 static void depthwise_channel(const float *x, const float *wk, float bias, const struct window *w,
-                              float *y)
+                              const struct dw_tap *taps, int64_t n_taps, float *y)
 {
     const int64_t out_vol = win_out_volume(w);
+    const int64_t s0 = w->stride[0], s1 = w->stride[1], s2 = w->stride[2];
     for (int64_t i = 0; i < out_vol; i++)
         y[i] = bias;
-    for (int64_t k0 = 0; k0 < w->kernel[0]; k0++) {
-        int64_t lo0, hi0;
-        valid_outputs(w->in[0], w->out[0], w->stride[0], w->pad_begin[0], k0 * w->dilation[0], &lo0,
-                      &hi0);
-        for (int64_t k1 = 0; k1 < w->kernel[1]; k1++) {
-            int64_t lo1, hi1;
-            valid_outputs(w->in[1], w->out[1], w->stride[1], w->pad_begin[1], k1 * w->dilation[1],
-                          &lo1, &hi1);
-            for (int64_t k2 = 0; k2 < w->kernel[2]; k2++) {
-                int64_t kd2 = k2 * w->dilation[2], lo2, hi2;
-                valid_outputs(w->in[2], w->out[2], w->stride[2], w->pad_begin[2], kd2, &lo2, &hi2);
-                float wv = wk[(k0 * w->kernel[1] + k1) * w->kernel[2] + k2];
-                for (int64_t o0 = lo0; o0 < hi0; o0++) {
-                    int64_t i0 = o0 * w->stride[0] - w->pad_begin[0] + k0 * w->dilation[0];
-                    for (int64_t o1 = lo1; o1 < hi1; o1++) {
-                        int64_t i1 = o1 * w->stride[1] - w->pad_begin[1] + k1 * w->dilation[1];
-                        const float *src =
-                            x + (i0 * w->in[1] + i1) * w->in[2] - w->pad_begin[2] + kd2;
-                        float *dst = y + (o0 * w->out[1] + o1) * w->out[2];
-                        for (int64_t o2 = lo2; o2 < hi2; o2++)
-                            dst[o2] += wv * src[o2 * w->stride[2]];
-                    }
-                }
+    for (int64_t t = 0; t < n_taps; t++) {
+        const struct dw_tap *tp = &taps[t];
+        const float wv = wk[tp->k];
+        if (wv == 0.0f)
+            continue; /* a pruned tap adds nothing to a finite input */
+        for (int64_t o0 = tp->lo[0]; o0 < tp->hi[0]; o0++) {
+            int64_t i0 = o0 * s0 + tp->base[0];
+            for (int64_t o1 = tp->lo[1]; o1 < tp->hi[1]; o1++) {
+                int64_t i1 = o1 * s1 + tp->base[1];
+                const float *src = x + (i0 * w->in[1] + i1) * w->in[2] + tp->base[2];
+                float *dst = y + (o0 * w->out[1] + o1) * w->out[2];
+                if (s2 == 1)
+                    for (int64_t o2 = tp->lo[2]; o2 < tp->hi[2]; o2++)
+                        dst[o2] += wv * src[o2];
+                else
+                    for (int64_t o2 = tp->lo[2]; o2 < tp->hi[2]; o2++)
+                        dst[o2] += wv * src[o2 * s2];
             }
         }
     }
@@ -361,15 +441,28 @@ static int conv_run(struct op_io *io, struct err *err)
     if (g.n == 0 || g.m == 0 || out_vol == 0)
         return 0;
     float *col = io->scratch;
+    if (g.batched && kdim > 0) {
+        conv_batched(&g, x, wt, b, col, y);
+        return 0;
+    }
+    if (g.depthwise) {
+        struct dw_tap stack_taps[64], *taps = stack_taps;
+        if (k_vol > 64 && !(taps = malloc((size_t)k_vol * sizeof *taps)))
+            return err_oom(err, "depthwise convolution", (size_t)k_vol * sizeof *taps);
+        int64_t n_taps = depthwise_taps(w, taps);
+        for (int64_t n = 0; n < g.n; n++)
+            for (int64_t gi = 0; gi < g.group; gi++)
+                depthwise_channel(x + (n * g.c + gi) * in_vol, wt + gi * k_vol, b ? b[gi] : 0.0f, w,
+                                  taps, n_taps, y + (n * g.m + gi) * out_vol);
+        if (taps != stack_taps)
+            free(taps);
+        return 0;
+    }
     for (int64_t n = 0; n < g.n; n++) {
         for (int64_t gi = 0; gi < g.group; gi++) {
             const float *xg = x + (n * g.c + gi * g.cg) * in_vol;
             const float *wg = wt + gi * g.mg * kdim;
             float *yg = y + (n * g.m + gi * g.mg) * out_vol;
-            if (g.depthwise) {
-                depthwise_channel(xg, wg, b ? b[gi] : 0.0f, w, yg);
-                continue;
-            }
             if (g.wide && kdim > 0) {
                 conv_wide(&g, xg, wg, b ? b + gi * g.mg : NULL, col, yg, n == 0 || g.group > 1);
                 continue;
