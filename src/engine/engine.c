@@ -602,9 +602,23 @@ size_t engine_chunk_rows(struct engine *e)
     if (e->g->n_inputs <= 64 && input_shapes_for_rows(e, 1, shapes, dtypes, &ignored) == 0) {
         struct cached_plan *c = get_plan(e, shapes, dtypes, NULL, &ignored);
         if (c) {
-            size_t per_row = c->plan->activation_bytes + c->plan->max_scratch_bytes;
-            if (e->batch_mode == BATCH_FIXED)
+            size_t one = c->plan->activation_bytes + c->plan->max_scratch_bytes;
+            size_t per_row = one;
+            if (e->batch_mode == BATCH_FIXED) {
                 per_row /= (size_t)e->fixed_batch; /* the plan is for the file's B rows */
+            } else {
+                /* What a row adds, between plans for 2 and 4 rows: scratch that does not
+                 * grow with the rows (packed weights) is not a row's share of the cache. */
+                size_t at[2] = {0, 0};
+                for (int k = 0; k < 2; k++) {
+                    struct cached_plan *ck = NULL;
+                    if (input_shapes_for_rows(e, 2 + 2 * k, shapes, dtypes, &ignored) == 0)
+                        ck = get_plan(e, shapes, dtypes, NULL, &ignored);
+                    at[k] = ck ? ck->plan->activation_bytes + ck->plan->max_scratch_bytes : 0;
+                }
+                if (at[0] && at[1] > at[0])
+                    per_row = (at[1] - at[0]) / 2;
+            }
             rows = per_row ? CHUNK_BUDGET_BYTES / per_row : 256;
             free(e->node_macs);
             e->node_macs = calloc((size_t)e->g->n_nodes + 1, sizeof *e->node_macs);
