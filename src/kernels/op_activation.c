@@ -5,6 +5,7 @@
 
 #include "kernels/broadcast.h"
 #include "kernels/op.h"
+#include "kernels/vmath.h"
 
 static int unary_shape(struct op_io *io, struct err *err)
 {
@@ -39,7 +40,13 @@ static inline float clamp01(float t)
 DEFINE_UNARY(relu, (void)0, v < 0.0f ? 0.0f : v)
 DEFINE_UNARY(leakyrelu, float alpha = node_attr_float(io->node, "alpha", 0.01f),
              v >= 0.0f ? v : alpha * v)
-DEFINE_UNARY(sigmoid, (void)0, v >= 0.0f ? 1.0f / (1.0f + expf(-v)) : expf(v) / (1.0f + expf(v)))
+/* Eight at a time where the CPU allows (vmath.h). */
+static int sigmoid_run(struct op_io *io, struct err *err)
+{
+    (void)err;
+    vmath_sigmoid(tensor_f32(io->in[0]), tensor_f32(io->out[0]), tensor_numel(io->in[0]));
+    return 0;
+}
 DEFINE_UNARY(tanh, (void)0, tanhf(v))
 DEFINE_UNARY(hardsigmoid, float alpha = node_attr_float(io->node, "alpha", 0.2f);
              float beta = node_attr_float(io->node, "beta", 0.5f), clamp01(alpha *v + beta))
