@@ -2,6 +2,8 @@
  * Not for unidirectional checks: callers validate shapes first. */
 #include "kernels/broadcast.h"
 
+#include <stdbool.h>
+
 void bcast_init(struct bcast *bc, const struct shape *a, const struct shape *b,
                 const struct shape *out)
 {
@@ -20,8 +22,45 @@ void bcast_init(struct bcast *bc, const struct shape *a, const struct shape *b,
     }
 }
 
-void bcast_for_each(const struct bcast *bc, bcast_inner_fn inner, void *ctx)
+/* Merges each dim into the one inside it where both operands step through the pair as
+ * through one dim (or a dim has one entry): same-shape operands become one run, and a
+ * per-channel operand [N,C,1,1] runs over whole planes, instead of runs of a few elements
+ * when the innermost dims are small. The element order is unchanged. */
+static void coalesce(struct bcast *bc)
 {
+    int n = bc->ndim, m = 0;
+    for (int i = 0; i < n; i++) {
+        if (m > 0) {
+            int j = m - 1; /* the merged dim so far, outside dim i */
+            bool fits = bc->dims[j] == 1 || bc->dims[i] == 1 ||
+                        (bc->sa[j] == bc->sa[i] * bc->dims[i] && bc->sb[j] == bc->sb[i] * bc->dims[i]);
+            if (fits) {
+                if (bc->dims[i] == 1) {
+                    /* nothing to add */
+                } else if (bc->dims[j] == 1) {
+                    bc->sa[j] = bc->sa[i];
+                    bc->sb[j] = bc->sb[i];
+                    bc->dims[j] = bc->dims[i];
+                } else {
+                    bc->dims[j] *= bc->dims[i];
+                    bc->sa[j] = bc->sa[i];
+                    bc->sb[j] = bc->sb[i];
+                }
+                continue;
+            }
+        }
+        bc->dims[m] = bc->dims[i];
+        bc->sa[m] = bc->sa[i];
+        bc->sb[m] = bc->sb[i];
+        m++;
+    }
+    bc->ndim = m;
+}
+
+void bcast_for_each(const struct bcast *orig, bcast_inner_fn inner, void *ctx)
+{
+    struct bcast merged = *orig, *bc = &merged;
+    coalesce(bc);
     int n = bc->ndim;
     if (n == 0) {
         inner(ctx, 0, 0, 0, 1, 0, 0);
