@@ -157,8 +157,9 @@ static int conv_shape(struct op_io *io, struct err *err)
         /* The column matrix of all images for one group, then its product before it goes
          * to NCHW. */
         int64_t cols = g.n * win_out_volume(&g.w);
-        io->scratch_bytes =
-            (size_t)((g.cg * win_kernel_volume(&g.w) + g.mg) * cols) * sizeof(float);
+        io->scratch_bytes = (size_t)((g.cg * win_kernel_volume(&g.w) + g.mg) * cols +
+                                     g.mg * g.cg * win_kernel_volume(&g.w)) *
+                            sizeof(float);
     } else if (g.depthwise && win_in_volume(&g.w) <= DW_NHWC_MAX_INPUTS) {
         /* One image channels-last (input and output), and the weights tap by tap. */
         io->scratch_bytes = (size_t)((win_in_volume(&g.w) + win_out_volume(&g.w) +
@@ -211,7 +212,8 @@ static inline void copy_row(float *restrict dst, const float *restrict src, int6
 /* Unfolds the cg channels of one image (x: [cg, in volume]) into col: [cg * kernel volume,
  * out volume], row (c, k0, k1, k2), column (o0, o1, o2); padding positions are zeros.
  * Rows are ld floats apart (ld >= out volume: several images side by side). */
-static void im2col_ld(const float *x, int64_t cg, const struct window *w, float *col, int64_t ld)
+static void im2col_rows(const float *x, int64_t cg, const struct window *w, float *col, int64_t ld,
+                        bool skip_empty)
 {
     const int64_t out_vol = win_out_volume(w);
     const int64_t in1 = w->in[1], in2 = w->in[2], out1 = w->out[1], out2 = w->out[2];
@@ -230,6 +232,10 @@ static void im2col_ld(const float *x, int64_t cg, const struct window *w, float 
                 for (int64_t k2 = 0; k2 < w->kernel[2]; k2++, dst += ld - out_vol) {
                     int64_t kd2 = k2 * w->dilation[2], lo2, hi2;
                     valid_outputs(in2, out2, s2, w->pad_begin[2], kd2, &lo2, &hi2);
+                    if (skip_empty && (hi0 <= lo0 || hi1 <= lo1 || hi2 <= lo2)) {
+                        dst -= ld - out_vol; /* a tap that only ever reads padding: no row */
+                        continue;
+                    }
                     for (int64_t o0 = 0; o0 < w->out[0]; o0++) {
                         if (o0 < lo0 || o0 >= hi0) {
                             memset(dst, 0, (size_t)(out1 * out2) * sizeof *dst);
@@ -268,31 +274,86 @@ static void im2col_ld(const float *x, int64_t cg, const struct window *w, float 
     }
 }
 
+static void im2col_ld(const float *x, int64_t cg, const struct window *w, float *col, int64_t ld)
+{
+    im2col_rows(x, cg, w, col, ld, false);
+}
+
 static void im2col(const float *x, int64_t cg, const struct window *w, float *col)
 {
     im2col_ld(x, cg, w, col, win_out_volume(w));
 }
 
+/* Which kernel taps reach at least one output (the others only ever read padding, as a 3x3
+ * kernel over a 1x1 plane does for 8 of its 9 taps); returns their count. */
+static int64_t live_taps(const struct window *w, bool *live)
+{
+    int64_t n = 0, k = 0;
+    for (int64_t k0 = 0; k0 < w->kernel[0]; k0++)
+        for (int64_t k1 = 0; k1 < w->kernel[1]; k1++)
+            for (int64_t k2 = 0; k2 < w->kernel[2]; k2++, k++) {
+                int64_t kk[WIN_MAX_SPATIAL] = {k0, k1, k2}, lo, hi;
+                live[k] = true;
+                for (int d = 0; d < WIN_MAX_SPATIAL; d++) {
+                    valid_outputs(w->in[d], w->out[d], w->stride[d], w->pad_begin[d],
+                                  kk[d] * w->dilation[d], &lo, &hi);
+                    live[k] = live[k] && hi > lo;
+                }
+                n += live[k];
+            }
+    return n;
+}
+
 /* All n images in one GEMM: the column matrix holds image j's columns at j * out volume,
  * so Y' = W x col is [m, n * out volume], moved to NCHW with the bias. */
+/* The weights of a batched convolution without the taps that only read padding, packed
+ * once per plan: [group][mg][cg * live taps]. */
+struct conv_prep {
+    int64_t n_live;
+    float *w;
+};
+
+/* Packs wg ([mg][cg][k_vol]) into dst keeping the live taps. */
+static void pack_live(const float *wg, int64_t mg, int64_t cg, int64_t k_vol, const bool *live,
+                      float *dst)
+{
+    for (int64_t m = 0; m < mg; m++)
+        for (int64_t c = 0; c < cg; c++)
+            for (int64_t k = 0; k < k_vol; k++)
+                if (live[k])
+                    *dst++ = wg[(m * cg + c) * k_vol + k];
+}
+
 static void conv_batched(const struct conv_geom *g, const float *x, const float *wt, const float *b,
-                         float *scratch, float *y)
+                         const struct conv_prep *prep, float *scratch, float *y)
 {
     const struct window *w = &g->w;
     const int64_t in_vol = win_in_volume(w), out_vol = win_out_volume(w);
-    const int64_t kdim = g->cg * win_kernel_volume(w), cols = g->n * out_vol;
-    float *col = scratch, *prod = scratch + kdim * cols;
+    const int64_t k_vol = win_kernel_volume(w), cols = g->n * out_vol;
+    /* Taps that only read padding add nothing: their rows and weights are left out. */
+    bool live_stack[64], *live = k_vol <= 64 ? live_stack : malloc((size_t)k_vol * sizeof *live);
+    int64_t n_live = live ? live_taps(w, live) : k_vol;
+    bool skip = live && n_live < k_vol && !g->pointwise;
+    const int64_t kdim = g->cg * (skip ? n_live : k_vol);
+    float *col = scratch, *prod = scratch + g->cg * k_vol * cols, *wpack = prod + g->mg * cols;
     for (int64_t gi = 0; gi < g->group; gi++) {
+        const float *wg = wt + gi * g->mg * g->cg * k_vol;
+        if (skip && prep && prep->n_live == n_live) {
+            wg = prep->w + gi * g->mg * kdim;
+        } else if (skip) {
+            pack_live(wg, g->mg, g->cg, k_vol, live, wpack);
+            wg = wpack;
+        }
         for (int64_t n = 0; n < g->n; n++) {
             const float *xn = x + (n * g->c + gi * g->cg) * in_vol;
             if (g->pointwise)
                 for (int64_t c = 0; c < g->cg; c++)
                     copy_row(col + c * cols + n * out_vol, xn + c * in_vol, out_vol);
             else
-                im2col_ld(xn, g->cg, w, col + n * out_vol, cols);
+                im2col_rows(xn, g->cg, w, col + n * out_vol, cols, skip);
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->mg, (int)cols, (int)kdim,
-                    1.0f, wt + gi * g->mg * kdim, (int)kdim, col, (int)cols, 0.0f, prod, (int)cols);
+                    1.0f, wg, (int)kdim, col, (int)cols, 0.0f, prod, (int)cols);
         for (int64_t n = 0; n < g->n; n++)
             for (int64_t m = 0; m < g->mg; m++) {
                 const float *src = prod + m * cols + n * out_vol;
@@ -302,6 +363,48 @@ static void conv_batched(const struct conv_geom *g, const float *x, const float 
                     dst[o] = src[o] + bias;
             }
     }
+    if (live != live_stack)
+        free(live);
+}
+
+static int conv_prepare(const struct op_io *io, void **out, struct err *err)
+{
+    *out = NULL;
+    struct conv_geom g;
+    if (!io->in[1]->data || conv_geometry(io, &g, err) < 0 || !g.batched || g.pointwise)
+        return 0;
+    int64_t k_vol = win_kernel_volume(&g.w);
+    bool live_stack[64], *live = k_vol <= 64 ? live_stack : malloc((size_t)k_vol * sizeof *live);
+    if (!live)
+        return err_oom(err, "convolution weights", (size_t)k_vol);
+    int64_t n_live = live_taps(&g.w, live);
+    int rc = 0;
+    if (n_live < k_vol) {
+        struct conv_prep *p = malloc(sizeof *p);
+        size_t n = (size_t)(g.group * g.mg * g.cg * n_live);
+        if (!p || !(p->w = malloc((n ? n : 1) * sizeof *p->w))) {
+            free(p);
+            rc = err_oom(err, "convolution weights", n * sizeof(float));
+        } else {
+            p->n_live = n_live;
+            const float *wt = tensor_f32(io->in[1]);
+            for (int64_t gi = 0; gi < g.group; gi++)
+                pack_live(wt + gi * g.mg * g.cg * k_vol, g.mg, g.cg, k_vol, live,
+                          p->w + gi * g.mg * g.cg * n_live);
+            *out = p;
+        }
+    }
+    if (live != live_stack)
+        free(live);
+    return rc;
+}
+
+static void conv_release(void *prepared)
+{
+    struct conv_prep *p = prepared;
+    if (p)
+        free(p->w);
+    free(p);
 }
 
 /* A kernel tap of a depthwise convolution with the outputs it reaches: [lo, hi) per dim,
@@ -503,7 +606,7 @@ static int conv_run(struct op_io *io, struct err *err)
         return 0;
     float *col = io->scratch;
     if (g.batched && kdim > 0) {
-        conv_batched(&g, x, wt, b, col, y);
+        conv_batched(&g, x, wt, b, io->prepared, col, y);
         return 0;
     }
     if (g.depthwise) {
@@ -640,5 +743,7 @@ static int conv_backward(const struct op_io *io, const struct tensor *const *dou
 const struct op_def op_conv = {.name = "Conv",
                                .shape = conv_shape,
                                .run = conv_run,
+                               .prepare = conv_prepare,
+                               .release = conv_release,
                                .macs = conv_macs,
                                .backward = conv_backward};
