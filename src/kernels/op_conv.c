@@ -12,9 +12,11 @@
  * channels in the inner loop (small planes leave the per-channel loops nothing to do). */
 #define DW_NHWC_MAX_INPUTS 64
 
-/* Output positions per image up to which the images of a run share one GEMM, and the
- * most columns that GEMM takes (its column matrix is kdim x columns). */
-#define BATCHED_MAX_OUTPUTS 256
+/* Output positions per image up to which the images of a run share one GEMM (with 256,
+ * regnet_x_400mf's 14x14 layers moved its outputs 2.7e-4 from PyTorch's through the
+ * changed rounding, past the fixtures' 1e-4), and the most columns that GEMM takes (its
+ * column matrix is kdim x columns). */
+#define BATCHED_MAX_OUTPUTS 64
 #define BATCHED_MAX_COLUMNS 16384
 
 /* Everything a run needs, derived from the shapes and attributes once per call. */
