@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "kernels/broadcast.h"
+#include "kernels/elementwise.h"
 #include "kernels/op.h"
 #include "kernels/vmath.h"
 
@@ -15,20 +16,6 @@ static int unary_shape(struct op_io *io, struct err *err)
     return 0;
 }
 
-#define DEFINE_UNARY(NAME, PREP, EXPR)                                                             \
-    static int NAME##_run(struct op_io *io, struct err *err)                                       \
-    {                                                                                              \
-        const float *restrict x = tensor_f32(io->in[0]);                                           \
-        float *restrict y = tensor_f32(io->out[0]);                                                \
-        size_t n = tensor_numel(io->in[0]);                                                        \
-        PREP;                                                                                      \
-        for (size_t i = 0; i < n; i++) {                                                           \
-            float v = x[i];                                                                        \
-            y[i] = EXPR;                                                                           \
-        }                                                                                          \
-        return 0;                                                                                  \
-    }
-
 /* t limited to [0, 1]; NaN passes through. Plain comparisons (unlike fminf/fmaxf, which
  * drop NaN and are library calls) compile to vector min/max. */
 static inline float clamp01(float t)
@@ -37,8 +24,8 @@ static inline float clamp01(float t)
 }
 
 /* NaN passes through, as in PyTorch and onnxruntime. */
-DEFINE_UNARY(relu, (void)0, v < 0.0f ? 0.0f : v)
-DEFINE_UNARY(leakyrelu, float alpha = node_attr_float(io->node, "alpha", 0.01f),
+DEFINE_FLOAT_RUN(relu, (void)0, v < 0.0f ? 0.0f : v)
+DEFINE_FLOAT_RUN(leakyrelu, float alpha = node_attr_float(io->node, "alpha", 0.01f),
              v >= 0.0f ? v : alpha * v)
 /* Eight at a time where the CPU allows (vmath.h). */
 static int sigmoid_run(struct op_io *io, struct err *err)
@@ -47,37 +34,18 @@ static int sigmoid_run(struct op_io *io, struct err *err)
     vmath_sigmoid(tensor_f32(io->in[0]), tensor_f32(io->out[0]), tensor_numel(io->in[0]));
     return 0;
 }
-DEFINE_UNARY(tanh, (void)0, tanhf(v))
-DEFINE_UNARY(hardsigmoid, float alpha = node_attr_float(io->node, "alpha", 0.2f);
+DEFINE_FLOAT_RUN(tanh, (void)0, tanhf(v))
+DEFINE_FLOAT_RUN(hardsigmoid, float alpha = node_attr_float(io->node, "alpha", 0.2f);
              float beta = node_attr_float(io->node, "beta", 0.5f), clamp01(alpha *v + beta))
-DEFINE_UNARY(hardswish, (void)0, v *clamp01(v / 6.0f + 0.5f))
+DEFINE_FLOAT_RUN(hardswish, (void)0, v *clamp01(v / 6.0f + 0.5f))
 
-/* Elementwise backward: din += dout * f'(x, y). */
-#define DEFINE_UNARY_BACKWARD(NAME, PREP, DERIV)                                                   \
-    static int NAME##_backward(const struct op_io *io, const struct tensor *const *dout,           \
-                               struct tensor *const *din, struct err *err)                         \
-    {                                                                                              \
-        if (!din[0])                                                                               \
-            return 0;                                                                              \
-        const float *x = tensor_f32(io->in[0]), *y = tensor_f32(io->out[0]);                       \
-        const float *dy = tensor_f32(dout[0]);                                                     \
-        float *dx = tensor_f32(din[0]);                                                            \
-        size_t n = tensor_numel(io->in[0]);                                                        \
-        PREP;                                                                                      \
-        for (size_t i = 0; i < n; i++) {                                                           \
-            float v = x[i], o = y[i];                                                              \
-            (void)v, (void)o;                                                                      \
-            dx[i] += dy[i] * (DERIV);                                                              \
-        }                                                                                          \
-        return 0;                                                                                  \
-    }
 
-DEFINE_UNARY_BACKWARD(relu, (void)0, v > 0.0f ? 1.0f : 0.0f)
-DEFINE_UNARY_BACKWARD(leakyrelu, float alpha = node_attr_float(io->node, "alpha", 0.01f),
+DEFINE_FLOAT_BACKWARD(relu, (void)0, v > 0.0f ? 1.0f : 0.0f)
+DEFINE_FLOAT_BACKWARD(leakyrelu, float alpha = node_attr_float(io->node, "alpha", 0.01f),
                       v >= 0.0f ? 1.0f : alpha)
-DEFINE_UNARY_BACKWARD(sigmoid, (void)0, o *(1.0f - o))
-DEFINE_UNARY_BACKWARD(tanh, (void)0, 1.0f - o * o)
-DEFINE_UNARY_BACKWARD(hardsigmoid, float alpha = node_attr_float(io->node, "alpha", 0.2f),
+DEFINE_FLOAT_BACKWARD(sigmoid, (void)0, o *(1.0f - o))
+DEFINE_FLOAT_BACKWARD(tanh, (void)0, 1.0f - o * o)
+DEFINE_FLOAT_BACKWARD(hardsigmoid, float alpha = node_attr_float(io->node, "alpha", 0.2f),
                       (o > 0.0f && o < 1.0f) ? alpha : 0.0f)
 
 const struct op_def op_relu = {

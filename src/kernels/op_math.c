@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "kernels/broadcast.h"
+#include "kernels/elementwise.h"
 #include "kernels/op.h"
 
 static bool numeric_dtype(enum dtype t)
@@ -40,40 +41,6 @@ static int predicate_shape(struct op_io *io, struct err *err)
 {
     return one_input(io, true, DTYPE_BOOL, err);
 }
-
-#define DEFINE_FLOAT_RUN(NAME, PREP, EXPR)                                                         \
-    static int NAME##_run(struct op_io *io, struct err *err)                                       \
-    {                                                                                              \
-        const float *restrict x = tensor_f32(io->in[0]);                                           \
-        float *restrict y = tensor_f32(io->out[0]);                                                \
-        size_t n = tensor_numel(io->in[0]);                                                        \
-        PREP;                                                                                      \
-        for (size_t i = 0; i < n; i++) {                                                           \
-            float v = x[i];                                                                        \
-            y[i] = EXPR;                                                                           \
-        }                                                                                          \
-        return 0;                                                                                  \
-    }
-
-/* Elementwise backward: din += dout * f'(x, y), x the input and y the output. */
-#define DEFINE_FLOAT_BACKWARD(NAME, PREP, DERIV)                                                   \
-    static int NAME##_backward(const struct op_io *io, const struct tensor *const *dout,           \
-                               struct tensor *const *din, struct err *err)                         \
-    {                                                                                              \
-        if (!din[0])                                                                               \
-            return 0;                                                                              \
-        const float *x = tensor_f32(io->in[0]), *y = tensor_f32(io->out[0]);                       \
-        const float *dy = tensor_f32(dout[0]);                                                     \
-        float *dx = tensor_f32(din[0]);                                                            \
-        size_t n = tensor_numel(io->in[0]);                                                        \
-        PREP;                                                                                      \
-        for (size_t i = 0; i < n; i++) {                                                           \
-            float v = x[i], o = y[i];                                                              \
-            (void)v, (void)o;                                                                      \
-            dx[i] += dy[i] * (DERIV);                                                              \
-        }                                                                                          \
-        return 0;                                                                                  \
-    }
 
 /* Selu's defaults are the float32 values of the constants of Klambauer et al., as the spec
  * writes them. */

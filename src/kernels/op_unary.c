@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/elementwise.h"
 #include "kernels/op.h"
 
 /* Float-only ops; Neg and Abs also take int64 and int32 (float_only false). */
@@ -46,42 +47,6 @@ static int gelu_shape(struct op_io *io, struct err *err)
         return -1;
     return unary_check(io, true, err);
 }
-
-#define DEFINE_FLOAT_RUN(NAME, PREP, EXPR)                                                         \
-    static int NAME##_run(struct op_io *io, struct err *err)                                       \
-    {                                                                                              \
-        const float *restrict x = tensor_f32(io->in[0]);                                           \
-        float *restrict y = tensor_f32(io->out[0]);                                                \
-        size_t n = tensor_numel(io->in[0]);                                                        \
-        PREP;                                                                                      \
-        for (size_t i = 0; i < n; i++) {                                                           \
-            float v = x[i];                                                                        \
-            y[i] = EXPR;                                                                           \
-        }                                                                                          \
-        return 0;                                                                                  \
-    }
-
-/* Elementwise backward: din += dout * f'(x, y), x the input and y the output. */
-#define DEFINE_FLOAT_BACKWARD(NAME, PREP, DERIV)                                                   \
-    static int NAME##_backward(const struct op_io *io, const struct tensor *const *dout,           \
-                               struct tensor *const *din, struct err *err)                         \
-    {                                                                                              \
-        if (!din[0])                                                                               \
-            return 0;                                                                              \
-        if (io->in[0]->dtype != DTYPE_FLOAT)                                                       \
-            return op_unsupported(io, err, "the gradient of %s integers", io->node->op_type);      \
-        const float *x = tensor_f32(io->in[0]), *y = tensor_f32(io->out[0]);                       \
-        const float *dy = tensor_f32(dout[0]);                                                     \
-        float *dx = tensor_f32(din[0]);                                                            \
-        size_t n = tensor_numel(io->in[0]);                                                        \
-        PREP;                                                                                      \
-        for (size_t i = 0; i < n; i++) {                                                           \
-            float v = x[i], o = y[i];                                                              \
-            (void)v, (void)o;                                                                      \
-            dx[i] += dy[i] * (DERIV);                                                              \
-        }                                                                                          \
-        return 0;                                                                                  \
-    }
 
 #define SQRT1_2          0.70710678118654752f /* 1/sqrt(2) */
 #define INV_SQRT_2PI     0.3989422804014327f  /* 1/sqrt(2 pi) */
