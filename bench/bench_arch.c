@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/timer.h"
+#include "session/sensitivity.h"
 #include "session/session.h"
 
 #define REPEAT  10 /* the 200 rows of each data.csv, 10 times over */
@@ -100,16 +102,17 @@ static void ort_find(struct ort *o, const char *srcdir, const char *builddir)
 
 /* Best time of ort_time.js on csv, in ms; correct receives its correct rows. -1 with why
  * filled when it did not run. */
-static double ort_time(const struct ort *o, const char *model, const char *csv,
-                       const struct shape *row, size_t *correct, char *why, size_t why_size)
+static double ort_time_passes(const struct ort *o, const char *model, const char *csv,
+                              const struct shape *row, int passes, size_t *correct,
+                              double *total_ms, char *why, size_t why_size)
 {
     char shape[128] = "";
     for (int d = 0; d < row->ndim; d++)
         snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld", d ? "," : "",
                  (long long)row->dims[d]);
     char cmd[16384];
-    snprintf(cmd, sizeof cmd, "NODE_PATH='%s' node '%s' '%s' '%s' %s 2>&1", o->modules, o->script,
-             model, csv, shape);
+    snprintf(cmd, sizeof cmd, "NODE_PATH='%s' node '%s' '%s' '%s' %s %d 2>&1", o->modules,
+             o->script, model, csv, shape, passes);
     FILE *p = popen(cmd, "r");
     if (!p) {
         snprintf(why, why_size, "cannot run node");
@@ -119,7 +122,9 @@ static double ort_time(const struct ort *o, const char *model, const char *csv,
     double ms = -1;
     size_t rows = 0;
     while (fgets(line, sizeof line, p)) {
-        if (sscanf(line, "ort ms %lf rows %zu correct %zu", &ms, &rows, correct) != 3 && *line)
+        if (sscanf(line, "ort ms %lf rows %zu correct %zu total %lf", &ms, &rows, correct,
+                   total_ms) != 4 &&
+            *line)
             snprintf(last, sizeof last, "%s", line);
     }
     int status = pclose(p);
@@ -129,6 +134,13 @@ static double ort_time(const struct ort *o, const char *model, const char *csv,
         return -1;
     }
     return ms;
+}
+
+static double ort_time(const struct ort *o, const char *model, const char *csv,
+                       const struct shape *row, size_t *correct, char *why, size_t why_size)
+{
+    double total;
+    return ort_time_passes(o, model, csv, row, 3, correct, &total, why, why_size);
 }
 
 /* csv's header and then its rows REPEAT times, into a new file under /tmp named in out. */
@@ -259,6 +271,108 @@ fail:
     return -1;
 }
 
+/* The sensitivity sweep of mobilenet_v2 over the 10,000 Fashion-MNIST test rows (every
+ * layer, the 11 default levels, L1 unstructured) against the loop a user would write with
+ * onnxruntime: one whole-model evaluation of the same rows per (layer, level). onnxruntime
+ * runs PRUNESCOPE_BENCH_SWEEP_EVALS of those evaluations (default 10; the time of one does
+ * not depend on the weights' values) and the loop's time is their mean times the pairs. */
+static const double SWEEP_TARGET = 5.0;
+static const double SWEEP_LEVELS[] = {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95};
+
+/* The session's rows as a CSV for ort_time.js (features, then the label), into out. */
+static int write_rows_csv(const struct dataset *d, char *out, size_t out_size, struct err *err)
+{
+    snprintf(out, out_size, "/tmp/prunescope-bench-sweep-XXXXXX.csv");
+    int fd = mkstemps(out, 4);
+    FILE *w = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!w) {
+        if (fd >= 0)
+            close(fd);
+        return err_set(err, "%s: cannot write", out);
+    }
+    for (size_t i = 0; i < d->n_features; i++)
+        fprintf(w, "f%zu,", i);
+    fprintf(w, "label\n");
+    for (size_t r = 0; r < d->rows; r++) {
+        for (size_t i = 0; i < d->n_features; i++)
+            fprintf(w, "%.9g,", d->features[r * d->n_features + i]);
+        fprintf(w, "%lld\n", (long long)d->labels[r]);
+    }
+    if (fclose(w) != 0) {
+        unlink(out);
+        return err_set(err, "%s: cannot write", out);
+    }
+    return 0;
+}
+
+static int bench_sweep(const char *srcdir, const struct ort *o)
+{
+    char model[4096], data[4096], csv[64] = "";
+    snprintf(model, sizeof model, "%s/tests/fixtures/arch/mobilenet_v2/model.onnx", srcdir);
+    snprintf(data, sizeof data, "%s/data/fashion-mnist-test.csv.gz", srcdir);
+    struct err err;
+    struct session *s = session_new(THREADS, NULL, &err);
+    struct dataset_options opt = {.label = "label", .scale = 1.0f / 255.0f};
+    struct sens_result r = {0};
+    if (!s || session_load_model(s, model, NULL, 0, &err) < 0 ||
+        session_load_data(s, data, &opt, NULL, &err) < 0)
+        goto fail;
+    struct sens_options so = {.n_levels = sizeof SWEEP_LEVELS / sizeof SWEEP_LEVELS[0],
+                              .has_method = true,
+                              .criterion = CRIT_L1,
+                              .granularity = GRAN_UNSTRUCTURED,
+                              .fresh = true};
+    memcpy(so.levels, SWEEP_LEVELS, sizeof SWEEP_LEVELS);
+    double t0 = timer_now_s();
+    if (sens_run(s, &so, NULL, NULL, &r, &err) < 0)
+        goto fail;
+    double ps = timer_now_s() - t0;
+    size_t pairs = r.n_layers * r.n_levels;
+    printf("sensitivity sweep, mobilenet_v2, %zu rows, %zu layers x %zu levels (%zu pairs), "
+           "%d threads\n",
+           r.rows, r.n_layers, r.n_levels, pairs, THREADS);
+    printf("prunescope sweep                          %9.1f s\n", ps);
+    if (!o->modules[0]) {
+        printf("no onnxruntime column: %s\n", o->why);
+    } else if (write_rows_csv(s->data, csv, sizeof csv, &err) < 0) {
+        goto fail;
+    } else {
+        const char *env = getenv("PRUNESCOPE_BENCH_SWEEP_EVALS");
+        int evals = env && atoi(env) > 0 ? atoi(env) : 10;
+        size_t correct = 0;
+        double total = 0;
+        char why[2048];
+        double best = ort_time_passes(o, model, csv, &s->row_shape, evals, &correct, &total, why,
+                                      sizeof why);
+        if (best < 0) {
+            printf("onnxruntime did not run: %s\n", why);
+        } else {
+            double each = total / evals / 1e3, naive = each * (double)pairs;
+            printf("onnxruntime, one evaluation per pair      %9.1f s (%zu x %.3f s, the mean of "
+                   "%d evaluations)\n",
+                   naive, pairs, each, evals);
+            printf("target: the sweep at least %.0fx faster than the onnxruntime loop: %.2fx, "
+                   "%s\n",
+                   SWEEP_TARGET, naive / ps, naive / ps >= SWEEP_TARGET ? "met" : "MISSED");
+            if (correct != r.baseline_correct)
+                fprintf(stderr, "bench_arch: sweep: onnxruntime has %zu rows correct, "
+                                "prunescope's baseline %zu\n",
+                        correct, r.baseline_correct);
+        }
+        unlink(csv);
+    }
+    sens_result_fini(&r);
+    session_free(s);
+    return 0;
+fail:
+    fprintf(stderr, "bench_arch: sweep: %s\n", err.msg);
+    if (*csv)
+        unlink(csv);
+    sens_result_fini(&r);
+    session_free(s);
+    return -1;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -346,7 +460,7 @@ int main(void)
     if (n_ratios == 0) {
         if (!o.modules[0])
             printf("no onnxruntime column: %s\n", o.why);
-        return rc;
+        goto sweep;
     }
     qsort(ratios, n_ratios, sizeof ratios[0], cmp_double);
     double median =
@@ -363,5 +477,11 @@ int main(void)
     }
     printf("%-20s target: median ratio at or below %.1fx: %.2fx, %s\n", "median", TARGET_MEDIAN,
            median, median <= TARGET_MEDIAN ? "met" : "MISSED");
+sweep:;
+    const char *sweep_env = getenv("PRUNESCOPE_BENCH_SWEEP");
+    if (!(sweep_env && strcmp(sweep_env, "0") == 0)) {
+        printf("\n");
+        rc |= bench_sweep(srcdir, &o) < 0;
+    }
     return rc;
 }

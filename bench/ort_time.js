@@ -1,10 +1,11 @@
 // onnxruntime's time for bench/bench_arch: runs an ONNX model with onnxruntime-node (2 intra-op
 // threads) on every row of a CSV in batches of 256, three passes. Benchmark tool only.
-//   node bench/ort_time.js MODEL.onnx DATA.csv SHAPE
+//   node bench/ort_time.js MODEL.onnx DATA.csv SHAPE [PASSES]
 // SHAPE is the per-row input shape ("1,28,28"); the CSV's first line is a header and its last
-// column the class label. Prints "ort ms T rows N correct C": T the best pass's time of
-// session.run alone (the CSV is read once and the input tensors built before any timing), C
-// the rows whose argmax equals the label. Exit status 3 when onnxruntime-node is not installed.
+// column the class label. Prints "ort ms T rows N correct C total S passes P": T the best
+// pass's time of session.run alone (the CSV is read once and the input tensors built before
+// any timing), S the time of all P passes (3 unless PASSES says), C the rows whose argmax
+// equals the label. Exit status 3 when onnxruntime-node is not installed.
 'use strict';
 const fs = require('fs');
 let ort;
@@ -16,10 +17,10 @@ try {
 }
 
 const BATCH = 256;
-const PASSES = 3;
 
 async function main() {
-    const [model, csv, shapeText] = process.argv.slice(2);
+    const [model, csv, shapeText, passText] = process.argv.slice(2);
+    const PASSES = passText ? Number(passText) : 3;
     const shape = shapeText.split(',').map(Number);
     const per = shape.reduce((a, b) => a * b, 1);
     const lines = fs.readFileSync(csv, 'utf8').split('\n').filter((l) => l.length);
@@ -46,13 +47,14 @@ async function main() {
         const t = new ort.Tensor('float32', x.subarray(r * per, (r + n) * per), [n, ...shape]);
         feeds.push({rows: n, feed: {[inName]: t}});
     }
-    let best = Infinity;
+    let best = Infinity, total = 0;
     let outputs = [];
     for (let p = 0; p < PASSES; p++) {
         outputs = [];
         const t0 = process.hrtime.bigint();
         for (const f of feeds) outputs.push(await session.run(f.feed));
         const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+        total += ms;
         if (ms < best) best = ms;
     }
     let correct = 0, r0 = 0;
@@ -67,7 +69,8 @@ async function main() {
         }
         r0 += feeds[b].rows;
     }
-    console.log(`ort ms ${best.toFixed(3)} rows ${rows} correct ${correct}`);
+    console.log(`ort ms ${best.toFixed(3)} rows ${rows} correct ${correct} total ${total.toFixed(3)} ` +
+                `passes ${PASSES}`);
 }
 main().catch((e) => {
     console.error(String(e));

@@ -108,6 +108,193 @@ void conv_simd_wide(const float *x, const int32_t *off, const int32_t *taps, int
     }
 }
 
+/* Channels ch0..ch0+8*NV of one output of a depthwise convolution (the last vector masked
+ * when MASKED). */
+#define DW_LOAD(p, v, NV, MASKED)                                                               \
+    ((MASKED) && (v) == (NV)-1 ? _mm256_maskload_ps((p) + 8 * (v), mask)                        \
+                               : _mm256_loadu_ps((p) + 8 * (v)))
+#define DEFINE_DW_AVX2(NAME, NV, MASKED)                                                        \
+    __attribute__((target("avx2,fma"))) static void NAME(                                       \
+        const float *x, const float *w, const float *bias, const int32_t *tap,                 \
+        const int32_t *pos, int32_t n, int64_t c, __m256i mask, float *y)                      \
+    {                                                                                           \
+        (void)mask;                                                                             \
+        __m256 a0 = DW_LOAD(bias, 0, NV, MASKED), a1 = a0, a2 = a0, a3 = a0;                    \
+        if (NV > 1)                                                                             \
+            a1 = DW_LOAD(bias, 1, NV, MASKED);                                                  \
+        if (NV > 2)                                                                             \
+            a2 = DW_LOAD(bias, 2, NV, MASKED);                                                  \
+        if (NV > 3)                                                                             \
+            a3 = DW_LOAD(bias, 3, NV, MASKED);                                                  \
+        for (int32_t e = 0; e < n; e++) {                                                       \
+            const float *wk = w + tap[e] * c, *xi = x + pos[e] * c;                             \
+            a0 = _mm256_fmadd_ps(DW_LOAD(wk, 0, NV, MASKED), DW_LOAD(xi, 0, NV, MASKED), a0);   \
+            if (NV > 1)                                                                         \
+                a1 = _mm256_fmadd_ps(DW_LOAD(wk, 1, NV, MASKED), DW_LOAD(xi, 1, NV, MASKED),    \
+                                     a1);                                                       \
+            if (NV > 2)                                                                         \
+                a2 = _mm256_fmadd_ps(DW_LOAD(wk, 2, NV, MASKED), DW_LOAD(xi, 2, NV, MASKED),    \
+                                     a2);                                                       \
+            if (NV > 3)                                                                         \
+                a3 = _mm256_fmadd_ps(DW_LOAD(wk, 3, NV, MASKED), DW_LOAD(xi, 3, NV, MASKED),    \
+                                     a3);                                                       \
+        }                                                                                       \
+        __m256 out[4] = {a0, a1, a2, a3};                                                       \
+        for (int v = 0; v < NV; v++) {                                                          \
+            if (MASKED && v == NV - 1)                                                          \
+                _mm256_maskstore_ps(y + 8 * v, mask, out[v]);                                   \
+            else                                                                                \
+                _mm256_storeu_ps(y + 8 * v, out[v]);                                            \
+        }                                                                                       \
+    }
+
+DEFINE_DW_AVX2(dw_full, 4, false)
+DEFINE_DW_AVX2(dw_8, 1, false)
+DEFINE_DW_AVX2(dw_tail, 1, true)
+
+/* An 8x8 block: r[k] holds row k; on return r[k] holds column k. */
+__attribute__((target("avx2,fma"))) static inline void transpose8(__m256 r[8])
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+__attribute__((target("avx2,fma"))) void conv_simd_to_channels_last(const float *src, int64_t n,
+                                                                     const int32_t *perm,
+                                                                     int64_t c, float *dst)
+{
+    int64_t j = 0;
+    for (; j + 8 <= c; j += 8) {
+        /* (Two loops, not perm ? perm[j + k] : j + k: vectorized, that became a masked
+         * load from a NULL perm, which the CPU completes only after a slow assist.) */
+        const float *row[8];
+        if (perm)
+            for (int k = 0; k < 8; k++)
+                row[k] = src + perm[j + k] * n;
+        else
+            for (int k = 0; k < 8; k++)
+                row[k] = src + (j + k) * n;
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            __m256 r[8];
+            for (int k = 0; k < 8; k++)
+                r[k] = _mm256_loadu_ps(row[k] + i);
+            transpose8(r);
+            for (int k = 0; k < 8; k++)
+                _mm256_storeu_ps(dst + (i + k) * c + j, r[k]);
+        }
+        for (; i < n; i++)
+            for (int k = 0; k < 8; k++)
+                dst[i * c + j + k] = row[k][i];
+    }
+    for (; j < c; j++) {
+        const float *row = src + (perm ? perm[j] : j) * n;
+        for (int64_t i = 0; i < n; i++)
+            dst[i * c + j] = row[i];
+    }
+}
+
+__attribute__((target("avx2,fma"))) void conv_simd_from_channels_last(const float *src, int64_t n,
+                                                                       int64_t c,
+                                                                       const int32_t *perm,
+                                                                       float *dst)
+{
+    int64_t j = 0;
+    for (; j + 8 <= c; j += 8) {
+        float *row[8];
+        if (perm)
+            for (int k = 0; k < 8; k++)
+                row[k] = dst + perm[j + k] * n;
+        else
+            for (int k = 0; k < 8; k++)
+                row[k] = dst + (j + k) * n;
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            __m256 r[8];
+            for (int k = 0; k < 8; k++)
+                r[k] = _mm256_loadu_ps(src + (i + k) * c + j);
+            transpose8(r);
+            for (int k = 0; k < 8; k++)
+                _mm256_storeu_ps(row[k] + i, r[k]);
+        }
+        for (; i < n; i++)
+            for (int k = 0; k < 8; k++)
+                row[k][i] = src[i * c + j + k];
+    }
+    for (; j < c; j++) {
+        float *row = dst + (perm ? perm[j] : j) * n;
+        for (int64_t i = 0; i < n; i++)
+            row[i] = src[i * c + j];
+    }
+}
+
+__attribute__((target("avx2,fma"))) void conv_simd_depthwise_masked(
+    const float *x, const float *w, const float *bias, const int32_t *pos, int64_t k_vol,
+    int64_t out_vol, int64_t c, const uint64_t *block_taps, float *y)
+{
+    const int rest = (int)(c % 8);
+    const __m256i mask =
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (int64_t o = 0; o < out_vol; o++) {
+        const int32_t *po = pos + o * k_vol;
+        float *yo = y + o * c;
+        for (int64_t ch = 0, blk = 0; ch < c; ch += 8, blk++) {
+            const bool tail = ch + 8 > c;
+            __m256 a = tail ? _mm256_maskload_ps(bias + ch, mask) : _mm256_loadu_ps(bias + ch);
+            /* The block's taps in increasing order, as the dense kernel adds them. */
+            for (uint64_t live = block_taps[blk]; live; live &= live - 1) {
+                const int k = __builtin_ctzll(live);
+                if (po[k] < 0)
+                    continue;
+                const float *wk = w + k * c + ch, *xi = x + po[k] * c + ch;
+                a = tail ? _mm256_fmadd_ps(_mm256_maskload_ps(wk, mask),
+                                           _mm256_maskload_ps(xi, mask), a)
+                         : _mm256_fmadd_ps(_mm256_loadu_ps(wk), _mm256_loadu_ps(xi), a);
+            }
+            if (tail)
+                _mm256_maskstore_ps(yo + ch, mask, a);
+            else
+                _mm256_storeu_ps(yo + ch, a);
+        }
+    }
+}
+
+__attribute__((target("avx2,fma"))) void conv_simd_depthwise(const float *x, const float *w, const float *bias, const int32_t *start,
+                         const int32_t *tap, const int32_t *pos, int64_t out_vol, int64_t c,
+                         float *y)
+{
+    const int rest = (int)(c % 8);
+    const __m256i all = _mm256_set1_epi32(-1);
+    const __m256i mask =
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (int64_t o = 0; o < out_vol; o++) {
+        const int32_t *t = tap + start[o], *p = pos + start[o];
+        const int32_t n = start[o + 1] - start[o];
+        float *yo = y + o * c;
+        int64_t ch = 0;
+        for (; ch + 32 <= c; ch += 32)
+            dw_full(x + ch, w + ch, bias + ch, t, p, n, c, all, yo + ch);
+        for (; ch + 8 <= c; ch += 8)
+            dw_8(x + ch, w + ch, bias + ch, t, p, n, c, all, yo + ch);
+        if (ch < c)
+            dw_tail(x + ch, w + ch, bias + ch, t, p, n, c, mask, yo + ch);
+    }
+}
+
 #else
 
 bool conv_simd_available(void)
@@ -121,6 +308,34 @@ void conv_simd_wide(const float *x, const int32_t *off, const int32_t *taps, int
 {
     (void)x, (void)off, (void)taps, (void)stride, (void)wpack, (void)bias, (void)mb_count,
         (void)n, (void)y, (void)ldy;
+}
+
+void conv_simd_depthwise(const float *x, const float *w, const float *bias, const int32_t *start,
+                         const int32_t *tap, const int32_t *pos, int64_t out_vol, int64_t c,
+                         float *y)
+{
+    (void)x, (void)w, (void)bias, (void)start, (void)tap, (void)pos, (void)out_vol, (void)c,
+        (void)y;
+}
+
+void conv_simd_depthwise_masked(const float *x, const float *w, const float *bias,
+                                const int32_t *pos, int64_t k_vol, int64_t out_vol, int64_t c,
+                                const uint64_t *block_taps, float *y)
+{
+    (void)x, (void)w, (void)bias, (void)pos, (void)k_vol, (void)out_vol, (void)c,
+        (void)block_taps, (void)y;
+}
+
+void conv_simd_to_channels_last(const float *src, int64_t n, const int32_t *perm, int64_t c,
+                                float *dst)
+{
+    (void)src, (void)n, (void)perm, (void)c, (void)dst;
+}
+
+void conv_simd_from_channels_last(const float *src, int64_t n, int64_t c, const int32_t *perm,
+                                  float *dst)
+{
+    (void)src, (void)n, (void)perm, (void)c, (void)dst;
 }
 
 #endif

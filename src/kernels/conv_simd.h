@@ -25,4 +25,30 @@ void conv_simd_wide(const float *x, const int32_t *off, const int32_t *taps, int
                     const float *wpack, const float *bias, int64_t mb_count, int64_t n, float *y,
                     int64_t ldy);
 
+/* A depthwise convolution over one image held channels-last (x: [input position][c],
+ * w: [tap][c], y: [output position][c]): for o < out_vol and ch < c,
+ *   y[o * c + ch] = bias[ch] + sum over e in [start[o], start[o + 1]) of
+ *                   w[tap[e] * c + ch] * x[pos[e] * c + ch],
+ * the taps of each output in order, the channels 8 at a time. */
+void conv_simd_depthwise(const float *x, const float *w, const float *bias, const int32_t *start,
+                         const int32_t *tap, const int32_t *pos, int64_t out_vol, int64_t c,
+                         float *y);
+/* conv_simd_depthwise for mostly-zero weights: pos[o * k_vol + k] is the input position
+ * output o reads at tap k (negative: padding); channels go in blocks of 8 (channels
+ * ch..ch+7 are block ch / 8), and block b adds only the taps whose bit is set in
+ * block_taps[b] (taps below 64), in increasing order: the caller orders the channels so
+ * that those with the same non-zero taps share blocks. */
+void conv_simd_depthwise_masked(const float *x, const float *w, const float *bias,
+                                const int32_t *pos, int64_t k_vol, int64_t out_vol, int64_t c,
+                                const uint64_t *block_taps, float *y);
+
+/* Planes of n values per channel to channels-last and back, 8x8 blocks at a time:
+ *   to:   dst[i * c + j] = src[ch(j) * n + i]
+ *   from: dst[ch(j) * n + i] = src[i * c + j]
+ * for i < n, j < c, with ch(j) = perm[j] (perm NULL: j). */
+void conv_simd_to_channels_last(const float *src, int64_t n, const int32_t *perm, int64_t c,
+                                float *dst);
+void conv_simd_from_channels_last(const float *src, int64_t n, int64_t c, const int32_t *perm,
+                                  float *dst);
+
 #endif

@@ -36,7 +36,16 @@ static int bn_shape(struct op_io *io, struct err *err)
                            shape_format(x, sx, sizeof sx));
     }
     op_set_out(io, 0, DTYPE_FLOAT, x);
+    io->scratch_bytes = 2 * (size_t)(x->ndim > 1 ? x->dims[1] : 1) * sizeof(float);
     return 0;
+}
+
+/* dst[k] = src[k] * a + b for k < n. */
+static void scale_shift(float *restrict dst, const float *restrict src, int64_t n, float a,
+                        float b)
+{
+    for (int64_t k = 0; k < n; k++)
+        dst[k] = src[k] * a + b;
 }
 
 static int bn_run(struct op_io *io, struct err *err)
@@ -50,17 +59,25 @@ static int bn_run(struct op_io *io, struct err *err)
     const float *bias = tensor_f32(io->in[2]), *mean = tensor_f32(io->in[3]);
     const float *var = tensor_f32(io->in[4]);
     float *y = tensor_f32(io->out[0]);
+    /* Folded into one multiply-add per element; the rounding differs from the literal
+     * formula by a few ulps, far inside any comparison tolerance. */
+    float *a = io->scratch, *b = a + c;
     for (int64_t ch = 0; ch < c; ch++) {
-        /* Folded into one multiply-add per element; the rounding differs from the literal
-         * formula by a few ulps, far inside any comparison tolerance. */
-        float a = scale[ch] / sqrtf(var[ch] + eps);
-        float b = bias[ch] - mean[ch] * a;
-        for (int64_t i = 0; i < n; i++) {
-            const float *src = xv + (i * c + ch) * vol;
-            float *dst = y + (i * c + ch) * vol;
-            for (int64_t k = 0; k < vol; k++)
-                dst[k] = src[k] * a + b;
+        a[ch] = scale[ch] / sqrtf(var[ch] + eps);
+        b[ch] = bias[ch] - mean[ch] * a[ch];
+    }
+    /* Image by image in memory order; 1x1 planes (the last layers of most CNNs) as one
+     * loop over the channels. */
+    for (int64_t i = 0; i < n; i++) {
+        const float *src = xv + i * c * vol;
+        float *dst = y + i * c * vol;
+        if (vol == 1) {
+            for (int64_t ch = 0; ch < c; ch++)
+                dst[ch] = src[ch] * a[ch] + b[ch];
+            continue;
         }
+        for (int64_t ch = 0; ch < c; ch++)
+            scale_shift(dst + ch * vol, src + ch * vol, vol, a[ch], b[ch]);
     }
     return 0;
 }

@@ -26,6 +26,16 @@ static int pool_geometry(const struct op_io *io, struct window *w, struct err *e
     return win_resolve(io, ks, io->opset >= 10, !is_avg || io->opset >= 19, w, err);
 }
 
+static bool is_plain_2x2(const struct window *w);
+
+/* Table entries (outputs x kernel taps) up to which a pooling runs from a gather table. */
+#define POOL_TABLE_MAX (1 << 18)
+
+static bool uses_table(const struct window *w)
+{
+    return !is_plain_2x2(w) && win_out_volume(w) * win_kernel_volume(w) <= POOL_TABLE_MAX;
+}
+
 static int pool_shape(struct op_io *io, struct err *err)
 {
     if (op_check_arity(io, 1, 1, err) < 0 || op_check_input(io, 0, DTYPE_FLOAT, err) < 0)
@@ -41,6 +51,10 @@ static int pool_shape(struct op_io *io, struct err *err)
     for (int i = 0; i < w.nsp; i++)
         out.dims[2 + i] = w.out[WIN_MAX_SPATIAL - w.nsp + i];
     op_set_out(io, 0, DTYPE_FLOAT, &out);
+    if (uses_table(&w))
+        io->scratch_bytes = (size_t)(win_out_volume(&w) * (win_kernel_volume(&w) + 1) +
+                                     win_in_volume(&w) + 1) *
+                            sizeof(float);
     return 0;
 }
 
@@ -155,6 +169,77 @@ static bool is_plain_2x2(const struct window *w)
     return true;
 }
 
+/* The gather table of a window, made once per run: for each output, the input position of
+ * each kernel tap in order (in volume for a tap outside the input, where the plane copy
+ * holds the value that changes nothing: -inf for max, 0 for the average's sum), and for
+ * the average the count it divides by (as pool_channel counts). */
+static void pool_table(const struct window *w, bool include_pad, int32_t *table, float *count)
+{
+    const int64_t k_vol = win_kernel_volume(w);
+    int64_t o = 0;
+    for (int64_t o0 = 0; o0 < w->out[0]; o0++)
+        for (int64_t o1 = 0; o1 < w->out[1]; o1++)
+            for (int64_t o2 = 0; o2 < w->out[2]; o2++, o++) {
+                int64_t oo[WIN_MAX_SPATIAL] = {o0, o1, o2}, valid = 1, padded = 1;
+                for (int d = 0; d < WIN_MAX_SPATIAL; d++) {
+                    int64_t a, b, p, q;
+                    tap_range(oo[d], w->stride[d], w->pad_begin[d], w->dilation[d], w->kernel[d],
+                              0, w->in[d], &a, &b);
+                    tap_range(oo[d], w->stride[d], w->pad_begin[d], w->dilation[d], w->kernel[d],
+                              -w->pad_begin[d], w->in[d] + w->pad_end[d], &p, &q);
+                    valid *= b - a;
+                    padded *= q - p;
+                }
+                count[o] = (float)(include_pad ? padded : valid);
+                int32_t *row = table + o * k_vol;
+                for (int64_t k0 = 0; k0 < w->kernel[0]; k0++)
+                    for (int64_t k1 = 0; k1 < w->kernel[1]; k1++)
+                        for (int64_t k2 = 0; k2 < w->kernel[2]; k2++) {
+                            *row++ = win_tap_input(w, o0, o1, o2, k0, k1, k2);
+                        }
+            }
+}
+
+/* One channel through the table: the same values in the same order as pool_channel. */
+static void pool_channel_table(const float *x, float *y, const struct window *w,
+                               enum pool_kind kind, const int32_t *table, const float *count,
+                               float *plane)
+{
+    const int64_t in_vol = win_in_volume(w), out_vol = win_out_volume(w);
+    const int64_t k_vol = win_kernel_volume(w);
+    memcpy(plane, x, (size_t)in_vol * sizeof *plane);
+    if (kind == POOL_MAX) {
+        plane[in_vol] = -INFINITY;
+        for (int64_t o = 0; o < out_vol; o++) {
+            const int32_t *t = table + o * k_vol;
+            /* Branch-free maximum; a NaN among the values (rare) takes the loop that
+             * returns the first one, as pool_channel does. */
+            float acc = -INFINITY;
+            bool nan = false;
+            for (int64_t k = 0; k < k_vol; k++) {
+                float v = plane[t[k]];
+                acc = v > acc ? v : acc;
+                nan |= v != v;
+            }
+            if (nan) {
+                acc = -INFINITY;
+                for (int64_t k = 0; k < k_vol; k++)
+                    acc = nan_max(plane[t[k]], acc);
+            }
+            y[o] = acc;
+        }
+    } else {
+        plane[in_vol] = 0.0f;
+        for (int64_t o = 0; o < out_vol; o++) {
+            const int32_t *t = table + o * k_vol;
+            float acc = 0.0f;
+            for (int64_t k = 0; k < k_vol; k++)
+                acc += plane[t[k]];
+            y[o] = count[o] > 0.0f ? acc / count[o] : 0.0f;
+        }
+    }
+}
+
 static int pool_run(struct op_io *io, struct err *err, enum pool_kind kind)
 {
     struct window w;
@@ -167,6 +252,15 @@ static int pool_run(struct op_io *io, struct err *err, enum pool_kind kind)
     const float *x = tensor_f32(io->in[0]);
     float *y = tensor_f32(io->out[0]);
     bool fast = kind == POOL_MAX && is_plain_2x2(&w);
+    if (!fast && uses_table(&w) && io->scratch) {
+        int32_t *table = io->scratch;
+        float *count = (float *)(table + out_vol * win_kernel_volume(&w));
+        float *plane = count + out_vol;
+        pool_table(&w, include_pad, table, count);
+        for (int64_t p = 0; p < planes; p++)
+            pool_channel_table(x + p * in_vol, y + p * out_vol, &w, kind, table, count, plane);
+        return 0;
+    }
     for (int64_t p = 0; p < planes; p++) {
         if (fast)
             maxpool_2x2(x + p * in_vol, y + p * out_vol, &w);

@@ -11,6 +11,12 @@
 #include <immintrin.h>
 #endif
 
+bool sparse_always(void)
+{
+    const char *env = getenv("PRUNESCOPE_SPARSE");
+    return env && strcmp(env, "always") == 0;
+}
+
 bool sparse_worthwhile(double zero_fraction, size_t n)
 {
     const char *env = getenv("PRUNESCOPE_SPARSE");
@@ -144,6 +150,146 @@ void csr_gemm(const struct csr *w, const float *x, size_t rows, size_t ldx, floa
                 *o = (accumulate ? *o : 0.0f) + alpha * acc[t];
             }
         }
+    }
+}
+
+/* Columns one pass of csr_rows works on: four 8-wide accumulators. */
+#define ROWS_BLOCK 32
+
+/* acc[j] = base + sum over unit u's non-zeros of val * x[off[col] + j0 + j], j < width. */
+static void rows_portable(const struct csr *w, size_t u, const float *x, const int64_t *off,
+                          size_t j0, size_t width, float base, float *y)
+{
+    float acc[ROWS_BLOCK];
+    for (size_t j = 0; j < width; j++)
+        acc[j] = base;
+    for (uint32_t p = w->row_ptr[u]; p < w->row_ptr[u + 1]; p++) {
+        const float v = w->val[p];
+        const float *src = x + off[w->col[p]] + j0;
+        for (size_t j = 0; j < width; j++)
+            acc[j] += v * src[j];
+    }
+    for (size_t j = 0; j < width; j++)
+        y[j] = acc[j];
+}
+
+#ifdef SPARSE_X86
+/* rows_portable with AVX2 for NV (1 to 4) vectors of 8 columns, the last one masked when
+ * MASKED (lanes past the width are neither read nor written). The non-zeros go two at a
+ * time into two sets of accumulators, added at the end, so that no chain of fused
+ * multiply-adds waits on the one before when the block is narrow. Accumulators are named
+ * variables, not an array: the compiler keeps arrays of vectors in memory. */
+#define ROWS_LOAD(s, v, NV, MASKED)                                                             \
+    ((MASKED) && (v) == (NV)-1 ? _mm256_maskload_ps((s) + 8 * (v), mask)                        \
+                               : _mm256_loadu_ps((s) + 8 * (v)))
+#define ROWS_STORE(v, sum, NV, MASKED)                                                          \
+    do {                                                                                        \
+        if ((MASKED) && (v) == (NV)-1)                                                          \
+            _mm256_maskstore_ps(y + 8 * (v), mask, sum);                                        \
+        else                                                                                    \
+            _mm256_storeu_ps(y + 8 * (v), sum);                                                 \
+    } while (0)
+#define DEFINE_ROWS_AVX2(NAME, NV, MASKED)                                                      \
+    __attribute__((target("avx2,fma"))) static void NAME(                                       \
+        const struct csr *w, size_t u, const float *x, const int64_t *off, size_t j0,           \
+        __m256i mask, float base, float *y)                                                    \
+    {                                                                                           \
+        (void)mask;                                                                             \
+        __m256 a0 = _mm256_set1_ps(base), a1 = a0, a2 = a0, a3 = a0;                            \
+        __m256 b0 = _mm256_setzero_ps(), b1 = b0, b2 = b0, b3 = b0;                             \
+        uint32_t p = w->row_ptr[u];                                                             \
+        const uint32_t end = w->row_ptr[u + 1];                                                 \
+        for (; p + 2 <= end; p += 2) {                                                          \
+            const __m256 w0 = _mm256_broadcast_ss(&w->val[p]);                                  \
+            const __m256 w1 = _mm256_broadcast_ss(&w->val[p + 1]);                              \
+            const float *s0 = x + off[w->col[p]] + j0, *s1 = x + off[w->col[p + 1]] + j0;       \
+            a0 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 0, NV, MASKED), a0);                         \
+            b0 = _mm256_fmadd_ps(w1, ROWS_LOAD(s1, 0, NV, MASKED), b0);                         \
+            if (NV > 1) {                                                                       \
+                a1 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 1, NV, MASKED), a1);                     \
+                b1 = _mm256_fmadd_ps(w1, ROWS_LOAD(s1, 1, NV, MASKED), b1);                     \
+            }                                                                                   \
+            if (NV > 2) {                                                                       \
+                a2 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 2, NV, MASKED), a2);                     \
+                b2 = _mm256_fmadd_ps(w1, ROWS_LOAD(s1, 2, NV, MASKED), b2);                     \
+            }                                                                                   \
+            if (NV > 3) {                                                                       \
+                a3 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 3, NV, MASKED), a3);                     \
+                b3 = _mm256_fmadd_ps(w1, ROWS_LOAD(s1, 3, NV, MASKED), b3);                     \
+            }                                                                                   \
+        }                                                                                       \
+        if (p < end) {                                                                          \
+            const __m256 w0 = _mm256_broadcast_ss(&w->val[p]);                                  \
+            const float *s0 = x + off[w->col[p]] + j0;                                          \
+            a0 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 0, NV, MASKED), a0);                         \
+            if (NV > 1)                                                                         \
+                a1 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 1, NV, MASKED), a1);                     \
+            if (NV > 2)                                                                         \
+                a2 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 2, NV, MASKED), a2);                     \
+            if (NV > 3)                                                                         \
+                a3 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 3, NV, MASKED), a3);                     \
+        }                                                                                       \
+        ROWS_STORE(0, _mm256_add_ps(a0, b0), NV, MASKED);                                       \
+        if (NV > 1)                                                                             \
+            ROWS_STORE(1, _mm256_add_ps(a1, b1), NV, MASKED);                                   \
+        if (NV > 2)                                                                             \
+            ROWS_STORE(2, _mm256_add_ps(a2, b2), NV, MASKED);                                   \
+        if (NV > 3)                                                                             \
+            ROWS_STORE(3, _mm256_add_ps(a3, b3), NV, MASKED);                                   \
+    }
+
+DEFINE_ROWS_AVX2(rows_full, 4, false)
+DEFINE_ROWS_AVX2(rows_1, 1, true)
+DEFINE_ROWS_AVX2(rows_2, 2, true)
+DEFINE_ROWS_AVX2(rows_3, 3, true)
+DEFINE_ROWS_AVX2(rows_4, 4, true)
+
+/* rows_portable for a block of up to ROWS_BLOCK columns. */
+__attribute__((target("avx2,fma"))) static void rows_avx2(const struct csr *w, size_t u,
+                                                          const float *x, const int64_t *off,
+                                                          size_t j0, size_t width, float base,
+                                                          float *y)
+{
+    if (width == ROWS_BLOCK) {
+        rows_full(w, u, x, off, j0, _mm256_set1_epi32(-1), base, y);
+        return;
+    }
+    /* Lanes of the last vector that hold columns: 1 to 8. */
+    const int rest = (int)(width - (width - 1) / 8 * 8);
+    const __m256i mask =
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    switch ((width + 7) / 8) {
+    case 1:
+        rows_1(w, u, x, off, j0, mask, base, y);
+        break;
+    case 2:
+        rows_2(w, u, x, off, j0, mask, base, y);
+        break;
+    case 3:
+        rows_3(w, u, x, off, j0, mask, base, y);
+        break;
+    default:
+        rows_4(w, u, x, off, j0, mask, base, y);
+        break;
+    }
+}
+#endif
+
+void csr_rows(const struct csr *w, size_t u0, size_t u1, const float *x, const int64_t *off,
+              size_t n, const float *bias, float *y, size_t ldy)
+{
+    void (*kernel)(const struct csr *, size_t, const float *, const int64_t *, size_t, size_t,
+                   float, float *) = rows_portable;
+#ifdef SPARSE_X86
+    if (have_avx2())
+        kernel = rows_avx2;
+#endif
+    /* Column blocks outside, units inside: the block's inputs (inputs x ROWS_BLOCK values)
+     * stay in cache while every unit reads them. */
+    for (size_t j0 = 0; j0 < n; j0 += ROWS_BLOCK) {
+        size_t width = n - j0 < ROWS_BLOCK ? n - j0 : ROWS_BLOCK;
+        for (size_t u = u0; u < u1; u++)
+            kernel(w, u, x, off, j0, width, bias ? bias[u] : 0.0f, y + (u - u0) * ldy + j0);
     }
 }
 

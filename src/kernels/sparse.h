@@ -32,6 +32,13 @@ void csr_free(struct csr *m);
 void csr_gemm(const struct csr *w, const float *x, size_t rows, size_t ldx, float alpha, float *y,
               size_t ldy, bool accumulate, float *scratch);
 
+/* The product of units [u0, u1) of w with inputs given as rows of n values, the row of
+ * input i starting at x + off[i] (the rows of a column matrix, or shifted views of a padded
+ * image for a convolution's taps): for j < n,
+ *   y[(u - u0) * ldy + j] = (bias ? bias[u] : 0) + sum_i W(u, i) * x[off[i] + j]. */
+void csr_rows(const struct csr *w, size_t u0, size_t u1, const float *x, const int64_t *off,
+              size_t n, const float *bias, float *y, size_t ldy);
+
 /* Block-sparse weights: units x inputs cut into blocks of bu units x 4 inputs (bu 1 or 4);
  * only blocks with a non-zero are kept, with CSR indices over blocks. */
 struct bsr {
@@ -63,6 +70,9 @@ double sparse_zero_block_fraction(const float *w, size_t units, size_t inputs, s
  * SPARSE_MIN_ZEROS and SPARSE_MIN_WEIGHTS on, unless PRUNESCOPE_SPARSE says "never" or
  * "always". */
 bool sparse_worthwhile(double zero_fraction, size_t n);
+/* Whether PRUNESCOPE_SPARSE says "always": sparse kernels even where a kernel's own
+ * measure of the work it would leave out says dense is faster (for tests). */
+bool sparse_always(void);
 
 enum sparse_kernel { SPARSE_DENSE, SPARSE_CSR, SPARSE_BSR1, SPARSE_BSR4 };
 

@@ -45,4 +45,16 @@ static inline int64_t win_kernel_volume(const struct window *w)
     return w->kernel[0] * w->kernel[1] * w->kernel[2];
 }
 
+/* The input position (row-major over the input volume) that output (o0, o1, o2) reads at
+ * kernel tap (k0, k1, k2), or the input volume when that tap lands in the padding. */
+static inline int32_t win_tap_input(const struct window *w, int64_t o0, int64_t o1, int64_t o2,
+                                    int64_t k0, int64_t k1, int64_t k2)
+{
+    int64_t i0 = o0 * w->stride[0] - w->pad_begin[0] + k0 * w->dilation[0];
+    int64_t i1 = o1 * w->stride[1] - w->pad_begin[1] + k1 * w->dilation[1];
+    int64_t i2 = o2 * w->stride[2] - w->pad_begin[2] + k2 * w->dilation[2];
+    bool in = i0 >= 0 && i0 < w->in[0] && i1 >= 0 && i1 < w->in[1] && i2 >= 0 && i2 < w->in[2];
+    return (int32_t)(in ? (i0 * w->in[1] + i1) * w->in[2] + i2 : win_in_volume(w));
+}
+
 #endif

@@ -1053,9 +1053,17 @@ const char *session_layer_kernel(const struct session *s, const struct layer *l)
 {
     const struct graph *g = engine_graph(s->engine);
     const struct node *nd = &g->nodes[l->node];
+    const float *w = tensor_f32(g->values[l->weight].constant);
+    if (strcmp(l->op, "Conv") == 0) {
+        /* As op_conv.c chooses: CSR for mostly-zero weights, except depthwise ones (their
+         * own kernel leaves out zero taps). */
+        int64_t group = node_attr_int(nd, "group", 1);
+        bool depthwise = group > 1 && l->shape.dims[1] == 1 && l->shape.dims[0] == group;
+        size_t n = (size_t)l->params;
+        return !depthwise && sparse_worthwhile(sparse_zero_fraction(w, n), n) ? "csr" : "dense";
+    }
     if (strcmp(l->op, "Gemm") != 0 || node_attr_int(nd, "transA", 0) != 0 || l->shape.ndim != 2)
         return "dense";
-    const float *w = tensor_f32(g->values[l->weight].constant);
     bool tb = node_attr_int(nd, "transB", 0) != 0;
     size_t r = (size_t)l->shape.dims[0], c = (size_t)l->shape.dims[1];
     return sparse_kernel_name(tb ? sparse_choose(w, r, c, c, 1) : sparse_choose(w, c, r, 1, c));

@@ -661,6 +661,53 @@ Test(conv, pruned_weights_match_a_naive_reference)
         run_random_case(&cases[i], 777u + 104729u * (uint32_t)i);
 }
 
+/* Mostly-zero weights run as CSR (PRUNESCOPE_SPARSE=always takes it for any size): the
+ * product reads its rows from the batched column matrix, from the image itself
+ * (pointwise), from shifted views of the padded image (stride 1) or from one image's
+ * column matrix (strided), for every group. Each case against the definition. */
+Test(conv, sparse_weights_match_a_naive_reference_on_every_path)
+{
+    static const struct conv_case cases[] = {
+        /* Batched (4 outputs per image), 3x3 with pads: dead taps packed out. */
+        {.nsp = 2, .n = 5, .c = 6, .m = 9, .group = 1, .in = {2, 2}, .k = {3, 3},
+         .stride = {1, 1}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .zeros = 0.8f},
+        /* Batched 1x1 with two groups. */
+        {.nsp = 2, .n = 3, .c = 8, .m = 12, .group = 2, .in = {3, 3}, .k = {1, 1},
+         .stride = {1, 1}, .dil = {1, 1}, .pads = {0, 0, 0, 0}, .bias = true, .zeros = 0.85f},
+        /* Pointwise over 81 positions (past the batched limit), no bias. */
+        {.nsp = 2, .n = 2, .c = 7, .m = 10, .group = 1, .in = {9, 9}, .k = {1, 1},
+         .stride = {1, 1}, .dil = {1, 1}, .pads = {0, 0, 0, 0}, .zeros = 0.9f},
+        /* Stride 1 over a 10x11 plane (the padded-image views), dilated, two groups. */
+        {.nsp = 2, .n = 2, .c = 4, .m = 10, .group = 2, .in = {10, 11}, .k = {3, 3},
+         .stride = {1, 1}, .dil = {1, 2}, .pads = {1, 2, 1, 2}, .bias = true, .zeros = 0.75f},
+        /* Stride 2 over 17x17 (one image's column matrix), asymmetric pads. */
+        {.nsp = 2, .n = 2, .c = 3, .m = 11, .group = 1, .in = {17, 17}, .k = {3, 3},
+         .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 0, 1, 0}, .bias = true, .zeros = 0.8f},
+        /* 1-D, 100 positions, stride 1. */
+        {.nsp = 1, .n = 3, .c = 5, .m = 6, .group = 1, .in = {100}, .k = {5}, .stride = {1},
+         .dil = {1}, .pads = {2, 2}, .bias = true, .zeros = 0.9f},
+        /* Depthwise, 20 channels (two blocks of 8 and a tail), stride 2: channels reordered
+         * by their non-zero taps, each block adding only its own taps. */
+        {.nsp = 2, .n = 3, .c = 20, .m = 20, .group = 20, .in = {7, 7}, .k = {3, 3},
+         .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .zeros = 0.85f},
+        /* Depthwise 5x5, stride 1, 9x9 planes, no bias. */
+        {.nsp = 2, .n = 2, .c = 16, .m = 16, .group = 16, .in = {9, 9}, .k = {5, 5},
+         .stride = {1, 1}, .dil = {1, 1}, .pads = {2, 2, 2, 2}, .zeros = 0.75f},
+        /* Every weight zero: the bias alone, on the padded-image path. */
+        {.nsp = 2, .n = 2, .c = 2, .m = 5, .group = 1, .in = {12, 12}, .k = {3, 3},
+         .stride = {1, 1}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .zeros = 1.0f},
+    };
+    setenv("PRUNESCOPE_SPARSE", "always", 1);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_random_case(&cases[i], 4242u + 31337u * (uint32_t)i);
+    /* Without AVX2: the portable loop. */
+    setenv("PRUNESCOPE_SIMD", "0", 1);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_random_case(&cases[i], 4242u + 31337u * (uint32_t)i);
+    unsetenv("PRUNESCOPE_SIMD");
+    unsetenv("PRUNESCOPE_SPARSE");
+}
+
 /* ---- Conv: refusals ---- */
 
 Test(conv, refuses_weight_channels_not_matching_c_over_group)

@@ -182,3 +182,34 @@ Test(sparse, block_pruned_mlp_runs_the_same_with_block_kernels)
     tensor_free(sparse);
     session_free(s);
 }
+
+/* A real architecture with every convolution at 85% zeros: the CSR convolutions (pointwise,
+ * batched and strided ones in mobilenet_v2) give the dense kernels' outputs. */
+Test(sparse, pruned_mobilenet_v2_runs_the_same_with_sparse_convolutions, .timeout = 120)
+{
+    struct err err;
+    struct session *s = session_new(2, NULL, &err);
+    cr_assert_eq(session_load_model(s, tu_src_path("tests/fixtures/arch/mobilenet_v2/model.onnx"),
+                                    NULL, 0, &err),
+                 0, "%s", err.msg);
+    struct prune_config next;
+    cr_assert_eq(session_config_copy(s, &next, &err), 0);
+    for (size_t i = 0; i < s->layers.count; i++)
+        next.settings[i] = (struct prune_setting){0.85, CRIT_L1, GRAN_UNSTRUCTURED};
+    cr_assert_eq(session_configure(s, &next, &err), 0, "%s", err.msg);
+    free(next.settings);
+    const struct layer *pw = layers_lookup(&s->layers, "features.18");
+    const struct layer *dw = layers_lookup(&s->layers, "features.17.conv.1");
+    cr_assert(pw && dw);
+    cr_expect_str_eq(session_layer_kernel(s, pw), "csr");
+    cr_expect_str_eq(session_layer_kernel(s, dw), "dense");
+    lcg = 5;
+    struct tensor *dense = run_model(s, "never", 96);
+    lcg = 5;
+    struct tensor *sparse = run_model(s, "auto", 96);
+    struct tu_compare cmp = tu_compare(sparse, dense, 1e-5, 1e-4);
+    cr_expect(cmp.ok, "%s", cmp.why);
+    tensor_free(dense);
+    tensor_free(sparse);
+    session_free(s);
+}

@@ -234,10 +234,17 @@ int tu_op_run(const struct op_def *op, const struct node *nd, int64_t opset,
         if (tensor_reshape_alloc(outs[k], outs[k]->dtype, &s, err) < 0)
             return -1;
     }
+    /* What the op prepares from its constant inputs, as a plan does. */
+    void *prepared = NULL;
+    if (op->prepare && op->prepare(&io, &prepared, err) < 0)
+        return -1;
+    io.prepared = prepared;
     void *scratch = io.scratch_bytes ? malloc(io.scratch_bytes) : NULL;
     io.scratch = scratch;
     int rc = op->run(&io, err);
     free(scratch);
+    if (prepared && op->release)
+        op->release(prepared);
     return rc;
 }
 
