@@ -4,6 +4,7 @@
  * lets a convolution skip building an im2col matrix. */
 #include "kernels/conv_simd.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,6 +243,44 @@ __attribute__((target("avx2,fma"))) void conv_simd_from_channels_last(const floa
     }
 }
 
+__attribute__((target("avx2,fma"))) bool conv_simd_pool(const float *x, const int32_t *start,
+                                                       const int32_t *pos, const float *count,
+                                                       int64_t out_vol, int64_t c, bool max,
+                                                       float *y)
+{
+    const int rest = (int)(c % 8);
+    const __m256i mask =
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256 nan = _mm256_setzero_ps();
+    for (int64_t o = 0; o < out_vol; o++) {
+        const int32_t *p = pos + start[o];
+        const int32_t n = start[o + 1] - start[o];
+        float *yo = y + o * c;
+        const __m256 div = _mm256_set1_ps(max ? 1.0f : count[o]);
+        for (int64_t ch = 0; ch < c; ch += 8) {
+            const bool tail = ch + 8 > c;
+            __m256 a = _mm256_set1_ps(max ? -INFINITY : 0.0f);
+            for (int32_t e = 0; e < n; e++) {
+                const float *xi = x + p[e] * c + ch;
+                __m256 v = tail ? _mm256_maskload_ps(xi, mask) : _mm256_loadu_ps(xi);
+                if (max) {
+                    nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+                    a = _mm256_max_ps(v, a); /* v > a ? v : a */
+                } else {
+                    a = _mm256_add_ps(a, v);
+                }
+            }
+            if (!max)
+                a = count[o] > 0.0f ? _mm256_div_ps(a, div) : _mm256_setzero_ps();
+            if (tail)
+                _mm256_maskstore_ps(yo + ch, mask, a);
+            else
+                _mm256_storeu_ps(yo + ch, a);
+        }
+    }
+    return _mm256_movemask_ps(nan) == 0;
+}
+
 __attribute__((target("avx2,fma"))) void conv_simd_depthwise_masked(
     const float *x, const float *w, const float *bias, const int32_t *pos, int64_t k_vol,
     int64_t out_vol, int64_t c, const uint64_t *block_taps, float *y)
@@ -330,6 +369,13 @@ void conv_simd_to_channels_last(const float *src, int64_t n, const int32_t *perm
                                 float *dst)
 {
     (void)src, (void)n, (void)perm, (void)c, (void)dst;
+}
+
+bool conv_simd_pool(const float *x, const int32_t *start, const int32_t *pos, const float *count,
+                    int64_t out_vol, int64_t c, bool max, float *y)
+{
+    (void)x, (void)start, (void)pos, (void)count, (void)out_vol, (void)c, (void)max, (void)y;
+    return false;
 }
 
 void conv_simd_from_channels_last(const float *src, int64_t n, int64_t c, const int32_t *perm,

@@ -42,6 +42,15 @@ void conv_simd_depthwise_masked(const float *x, const float *w, const float *bia
                                 const int32_t *pos, int64_t k_vol, int64_t out_vol, int64_t c,
                                 const uint64_t *block_taps, float *y);
 
+/* MaxPool (max) or AveragePool over one image held channels-last, the windows given as
+ * lists of the input positions each output reads (start, pos as for conv_simd_depthwise,
+ * padding left out): y[o * c + ch] is the maximum of x[pos[e] * c + ch] over output o's
+ * entries (from -inf), or their sum divided by count[o] (0 when count[o] is 0). Returns
+ * false when a maximum read a NaN, which _mm256_max_ps does not carry: the caller then
+ * computes the image again. */
+bool conv_simd_pool(const float *x, const int32_t *start, const int32_t *pos, const float *count,
+                    int64_t out_vol, int64_t c, bool max, float *y);
+
 /* Planes of n values per channel to channels-last and back, 8x8 blocks at a time:
  *   to:   dst[i * c + j] = src[ch(j) * n + i]
  *   from: dst[ch(j) * n + i] = src[i * c + j]

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/conv_simd.h"
 #include "kernels/window.h"
 
 enum pool_kind { POOL_MAX, POOL_AVG };
@@ -36,6 +37,35 @@ static bool uses_table(const struct window *w)
     return !is_plain_2x2(w) && win_out_volume(w) * win_kernel_volume(w) <= POOL_TABLE_MAX;
 }
 
+/* A 2-D (or 1-D) window other than plain 2x2: a maximum over it runs as a maximum over
+ * the kernel's rows and then over its columns (max_separable). */
+static bool separable(const struct window *w)
+{
+    return w->in[0] == 1 && w->out[0] == 1 && w->kernel[0] == 1 && !is_plain_2x2(w) &&
+           uses_table(w);
+}
+
+/* The rows and columns of the plane that every window of w lies in, padding included
+ * (ceil_mode's last windows may reach past the end padding). */
+static void padded_plane(const struct window *w, int64_t *hp, int64_t *wp)
+{
+    *hp = (w->out[1] - 1) * w->stride[1] + (w->kernel[1] - 1) * w->dilation[1] + 1;
+    *wp = (w->out[2] - 1) * w->stride[2] + (w->kernel[2] - 1) * w->dilation[2] + 1;
+    if (*hp < w->pad_begin[1] + w->in[1])
+        *hp = w->pad_begin[1] + w->in[1];
+    if (*wp < w->pad_begin[2] + w->in[2])
+        *wp = w->pad_begin[2] + w->in[2];
+}
+
+/* Input positions per plane up to which a pooling runs an image at a time channels-last
+ * with AVX2 (conv_simd_pool), as small depthwise convolutions do. */
+#define POOL_NHWC_MAX_INPUTS 1024
+
+static bool channels_last(const struct window *w)
+{
+    return uses_table(w) && win_in_volume(w) <= POOL_NHWC_MAX_INPUTS;
+}
+
 static int pool_shape(struct op_io *io, struct err *err)
 {
     if (op_check_arity(io, 1, 1, err) < 0 || op_check_input(io, 0, DTYPE_FLOAT, err) < 0)
@@ -55,6 +85,17 @@ static int pool_shape(struct op_io *io, struct err *err)
         io->scratch_bytes = (size_t)(win_out_volume(&w) * (win_kernel_volume(&w) + 1) +
                                      win_in_volume(&w) + 1) *
                             sizeof(float);
+    if (separable(&w) && strcmp(io->node->op_type, "MaxPool") == 0) {
+        int64_t hp, wp;
+        padded_plane(&w, &hp, &wp);
+        io->scratch_bytes += (size_t)((hp + 1) * wp) * sizeof(float);
+    }
+    if (channels_last(&w)) {
+        int64_t c = io->in[0]->shape.dims[1], out_vol = win_out_volume(&w);
+        io->scratch_bytes += (size_t)((win_in_volume(&w) + out_vol) * c + out_vol + 1 +
+                                      out_vol * win_kernel_volume(&w)) *
+                             sizeof(float);
+    }
     return 0;
 }
 
@@ -240,6 +281,61 @@ static void pool_channel_table(const float *x, float *y, const struct window *w,
     }
 }
 
+/* MaxPool of one plane as two passes over a copy padded with -inf: the maximum over the
+ * kernel's rows for every column of each output row (contiguous, so the compiler
+ * vectorizes it), then over the kernel's columns. The maximum of the same values as
+ * pool_channel takes (only the sign of a zero among equal zeros may differ). Returns false
+ * when a NaN was read, which these maxima do not carry: the caller computes the plane
+ * again the way that propagates it. */
+static bool max_separable(const float *x, float *y, const struct window *w, float *scratch)
+{
+    int64_t hp, wp;
+    padded_plane(w, &hp, &wp);
+    float *plane = scratch, *rowmax = scratch + hp * wp;
+    const int64_t pt = w->pad_begin[1], pl = w->pad_begin[2];
+    for (int64_t r = 0; r < hp; r++) {
+        float *dst = plane + r * wp;
+        const int64_t ir = r - pt;
+        if (ir < 0 || ir >= w->in[1]) {
+            for (int64_t c = 0; c < wp; c++)
+                dst[c] = -INFINITY;
+            continue;
+        }
+        for (int64_t c = 0; c < pl; c++)
+            dst[c] = -INFINITY;
+        memcpy(dst + pl, x + ir * w->in[2], (size_t)w->in[2] * sizeof *dst);
+        for (int64_t c = pl + w->in[2]; c < wp; c++)
+            dst[c] = -INFINITY;
+    }
+    unsigned nan = 0;
+    for (int64_t oh = 0; oh < w->out[1]; oh++) {
+        const float *first = plane + oh * w->stride[1] * wp;
+        for (int64_t c = 0; c < wp; c++) {
+            rowmax[c] = first[c];
+            nan |= (unsigned)(first[c] != first[c]);
+        }
+        for (int64_t kh = 1; kh < w->kernel[1]; kh++) {
+            const float *restrict row = first + kh * w->dilation[1] * wp;
+            float *restrict m = rowmax;
+            for (int64_t c = 0; c < wp; c++) {
+                m[c] = row[c] > m[c] ? row[c] : m[c];
+                nan |= (unsigned)(row[c] != row[c]);
+            }
+        }
+        float *yo = y + oh * w->out[2];
+        for (int64_t ow = 0; ow < w->out[2]; ow++) {
+            const float *v = rowmax + ow * w->stride[2];
+            float acc = v[0];
+            for (int64_t kw = 1; kw < w->kernel[2]; kw++) {
+                float e = v[kw * w->dilation[2]];
+                acc = e > acc ? e : acc;
+            }
+            yo[ow] = acc;
+        }
+    }
+    return nan == 0;
+}
+
 static int pool_run(struct op_io *io, struct err *err, enum pool_kind kind)
 {
     struct window w;
@@ -257,8 +353,43 @@ static int pool_run(struct op_io *io, struct err *err, enum pool_kind kind)
         float *count = (float *)(table + out_vol * win_kernel_volume(&w));
         float *plane = count + out_vol;
         pool_table(&w, include_pad, table, count);
-        for (int64_t p = 0; p < planes; p++)
-            pool_channel_table(x + p * in_vol, y + p * out_vol, &w, kind, table, count, plane);
+        bool two_pass = kind == POOL_MAX && separable(&w);
+        float *sep = plane + in_vol + 1;
+        if (channels_last(&w) && conv_simd_available()) {
+            int64_t hp = 0, wp = 0;
+            if (kind == POOL_MAX && separable(&w))
+                padded_plane(&w, &hp, &wp);
+            int64_t c = s->dims[1], k_vol = win_kernel_volume(&w);
+            float *xt = sep + (kind == POOL_MAX && separable(&w) ? (hp + 1) * wp : 0);
+            float *yt = xt + in_vol * c;
+            int32_t *start = (int32_t *)(yt + out_vol * c), *pos = start + out_vol + 1;
+            int32_t e = 0;
+            for (int64_t o = 0; o < out_vol; o++) {
+                start[o] = e;
+                for (int64_t k = 0; k < k_vol; k++)
+                    if (table[o * k_vol + k] != in_vol)
+                        pos[e++] = table[o * k_vol + k];
+            }
+            start[out_vol] = e;
+            for (int64_t n = 0; n < s->dims[0]; n++) {
+                const float *xn = x + n * c * in_vol;
+                float *yn = y + n * c * out_vol;
+                conv_simd_to_channels_last(xn, in_vol, NULL, c, xt);
+                if (conv_simd_pool(xt, start, pos, count, out_vol, c, kind == POOL_MAX, yt)) {
+                    conv_simd_from_channels_last(yt, out_vol, c, NULL, yn);
+                    continue;
+                }
+                for (int64_t ch = 0; ch < c; ch++) /* a NaN: plane by plane */
+                    pool_channel_table(xn + ch * in_vol, yn + ch * out_vol, &w, kind, table,
+                                       count, plane);
+            }
+            return 0;
+        }
+        for (int64_t p = 0; p < planes; p++) {
+            const float *xp = x + p * in_vol;
+            if (!two_pass || !max_separable(xp, y + p * out_vol, &w, sep))
+                pool_channel_table(xp, y + p * out_vol, &w, kind, table, count, plane);
+        }
         return 0;
     }
     for (int64_t p = 0; p < planes; p++) {
