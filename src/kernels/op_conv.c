@@ -383,6 +383,19 @@ static void conv_batched(const struct conv_geom *g, const float *x, const float 
             pack_live(wg, g->mg, g->cg, k_vol, live, wpack);
             wg = wpack;
         }
+        if (in_vol == 1 && out_vol == 1 && kdim == g->cg && !(prep && prep->csr)) {
+            /* One position in and out (a 1x1 plane, or a kernel of which only the tap over
+             * the input is live): image n's column is its channel vector, so the group's
+             * outputs are X W^T, written straight into y with the bias, without a column
+             * matrix or a copy out. */
+            for (int64_t n = 0; n < g->n; n++)
+                for (int64_t m = 0; m < g->mg; m++)
+                    y[n * g->m + gi * g->mg + m] = b ? b[gi * g->mg + m] : 0.0f;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->n, (int)g->mg,
+                        (int)kdim, 1.0f, x + gi * g->cg, (int)g->c, wg, (int)kdim, 1.0f,
+                        y + gi * g->mg, (int)g->m);
+            continue;
+        }
         for (int64_t n = 0; n < g->n; n++) {
             const float *xn = x + (n * g->c + gi * g->cg) * in_vol;
             if (g->pointwise)
