@@ -175,20 +175,13 @@ __attribute__((target("avx2,fma"))) static inline void transpose8(__m256 r[8])
 }
 
 __attribute__((target("avx2,fma"))) void conv_simd_to_channels_last(const float *src, int64_t n,
-                                                                     const int32_t *perm,
                                                                      int64_t c, float *dst)
 {
     int64_t j = 0;
     for (; j + 8 <= c; j += 8) {
-        /* (Two loops, not perm ? perm[j + k] : j + k: vectorized, that became a masked
-         * load from a NULL perm, which the CPU completes only after a slow assist.) */
         const float *row[8];
-        if (perm)
-            for (int k = 0; k < 8; k++)
-                row[k] = src + perm[j + k] * n;
-        else
-            for (int k = 0; k < 8; k++)
-                row[k] = src + (j + k) * n;
+        for (int k = 0; k < 8; k++)
+            row[k] = src + (j + k) * n;
         int64_t i = 0;
         for (; i + 8 <= n; i += 8) {
             __m256 r[8];
@@ -203,26 +196,20 @@ __attribute__((target("avx2,fma"))) void conv_simd_to_channels_last(const float 
                 dst[i * c + j + k] = row[k][i];
     }
     for (; j < c; j++) {
-        const float *row = src + (perm ? perm[j] : j) * n;
+        const float *row = src + j * n;
         for (int64_t i = 0; i < n; i++)
             dst[i * c + j] = row[i];
     }
 }
 
 __attribute__((target("avx2,fma"))) void conv_simd_from_channels_last(const float *src, int64_t n,
-                                                                       int64_t c,
-                                                                       const int32_t *perm,
-                                                                       float *dst)
+                                                                       int64_t c, float *dst)
 {
     int64_t j = 0;
     for (; j + 8 <= c; j += 8) {
         float *row[8];
-        if (perm)
-            for (int k = 0; k < 8; k++)
-                row[k] = dst + perm[j + k] * n;
-        else
-            for (int k = 0; k < 8; k++)
-                row[k] = dst + (j + k) * n;
+        for (int k = 0; k < 8; k++)
+            row[k] = dst + (j + k) * n;
         int64_t i = 0;
         for (; i + 8 <= n; i += 8) {
             __m256 r[8];
@@ -237,7 +224,7 @@ __attribute__((target("avx2,fma"))) void conv_simd_from_channels_last(const floa
                 row[k][i] = src[i * c + j + k];
     }
     for (; j < c; j++) {
-        float *row = dst + (perm ? perm[j] : j) * n;
+        float *row = dst + j * n;
         for (int64_t i = 0; i < n; i++)
             row[i] = src[i * c + j];
     }
@@ -279,37 +266,6 @@ __attribute__((target("avx2,fma"))) bool conv_simd_pool(const float *x, const in
         }
     }
     return _mm256_movemask_ps(nan) == 0;
-}
-
-__attribute__((target("avx2,fma"))) void conv_simd_depthwise_masked(
-    const float *x, const float *w, const float *bias, const int32_t *pos, int64_t k_vol,
-    int64_t out_vol, int64_t c, const uint64_t *block_taps, float *y)
-{
-    const int rest = (int)(c % 8);
-    const __m256i mask =
-        _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    for (int64_t o = 0; o < out_vol; o++) {
-        const int32_t *po = pos + o * k_vol;
-        float *yo = y + o * c;
-        for (int64_t ch = 0, blk = 0; ch < c; ch += 8, blk++) {
-            const bool tail = ch + 8 > c;
-            __m256 a = tail ? _mm256_maskload_ps(bias + ch, mask) : _mm256_loadu_ps(bias + ch);
-            /* The block's taps in increasing order, as the dense kernel adds them. */
-            for (uint64_t live = block_taps[blk]; live; live &= live - 1) {
-                const int k = __builtin_ctzll(live);
-                if (po[k] < 0)
-                    continue;
-                const float *wk = w + k * c + ch, *xi = x + po[k] * c + ch;
-                a = tail ? _mm256_fmadd_ps(_mm256_maskload_ps(wk, mask),
-                                           _mm256_maskload_ps(xi, mask), a)
-                         : _mm256_fmadd_ps(_mm256_loadu_ps(wk), _mm256_loadu_ps(xi), a);
-            }
-            if (tail)
-                _mm256_maskstore_ps(yo + ch, mask, a);
-            else
-                _mm256_storeu_ps(yo + ch, a);
-        }
-    }
 }
 
 __attribute__((target("avx2,fma"))) void conv_simd_depthwise(const float *x, const float *w, const float *bias, const int32_t *start,
@@ -357,18 +313,9 @@ void conv_simd_depthwise(const float *x, const float *w, const float *bias, cons
         (void)y;
 }
 
-void conv_simd_depthwise_masked(const float *x, const float *w, const float *bias,
-                                const int32_t *pos, int64_t k_vol, int64_t out_vol, int64_t c,
-                                const uint64_t *block_taps, float *y)
+void conv_simd_to_channels_last(const float *src, int64_t n, int64_t c, float *dst)
 {
-    (void)x, (void)w, (void)bias, (void)pos, (void)k_vol, (void)out_vol, (void)c,
-        (void)block_taps, (void)y;
-}
-
-void conv_simd_to_channels_last(const float *src, int64_t n, const int32_t *perm, int64_t c,
-                                float *dst)
-{
-    (void)src, (void)n, (void)perm, (void)c, (void)dst;
+    (void)src, (void)n, (void)c, (void)dst;
 }
 
 bool conv_simd_pool(const float *x, const int32_t *start, const int32_t *pos, const float *count,
@@ -378,10 +325,9 @@ bool conv_simd_pool(const float *x, const int32_t *start, const int32_t *pos, co
     return false;
 }
 
-void conv_simd_from_channels_last(const float *src, int64_t n, int64_t c, const int32_t *perm,
-                                  float *dst)
+void conv_simd_from_channels_last(const float *src, int64_t n, int64_t c, float *dst)
 {
-    (void)src, (void)n, (void)perm, (void)c, (void)dst;
+    (void)src, (void)n, (void)c, (void)dst;
 }
 
 #endif

@@ -33,15 +33,6 @@ void conv_simd_wide(const float *x, const int32_t *off, const int32_t *taps, int
 void conv_simd_depthwise(const float *x, const float *w, const float *bias, const int32_t *start,
                          const int32_t *tap, const int32_t *pos, int64_t out_vol, int64_t c,
                          float *y);
-/* conv_simd_depthwise for mostly-zero weights: pos[o * k_vol + k] is the input position
- * output o reads at tap k (negative: padding); channels go in blocks of 8 (channels
- * ch..ch+7 are block ch / 8), and block b adds only the taps whose bit is set in
- * block_taps[b] (taps below 64), in increasing order: the caller orders the channels so
- * that those with the same non-zero taps share blocks. */
-void conv_simd_depthwise_masked(const float *x, const float *w, const float *bias,
-                                const int32_t *pos, int64_t k_vol, int64_t out_vol, int64_t c,
-                                const uint64_t *block_taps, float *y);
-
 /* MaxPool (max) or AveragePool over one image held channels-last, the windows given as
  * lists of the input positions each output reads (start, pos as for conv_simd_depthwise,
  * padding left out): y[o * c + ch] is the maximum of x[pos[e] * c + ch] over output o's
@@ -52,12 +43,10 @@ bool conv_simd_pool(const float *x, const int32_t *start, const int32_t *pos, co
                     int64_t out_vol, int64_t c, bool max, float *y);
 
 /* Planes of n values per channel to channels-last and back, 8x8 blocks at a time:
- *   to:   dst[i * c + j] = src[ch(j) * n + i]
- *   from: dst[ch(j) * n + i] = src[i * c + j]
- * for i < n, j < c, with ch(j) = perm[j] (perm NULL: j). */
-void conv_simd_to_channels_last(const float *src, int64_t n, const int32_t *perm, int64_t c,
-                                float *dst);
-void conv_simd_from_channels_last(const float *src, int64_t n, int64_t c, const int32_t *perm,
-                                  float *dst);
+ *   to:   dst[i * c + ch] = src[ch * n + i]
+ *   from: dst[ch * n + i] = src[i * c + ch]
+ * for i < n, ch < c. */
+void conv_simd_to_channels_last(const float *src, int64_t n, int64_t c, float *dst);
+void conv_simd_from_channels_last(const float *src, int64_t n, int64_t c, float *dst);
 
 #endif

@@ -167,13 +167,18 @@ static int conv_shape(struct op_io *io, struct err *err)
         io->scratch_bytes = (size_t)((g.cg * k_vol + g.mg) * cols + g.mg * g.cg * k_vol +
                                      k_vol * win_out_volume(&g.w) + win_in_volume(&g.w) + 1) *
                             sizeof(float);
+        /* One position per image: room for csr_gemm's tiles, should the weights turn out
+         * mostly zeros. */
+        size_t tiles = (size_t)(g.cg * k_vol * CSR_TILE) * sizeof(float);
+        if (win_in_volume(&g.w) == 1 && win_out_volume(&g.w) == 1 && io->scratch_bytes < tiles)
+            io->scratch_bytes = tiles;
     } else if (g.depthwise && win_in_volume(&g.w) <= DW_NHWC_MAX_INPUTS) {
         /* One image channels-last (input and output), the weights tap by tap and the bias,
          * then the taps of each output (depthwise_nhwc). */
         int64_t out_vol = win_out_volume(&g.w), k_vol = win_kernel_volume(&g.w);
         io->scratch_bytes =
             (size_t)((win_in_volume(&g.w) + out_vol + k_vol + 1) * g.c + out_vol + 1 +
-                     3 * out_vol * k_vol) *
+                     2 * out_vol * k_vol) *
             sizeof(float);
     } else if (g.wide) {
         wide_layout(&g, &l);
@@ -340,11 +345,6 @@ struct conv_prep {
     float *w;
     struct csr *csr;
     int64_t *off; /* csr->inputs offsets */
-    /* A mostly-zero depthwise convolution run channels-last with AVX2: the channels in
-     * the order that puts those with the same non-zero taps side by side (position j
-     * holds channel dw_perm[j]) and, per block of 8 positions, the taps any of them has. */
-    int32_t *dw_perm;
-    uint64_t *dw_taps;
 };
 
 /* Packs wg ([mg][cg][k_vol]) into dst keeping the live taps. */
@@ -382,6 +382,16 @@ static void conv_batched(const struct conv_geom *g, const float *x, const float 
         } else if (skip) {
             pack_live(wg, g->mg, g->cg, k_vol, live, wpack);
             wg = wpack;
+        }
+        if (in_vol == 1 && out_vol == 1 && kdim == g->cg && prep && prep->csr && g->group == 1) {
+            /* The same with mostly-zero weights: the sparse product of a Gemm layer, over
+             * the images as rows. */
+            for (int64_t n = 0; n < g->n; n++)
+                for (int64_t m = 0; m < g->m; m++)
+                    y[n * g->m + m] = b ? b[m] : 0.0f;
+            csr_gemm(prep->csr, x, (size_t)g->n, (size_t)g->c, 1.0f, y, (size_t)g->m, true,
+                     scratch);
+            break;
         }
         if (in_vol == 1 && out_vol == 1 && kdim == g->cg && !(prep && prep->csr)) {
             /* One position in and out (a 1x1 plane, or a kernel of which only the tap over
@@ -440,8 +450,6 @@ static void conv_release(void *prepared)
         free(p->w);
         csr_free(p->csr);
         free(p->off);
-        free(p->dw_perm);
-        free(p->dw_taps);
     }
     free(p);
 }
@@ -470,83 +478,17 @@ static void sparse_offsets(const struct conv_geom *g, int64_t inputs, int64_t *o
         off[i] = i * step;
 }
 
-/* A channel's non-zero taps and its index, ordered by how many taps, then which. */
-struct dw_key {
-    uint64_t taps;
-    int32_t ch;
-};
-
-static int dw_key_cmp(const void *a, const void *b)
-{
-    const struct dw_key *x = a, *y = b;
-    int px = __builtin_popcountll(x->taps), py = __builtin_popcountll(y->taps);
-    if (px != py)
-        return px < py ? -1 : 1;
-    if (x->taps != y->taps)
-        return x->taps < y->taps ? -1 : 1;
-    return (x->ch > y->ch) - (x->ch < y->ch);
-}
-
-/* For a depthwise convolution that runs channels-last with AVX2 and whose weights are
- * mostly zeros (the size of the layer does not matter here: the kernel only leaves work
- * out): the channel order and the taps per block of 8 (struct conv_prep). */
-static int depthwise_prepare(const struct conv_geom *g, const float *wt, void **out,
-                             struct err *err)
-{
-    const int64_t k_vol = win_kernel_volume(&g->w), c = g->c;
-    const size_t n = (size_t)(c * k_vol);
-    if (win_in_volume(&g->w) > DW_NHWC_MAX_INPUTS || k_vol > 64 || c == 0 ||
-        !conv_simd_available() || !sparse_worthwhile(sparse_zero_fraction(wt, n), SPARSE_MIN_WEIGHTS))
-        return 0;
-    struct conv_prep *p = calloc(1, sizeof *p);
-    struct dw_key *keys = malloc((size_t)c * sizeof *keys);
-    if (p) {
-        p->dw_perm = malloc((size_t)c * sizeof *p->dw_perm);
-        p->dw_taps = calloc((size_t)(c + 7) / 8, sizeof *p->dw_taps);
-    }
-    if (!p || !keys || !p->dw_perm || !p->dw_taps) {
-        free(keys);
-        conv_release(p);
-        return err_oom(err, "depthwise convolution", n * sizeof(float));
-    }
-    for (int64_t ch = 0; ch < c; ch++) {
-        keys[ch] = (struct dw_key){0, (int32_t)ch};
-        for (int64_t k = 0; k < k_vol; k++)
-            if (wt[ch * k_vol + k] != 0.0f)
-                keys[ch].taps |= (uint64_t)1 << k;
-    }
-    qsort(keys, (size_t)c, sizeof *keys, dw_key_cmp);
-    for (int64_t j = 0; j < c; j++) {
-        p->dw_perm[j] = keys[j].ch;
-        p->dw_taps[j / 8] |= keys[j].taps;
-    }
-    free(keys);
-    /* Worth it only when the blocks leave out most taps (at most 40% kept): the
-     * channels-last copies in and out cost the same either way. On mobilenet_v2's
-     * features.3.conv.1 the blocks kept 57% of the taps at 80% zeros and ran at 0.8x the
-     * dense kernel's speed; at 90% they kept 26% and ran at 1.4x. */
-    int64_t kept = 0;
-    for (int64_t b = 0; b < (c + 7) / 8; b++)
-        kept += __builtin_popcountll(p->dw_taps[b]);
-    if (5 * kept > 2 * ((c + 7) / 8) * k_vol && !sparse_always()) {
-        conv_release(p);
-        return 0;
-    }
-    *out = p;
-    return 0;
-}
-
 static int conv_prepare(const struct op_io *io, void **out, struct err *err)
 {
     *out = NULL;
     struct conv_geom g;
-    if (!io->in[1]->data || conv_geometry(io, &g, err) < 0)
+    /* Depthwise convolutions have no sparse kernel: with nine weights per channel they
+     * move more activations than they multiply (README, "Speed"). */
+    if (!io->in[1]->data || conv_geometry(io, &g, err) < 0 || g.depthwise)
         return 0;
     const int64_t k_vol = win_kernel_volume(&g.w);
     const float *wt = tensor_f32(io->in[1]);
     const size_t n_weights = (size_t)(g.m * g.cg * k_vol);
-    if (g.depthwise)
-        return depthwise_prepare(&g, wt, out, err);
     bool sparse = n_weights > 0 && sparse_worthwhile(sparse_zero_fraction(wt, n_weights), n_weights);
     bool live_stack[64], *live = k_vol <= 64 ? live_stack : malloc((size_t)k_vol * sizeof *live);
     if (!live)
@@ -678,27 +620,18 @@ static void scatter_column(float *restrict dst, const float *restrict src, int64
  * is listed once per run. Same sums in the same order per output as depthwise_channel. */
 static void depthwise_nhwc(const struct conv_geom *g, const float *x, const float *wt,
                            const float *b, const struct dw_tap *taps, int64_t n_taps,
-                           const struct conv_prep *prep, float *scratch, float *y)
+                           float *scratch, float *y)
 {
     const struct window *w = &g->w;
     const int64_t c = g->c, in_vol = win_in_volume(w), out_vol = win_out_volume(w);
     const int64_t k_vol = win_kernel_volume(w);
     float *xt = scratch, *yt = xt + in_vol * c, *wtt = yt + out_vol * c, *bias = wtt + k_vol * c;
     int32_t *start = (int32_t *)(bias + c), *tap = start + out_vol + 1, *pos = tap + out_vol * k_vol;
-    int32_t *pmap = pos + out_vol * k_vol;
-    /* Channel j of the channels-last planes is channel perm[j] of the model's. */
-    const int32_t *perm = prep && prep->dw_perm ? prep->dw_perm : NULL;
-    const bool simd = conv_simd_available(), masked = simd && perm;
     for (int64_t k = 0; k < k_vol; k++)
-        for (int64_t j = 0; j < c; j++)
-            wtt[k * c + j] = wt[(perm ? perm[j] : j) * k_vol + k];
-    for (int64_t j = 0; j < c; j++)
-        bias[j] = b ? b[perm ? perm[j] : j] : 0.0f;
-    /* Each output's taps: as lists (start, tap, pos) for the dense kernels, or for the
-     * masked one a map from (output, tap) to the input position, -1 for padding. */
-    if (masked)
-        for (int64_t i = 0; i < out_vol * k_vol; i++)
-            pmap[i] = -1;
+        for (int64_t ch = 0; ch < c; ch++)
+            wtt[k * c + ch] = wt[ch * k_vol + k];
+    for (int64_t ch = 0; ch < c; ch++)
+        bias[ch] = b ? b[ch] : 0.0f;
     int32_t e = 0;
     for (int64_t o0 = 0, o = 0; o0 < w->out[0]; o0++)
         for (int64_t o1 = 0; o1 < w->out[1]; o1++)
@@ -712,46 +645,35 @@ static void depthwise_nhwc(const struct conv_geom *g, const float *x, const floa
                     int64_t i0 = o0 * w->stride[0] + tp->base[0];
                     int64_t i1 = o1 * w->stride[1] + tp->base[1];
                     int64_t i2 = o2 * w->stride[2] + tp->base[2];
-                    int32_t at = (int32_t)((i0 * w->in[1] + i1) * w->in[2] + i2);
-                    if (masked) {
-                        pmap[o * k_vol + tp->k] = at;
-                    } else {
-                        tap[e] = (int32_t)tp->k;
-                        pos[e++] = at;
-                    }
+                    tap[e] = (int32_t)tp->k;
+                    pos[e++] = (int32_t)((i0 * w->in[1] + i1) * w->in[2] + i2);
                 }
             }
     start[out_vol] = e;
+    const bool simd = conv_simd_available();
     for (int64_t n = 0; n < g->n; n++) {
         const float *xn = x + n * c * in_vol;
-        if (simd)
-            conv_simd_to_channels_last(xn, in_vol, perm, c, xt);
-        else
-            for (int64_t j = 0; j < c; j++)
-                gather_column(xt + j, c, xn + (perm ? perm[j] : j) * in_vol, in_vol);
-        if (masked) {
-            conv_simd_depthwise_masked(xt, wtt, bias, pmap, k_vol, out_vol, c, prep->dw_taps,
-                                       yt);
-        } else if (simd) {
+        float *yn = y + n * c * out_vol;
+        if (simd) {
+            conv_simd_to_channels_last(xn, in_vol, c, xt);
             conv_simd_depthwise(xt, wtt, bias, start, tap, pos, out_vol, c, yt);
-        } else {
-            for (int64_t o = 0; o < out_vol; o++) {
-                float *restrict yo = yt + o * c;
+            conv_simd_from_channels_last(yt, out_vol, c, yn);
+            continue;
+        }
+        for (int64_t ch = 0; ch < c; ch++)
+            gather_column(xt + ch, c, xn + ch * in_vol, in_vol);
+        for (int64_t o = 0; o < out_vol; o++) {
+            float *restrict yo = yt + o * c;
+            for (int64_t ch = 0; ch < c; ch++)
+                yo[ch] = bias[ch];
+            for (int32_t k = start[o]; k < start[o + 1]; k++) {
+                const float *restrict wk = wtt + tap[k] * c, *restrict xi = xt + pos[k] * c;
                 for (int64_t ch = 0; ch < c; ch++)
-                    yo[ch] = bias[ch];
-                for (int32_t k = start[o]; k < start[o + 1]; k++) {
-                    const float *restrict wk = wtt + tap[k] * c, *restrict xi = xt + pos[k] * c;
-                    for (int64_t ch = 0; ch < c; ch++)
-                        yo[ch] += wk[ch] * xi[ch];
-                }
+                    yo[ch] += wk[ch] * xi[ch];
             }
         }
-        float *yn = y + n * c * out_vol;
-        if (simd)
-            conv_simd_from_channels_last(yt, out_vol, c, perm, yn);
-        else
-            for (int64_t j = 0; j < c; j++)
-                scatter_column(yn + (perm ? perm[j] : j) * out_vol, yt + j, c, out_vol);
+        for (int64_t ch = 0; ch < c; ch++)
+            scatter_column(yn + ch * out_vol, yt + ch, c, out_vol);
     }
 }
 
@@ -904,7 +826,7 @@ static int conv_run(struct op_io *io, struct err *err)
             return err_oom(err, "depthwise convolution", (size_t)k_vol * sizeof *taps);
         int64_t n_taps = depthwise_taps(w, taps);
         if (in_vol <= DW_NHWC_MAX_INPUTS && io->scratch) {
-            depthwise_nhwc(&g, x, wt, b, taps, n_taps, io->prepared, col, y);
+            depthwise_nhwc(&g, x, wt, b, taps, n_taps, col, y);
             if (taps != stack_taps)
                 free(taps);
             return 0;

@@ -374,9 +374,9 @@ static int pool_run(struct op_io *io, struct err *err, enum pool_kind kind)
             for (int64_t n = 0; n < s->dims[0]; n++) {
                 const float *xn = x + n * c * in_vol;
                 float *yn = y + n * c * out_vol;
-                conv_simd_to_channels_last(xn, in_vol, NULL, c, xt);
+                conv_simd_to_channels_last(xn, in_vol, c, xt);
                 if (conv_simd_pool(xt, start, pos, count, out_vol, c, kind == POOL_MAX, yt)) {
-                    conv_simd_from_channels_last(yt, out_vol, c, NULL, yn);
+                    conv_simd_from_channels_last(yt, out_vol, c, yn);
                     continue;
                 }
                 for (int64_t ch = 0; ch < c; ch++) /* a NaN: plane by plane */

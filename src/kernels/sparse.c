@@ -11,12 +11,6 @@
 #include <immintrin.h>
 #endif
 
-bool sparse_always(void)
-{
-    const char *env = getenv("PRUNESCOPE_SPARSE");
-    return env && strcmp(env, "always") == 0;
-}
-
 bool sparse_worthwhile(double zero_fraction, size_t n)
 {
     const char *env = getenv("PRUNESCOPE_SPARSE");

@@ -70,9 +70,6 @@ double sparse_zero_block_fraction(const float *w, size_t units, size_t inputs, s
  * SPARSE_MIN_ZEROS and SPARSE_MIN_WEIGHTS on, unless PRUNESCOPE_SPARSE says "never" or
  * "always". */
 bool sparse_worthwhile(double zero_fraction, size_t n);
-/* Whether PRUNESCOPE_SPARSE says "always": sparse kernels even where a kernel's own
- * measure of the work it would leave out says dense is faster (for tests). */
-bool sparse_always(void);
 
 enum sparse_kernel { SPARSE_DENSE, SPARSE_CSR, SPARSE_BSR1, SPARSE_BSR4 };
 

@@ -664,7 +664,8 @@ Test(conv, pruned_weights_match_a_naive_reference)
 /* Mostly-zero weights run as CSR (PRUNESCOPE_SPARSE=always takes it for any size): the
  * product reads its rows from the batched column matrix, from the image itself
  * (pointwise), from shifted views of the padded image (stride 1) or from one image's
- * column matrix (strided), for every group. Each case against the definition. */
+ * column matrix (strided), for every group; with one position per image, the images are
+ * the rows of a Gemm-like sparse product. Each case against the definition. */
 Test(conv, sparse_weights_match_a_naive_reference_on_every_path)
 {
     static const struct conv_case cases[] = {
@@ -674,6 +675,12 @@ Test(conv, sparse_weights_match_a_naive_reference_on_every_path)
         /* Batched 1x1 with two groups. */
         {.nsp = 2, .n = 3, .c = 8, .m = 12, .group = 2, .in = {3, 3}, .k = {1, 1},
          .stride = {1, 1}, .dil = {1, 1}, .pads = {0, 0, 0, 0}, .bias = true, .zeros = 0.85f},
+        /* One position per image (a 1x1 plane): the images as the rows of a sparse
+         * product, for a 1x1 kernel and for a 3x3 one whose centre alone is live. */
+        {.nsp = 2, .n = 37, .c = 24, .m = 10, .group = 1, .in = {1, 1}, .k = {1, 1},
+         .stride = {1, 1}, .dil = {1, 1}, .pads = {0, 0, 0, 0}, .bias = true, .zeros = 0.8f},
+        {.nsp = 2, .n = 6, .c = 9, .m = 12, .group = 1, .in = {1, 1}, .k = {3, 3},
+         .stride = {1, 1}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .zeros = 0.8f},
         /* Pointwise over 81 positions (past the batched limit), no bias. */
         {.nsp = 2, .n = 2, .c = 7, .m = 10, .group = 1, .in = {9, 9}, .k = {1, 1},
          .stride = {1, 1}, .dil = {1, 1}, .pads = {0, 0, 0, 0}, .zeros = 0.9f},
@@ -686,8 +693,8 @@ Test(conv, sparse_weights_match_a_naive_reference_on_every_path)
         /* 1-D, 100 positions, stride 1. */
         {.nsp = 1, .n = 3, .c = 5, .m = 6, .group = 1, .in = {100}, .k = {5}, .stride = {1},
          .dil = {1}, .pads = {2, 2}, .bias = true, .zeros = 0.9f},
-        /* Depthwise, 20 channels (two blocks of 8 and a tail), stride 2: channels reordered
-         * by their non-zero taps, each block adding only its own taps. */
+        /* Depthwise, 20 channels (two blocks of 8 and a tail), stride 2: no sparse kernel,
+         * the channels-last one over mostly-zero weights. */
         {.nsp = 2, .n = 3, .c = 20, .m = 20, .group = 20, .in = {7, 7}, .k = {3, 3},
          .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .zeros = 0.85f},
         /* Depthwise 5x5, stride 1, 9x9 planes, no bias. */
