@@ -14,51 +14,6 @@
 extern const struct op_def op_conv, op_maxpool, op_averagepool, op_globalaveragepool,
     op_batchnormalization;
 
-static struct tensor *mk_f32(int ndim, const int64_t *dims, const float *vals)
-{
-    struct tensor *t = tu_f32(ndim, dims, vals);
-    cr_assert_not_null(t);
-    return t;
-}
-
-/* Shape call, allocation and run call through tu_op_run with one output. *y is always
- * set (and must be freed), also when the op fails. */
-static int run1(const struct op_def *op, const struct node *nd, int64_t opset,
-                const struct tensor *const *ins, int n_in, struct tensor **y, struct err *err)
-{
-    struct tensor *outs[1] = {NULL};
-    err_clear(err);
-    int rc = tu_op_run(op, nd, opset, ins, n_in, outs, 1, err);
-    *y = outs[0];
-    return rc;
-}
-
-/* Runs op on the given inputs and expects success with the given output. */
-static void check_op(const struct op_def *op, const struct node *nd, int64_t opset,
-                     const struct tensor *const *ins, int n_in, int ndim, const int64_t *dims,
-                     const float *want, float tol)
-{
-    struct tensor *y;
-    struct err err;
-    cr_assert_eq(run1(op, nd, opset, ins, n_in, &y, &err), 0, "%s", err.msg);
-    tu_expect_shape(y, ndim, dims);
-    struct shape s = shape_make(ndim, dims);
-    tu_expect_floats(y, want, (size_t)shape_numel(&s), tol);
-    tensor_free(y);
-}
-
-/* Runs op and expects a failure of the given code; returns nothing, leaves err for checks. */
-static void check_fails(const struct op_def *op, const struct node *nd, int64_t opset,
-                        const struct tensor *const *ins, int n_in, enum err_code code,
-                        struct err *err)
-{
-    struct tensor *y;
-    cr_expect_eq(run1(op, nd, opset, ins, n_in, &y, err), -1, "the op succeeded");
-    cr_expect_eq(err->code, code, "error code %d, expected %d (%s)", (int)err->code, (int)code,
-                 err->msg);
-    tensor_free(y);
-}
-
 /* ---- Conv: hand-checked cases ---- */
 
 /* The 3x3 image used below: X[i][j] = 3i + j + 1, i.e.
@@ -73,24 +28,24 @@ Test(conv, basic_2d_with_bias)
      *   (0,0): 1+4+12+20 = 37   (0,1): 2+6+15+24 = 47
      *   (1,0): 4+10+21+32 = 67  (1,1): 5+12+24+36 = 77
      * W1 = [[0,0],[0,1]], b1 = -1: y = x[i+1][j+1] - 1 = 4, 5, 7, 8. */
-    struct tensor *x = mk_f32(4, I64(1, 1, 3, 3), X3x3);
-    struct tensor *w = mk_f32(4, I64(2, 1, 2, 2), F32(1, 2, 3, 4, 0, 0, 0, 1));
-    struct tensor *b = mk_f32(1, I64(2), F32(0.5f, -1));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 3, 3), X3x3);
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 4, I64(2, 1, 2, 2), F32(1, 2, 3, 4, 0, 0, 0, 1));
+    struct tensor *b = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(0.5f, -1));
     struct node nd = {.name = "conv", .op_type = "Conv"};
     const struct tensor *ins[] = {x, w, b};
-    check_op(&op_conv, &nd, 13, ins, 3, 4, I64(1, 2, 2, 2),
-             F32(37.5f, 47.5f, 67.5f, 77.5f, 4, 5, 7, 8), 1e-5f);
+    tu_check_op(&op_conv, &nd, 13, ins, 3, 4, I64(1, 2, 2, 2),
+                F32(37.5f, 47.5f, 67.5f, 77.5f, 4, 5, 7, 8), 1e-5f);
     tensor_free(x), tensor_free(w), tensor_free(b);
 }
 
 Test(conv, without_bias)
 {
     /* Two inputs only: the W0 sums above, no bias. */
-    struct tensor *x = mk_f32(4, I64(1, 1, 3, 3), X3x3);
-    struct tensor *w = mk_f32(4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 3, 3), X3x3);
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
     struct node nd = {.name = "conv", .op_type = "Conv"};
     const struct tensor *ins[] = {x, w};
-    check_op(&op_conv, &nd, 13, ins, 2, 4, I64(1, 1, 2, 2), F32(37, 47, 67, 77), 1e-5f);
+    tu_check_op(&op_conv, &nd, 13, ins, 2, 4, I64(1, 1, 2, 2), F32(37, 47, 67, 77), 1e-5f);
     tensor_free(x), tensor_free(w);
 }
 
@@ -105,12 +60,12 @@ Test(conv, asymmetric_pads_and_strides)
      * W = [[1,2],[3,4]]:
      *   (0,0): 0+0+3*1+4*2 = 11    (0,1): 0+0+3*3+4*0 = 9
      *   (1,0): 4+10+21+32 = 67     (1,1): 6+0+27+0 = 33 */
-    struct tensor *x = mk_f32(4, I64(1, 1, 3, 3), X3x3);
-    struct tensor *w = mk_f32(4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 3, 3), X3x3);
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
     struct attr at[] = {A_INTS("pads", 1, 0, 0, 1), A_INTS("strides", 2, 2)};
     struct node nd = {.name = "conv", .op_type = "Conv", ATTRS(at)};
     const struct tensor *ins[] = {x, w};
-    check_op(&op_conv, &nd, 13, ins, 2, 4, I64(1, 1, 2, 2), F32(11, 9, 67, 33), 1e-5f);
+    tu_check_op(&op_conv, &nd, 13, ins, 2, 4, I64(1, 1, 2, 2), F32(11, 9, 67, 33), 1e-5f);
     tensor_free(x), tensor_free(w);
 }
 
@@ -122,12 +77,13 @@ Test(conv, dilations_per_dim)
     float xv[16];
     for (int i = 0; i < 16; i++)
         xv[i] = (float)i;
-    struct tensor *x = mk_f32(4, I64(1, 1, 4, 4), xv);
-    struct tensor *w = mk_f32(4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 4, 4), xv);
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
     struct attr at[] = {A_INTS("dilations", 2, 1)};
     struct node nd = {.name = "conv", .op_type = "Conv", ATTRS(at)};
     const struct tensor *ins[] = {x, w};
-    check_op(&op_conv, &nd, 13, ins, 2, 4, I64(1, 1, 2, 3), F32(62, 72, 82, 102, 112, 122), 1e-5f);
+    tu_check_op(&op_conv, &nd, 13, ins, 2, 4, I64(1, 1, 2, 3), F32(62, 72, 82, 102, 112, 122),
+                1e-5f);
     tensor_free(x), tensor_free(w);
 }
 
@@ -140,14 +96,14 @@ Test(conv, group_2)
      *   y2 = c2.[1,1] + c3.[-1,2] = 11 + (-7 + 16)  = 20,   + 0   = 20
      *   y3 = c2.[0,-1] + c3.[0,0] = -6              = -6,   + 1   = -5
      * (Ignoring group would make W's 2 channels disagree with C = 4.) */
-    struct tensor *x = mk_f32(4, I64(1, 4, 1, 2), F32(1, 2, 3, 4, 5, 6, 7, 8));
-    struct tensor *w =
-        mk_f32(4, I64(4, 2, 1, 2), F32(1, 0, 0, 1, 1, 1, 1, 1, 1, 1, -1, 2, 0, -1, 0, 0));
-    struct tensor *b = mk_f32(1, I64(4), F32(0.5f, 0, 0, 1));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 4, 1, 2), F32(1, 2, 3, 4, 5, 6, 7, 8));
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 4, I64(4, 2, 1, 2),
+                                 F32(1, 0, 0, 1, 1, 1, 1, 1, 1, 1, -1, 2, 0, -1, 0, 0));
+    struct tensor *b = tu_tensor(DTYPE_FLOAT, 1, I64(4), F32(0.5f, 0, 0, 1));
     struct attr at[] = {A_INT("group", 2)};
     struct node nd = {.name = "conv", .op_type = "Conv", ATTRS(at)};
     const struct tensor *ins[] = {x, w, b};
-    check_op(&op_conv, &nd, 13, ins, 3, 4, I64(1, 4, 1, 1), F32(5.5f, 10, 20, -5), 1e-5f);
+    tu_check_op(&op_conv, &nd, 13, ins, 3, 4, I64(1, 4, 1, 1), F32(5.5f, 10, 20, -5), 1e-5f);
     tensor_free(x), tensor_free(w), tensor_free(b);
 }
 
@@ -161,14 +117,14 @@ Test(conv, depthwise_group_equals_channels)
         xv[i] = (float)(i + 1);
         xv[9 + i] = 10.0f * (float)(i + 1);
     }
-    struct tensor *x = mk_f32(4, I64(1, 2, 3, 3), xv);
-    struct tensor *w = mk_f32(4, I64(2, 1, 2, 2), F32(1, 2, 3, 4, 0, 0, 0, 1));
-    struct tensor *b = mk_f32(1, I64(2), F32(1, -1));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 2, 3, 3), xv);
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 4, I64(2, 1, 2, 2), F32(1, 2, 3, 4, 0, 0, 0, 1));
+    struct tensor *b = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(1, -1));
     struct attr at[] = {A_INT("group", 2)};
     struct node nd = {.name = "dw", .op_type = "Conv", ATTRS(at)};
     const struct tensor *ins[] = {x, w, b};
-    check_op(&op_conv, &nd, 13, ins, 3, 4, I64(1, 2, 2, 2), F32(38, 48, 68, 78, 49, 59, 79, 89),
-             1e-5f);
+    tu_check_op(&op_conv, &nd, 13, ins, 3, 4, I64(1, 2, 2, 2), F32(38, 48, 68, 78, 49, 59, 79, 89),
+                1e-5f);
     tensor_free(x), tensor_free(w), tensor_free(b);
 }
 
@@ -182,14 +138,14 @@ Test(conv, depthwise_with_padding)
     float xv[18];
     for (int i = 0; i < 9; i++)
         xv[i] = xv[9 + i] = (float)(i + 1);
-    struct tensor *x = mk_f32(4, I64(1, 2, 3, 3), xv);
-    struct tensor *w =
-        mk_f32(4, I64(2, 1, 3, 3), F32(1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 2, 3, 3), xv);
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 4, I64(2, 1, 3, 3),
+                                 F32(1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0));
     struct attr at[] = {A_INT("group", 2), A_INTS("pads", 1, 1, 1, 1)};
     struct node nd = {.name = "dw", .op_type = "Conv", ATTRS(at)};
     const struct tensor *ins[] = {x, w};
-    check_op(&op_conv, &nd, 13, ins, 2, 4, I64(1, 2, 3, 3),
-             F32(12, 21, 16, 27, 45, 33, 24, 39, 28, 1, 2, 3, 4, 5, 6, 7, 8, 9), 1e-5f);
+    tu_check_op(&op_conv, &nd, 13, ins, 2, 4, I64(1, 2, 3, 3),
+                F32(12, 21, 16, 27, 45, 33, 24, 39, 28, 1, 2, 3, 4, 5, 6, 7, 8, 9), 1e-5f);
     tensor_free(x), tensor_free(w);
 }
 
@@ -207,12 +163,12 @@ Test(conv, pointwise_1x1_over_a_batch)
     }
     for (int i = 0; i < 12; i++)
         xv[12 + i] = -xv[i];
-    struct tensor *x = mk_f32(4, I64(2, 3, 2, 2), xv);
-    struct tensor *w = mk_f32(4, I64(2, 3, 1, 1), F32(1, 1, 1, 1, -1, 0.5f));
-    struct tensor *b = mk_f32(1, I64(2), F32(0, 1));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(2, 3, 2, 2), xv);
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 4, I64(2, 3, 1, 1), F32(1, 1, 1, 1, -1, 0.5f));
+    struct tensor *b = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(0, 1));
     struct node nd = {.name = "pw", .op_type = "Conv"};
     const struct tensor *ins[] = {x, w, b};
-    check_op(
+    tu_check_op(
         &op_conv, &nd, 13, ins, 3, 4, I64(2, 2, 2, 2),
         F32(111, 222, 333, 444, 42, 83, 124, 165, -111, -222, -333, -444, -40, -81, -122, -163),
         1e-4f);
@@ -223,12 +179,12 @@ Test(conv, one_dimensional)
 {
     /* X = [1,2,3,4,5], W = [1,0,-1], pads [1,1], strides 2: padded 0 1 2 3 4 5 0 (7), so
      * (7-3)/2+1 = 3 windows starting at 0, 2, 4: 0-2 = -2, 2-4 = -2, 4-0 = 4. */
-    struct tensor *x = mk_f32(3, I64(1, 1, 5), F32(1, 2, 3, 4, 5));
-    struct tensor *w = mk_f32(3, I64(1, 1, 3), F32(1, 0, -1));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 5), F32(1, 2, 3, 4, 5));
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 3), F32(1, 0, -1));
     struct attr at[] = {A_INTS("pads", 1, 1), A_INTS("strides", 2)};
     struct node nd = {.name = "c1d", .op_type = "Conv", ATTRS(at)};
     const struct tensor *ins[] = {x, w};
-    check_op(&op_conv, &nd, 13, ins, 2, 3, I64(1, 1, 3), F32(-2, -2, 4), 1e-5f);
+    tu_check_op(&op_conv, &nd, 13, ins, 2, 3, I64(1, 1, 3), F32(-2, -2, 4), 1e-5f);
     tensor_free(x), tensor_free(w);
 }
 
@@ -238,13 +194,13 @@ Test(conv, auto_pad_same_upper_puts_the_odd_pad_at_the_end)
      * end (bottom/right) by SAME_UPPER. Padded image = X3x3 with a zero row below and a zero
      * column right; with W = [[1,2],[3,4]]:
      *   37 47 3+18=21 / 67 77 6+27=33 / 7+16=23 8+18=26 9 */
-    struct tensor *x = mk_f32(4, I64(1, 1, 3, 3), X3x3);
-    struct tensor *w = mk_f32(4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 3, 3), X3x3);
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
     struct attr at[] = {A_STR("auto_pad", "SAME_UPPER")};
     struct node nd = {.name = "conv", .op_type = "Conv", ATTRS(at)};
     const struct tensor *ins[] = {x, w};
-    check_op(&op_conv, &nd, 13, ins, 2, 4, I64(1, 1, 3, 3), F32(37, 47, 21, 67, 77, 33, 23, 26, 9),
-             1e-5f);
+    tu_check_op(&op_conv, &nd, 13, ins, 2, 4, I64(1, 1, 3, 3),
+                F32(37, 47, 21, 67, 77, 33, 23, 26, 9), 1e-5f);
     tensor_free(x), tensor_free(w);
 }
 
@@ -254,13 +210,13 @@ Test(conv, auto_pad_same_lower_puts_the_odd_pad_at_the_begin)
      *   (0,0): 4*1 = 4          (0,1): 3*1+4*2 = 11     (0,2): 3*2+4*3 = 18
      *   (1,0): 2*1+4*4 = 18     (1,1): 37               (1,2): 47
      *   (2,0): 2*4+4*7 = 36     (2,1): 67               (2,2): 77 */
-    struct tensor *x = mk_f32(4, I64(1, 1, 3, 3), X3x3);
-    struct tensor *w = mk_f32(4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 3, 3), X3x3);
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
     struct attr at[] = {A_STR("auto_pad", "SAME_LOWER")};
     struct node nd = {.name = "conv", .op_type = "Conv", ATTRS(at)};
     const struct tensor *ins[] = {x, w};
-    check_op(&op_conv, &nd, 13, ins, 2, 4, I64(1, 1, 3, 3), F32(4, 11, 18, 18, 37, 47, 36, 67, 77),
-             1e-5f);
+    tu_check_op(&op_conv, &nd, 13, ins, 2, 4, I64(1, 1, 3, 3),
+                F32(4, 11, 18, 18, 37, 47, 36, 67, 77), 1e-5f);
     tensor_free(x), tensor_free(w);
 }
 
@@ -269,38 +225,38 @@ Test(conv, auto_pad_same_with_stride_2_in_1d)
     /* X = 1..5, W = [1,10], stride 2: output ceil(5/2) = 3, total pad (3-1)*2+2-5 = 1.
      * SAME_UPPER (pad end): windows (1,2) (3,4) (5,0): 21, 43, 5.
      * SAME_LOWER (pad begin): windows (0,1) (2,3) (4,5): 10, 32, 54. */
-    struct tensor *x = mk_f32(3, I64(1, 1, 5), F32(1, 2, 3, 4, 5));
-    struct tensor *w = mk_f32(3, I64(1, 1, 2), F32(1, 10));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 5), F32(1, 2, 3, 4, 5));
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 2), F32(1, 10));
     const struct tensor *ins[] = {x, w};
     struct attr up[] = {A_STR("auto_pad", "SAME_UPPER"), A_INTS("strides", 2)};
     struct node nu = {.name = "up", .op_type = "Conv", ATTRS(up)};
-    check_op(&op_conv, &nu, 13, ins, 2, 3, I64(1, 1, 3), F32(21, 43, 5), 1e-5f);
+    tu_check_op(&op_conv, &nu, 13, ins, 2, 3, I64(1, 1, 3), F32(21, 43, 5), 1e-5f);
     struct attr lo[] = {A_STR("auto_pad", "SAME_LOWER"), A_INTS("strides", 2)};
     struct node nl = {.name = "lo", .op_type = "Conv", ATTRS(lo)};
-    check_op(&op_conv, &nl, 13, ins, 2, 3, I64(1, 1, 3), F32(10, 32, 54), 1e-5f);
+    tu_check_op(&op_conv, &nl, 13, ins, 2, 3, I64(1, 1, 3), F32(10, 32, 54), 1e-5f);
     tensor_free(x), tensor_free(w);
 }
 
 Test(conv, auto_pad_valid_ignores_pads)
 {
     /* VALID: no padding at all, whatever the pads attribute says: the 2x2 basic result. */
-    struct tensor *x = mk_f32(4, I64(1, 1, 3, 3), X3x3);
-    struct tensor *w = mk_f32(4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 3, 3), X3x3);
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
     struct attr at[] = {A_STR("auto_pad", "VALID")};
     struct node nd = {.name = "conv", .op_type = "Conv", ATTRS(at)};
     const struct tensor *ins[] = {x, w};
-    check_op(&op_conv, &nd, 13, ins, 2, 4, I64(1, 1, 2, 2), F32(37, 47, 67, 77), 1e-5f);
+    tu_check_op(&op_conv, &nd, 13, ins, 2, 4, I64(1, 1, 2, 2), F32(37, 47, 67, 77), 1e-5f);
     tensor_free(x), tensor_free(w);
 }
 
 Test(conv, matching_kernel_shape_is_accepted)
 {
-    struct tensor *x = mk_f32(4, I64(1, 1, 3, 3), X3x3);
-    struct tensor *w = mk_f32(4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 3, 3), X3x3);
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
     struct attr at[] = {A_INTS("kernel_shape", 2, 2)};
     struct node nd = {.name = "conv", .op_type = "Conv", ATTRS(at)};
     const struct tensor *ins[] = {x, w};
-    check_op(&op_conv, &nd, 13, ins, 2, 4, I64(1, 1, 2, 2), F32(37, 47, 67, 77), 1e-5f);
+    tu_check_op(&op_conv, &nd, 13, ins, 2, 4, I64(1, 1, 2, 2), F32(37, 47, 67, 77), 1e-5f);
     tensor_free(x), tensor_free(w);
 }
 
@@ -308,12 +264,12 @@ Test(conv, padding_makes_room_for_a_kernel_larger_than_the_input)
 {
     /* 2x2 input [[1,2],[3,4]], 3x3 all-ones kernel, pads 1: padded 4x4, 2x2 outputs whose
      * windows each cover the whole input: 1+2+3+4 = 10. */
-    struct tensor *x = mk_f32(4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
-    struct tensor *w = mk_f32(4, I64(1, 1, 3, 3), F32(1, 1, 1, 1, 1, 1, 1, 1, 1));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 3, 3), F32(1, 1, 1, 1, 1, 1, 1, 1, 1));
     struct attr at[] = {A_INTS("pads", 1, 1, 1, 1)};
     struct node nd = {.name = "conv", .op_type = "Conv", ATTRS(at)};
     const struct tensor *ins[] = {x, w};
-    check_op(&op_conv, &nd, 13, ins, 2, 4, I64(1, 1, 2, 2), F32(10, 10, 10, 10), 1e-5f);
+    tu_check_op(&op_conv, &nd, 13, ins, 2, 4, I64(1, 1, 2, 2), F32(10, 10, 10, 10), 1e-5f);
     tensor_free(x), tensor_free(w);
 }
 
@@ -435,13 +391,15 @@ static void run_random_case(const struct conv_case *cc, uint32_t seed)
     /* ONNX pads are [begin..., end...]: copy them in that order (cc->pads already is). */
     struct node nd = {
         .name = "rconv", .op_type = "Conv", .n_attrs = cc->kernel_shape_attr ? 5 : 4, .attrs = at};
-    struct tensor *x = mk_f32(rank, xd, xv), *w = mk_f32(rank, wd, wv);
-    struct tensor *b = mk_f32(1, I64(cc->m), bv), *want = mk_f32(rank, yd, yv);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, rank, xd, xv),
+                  *w = tu_tensor(DTYPE_FLOAT, rank, wd, wv);
+    struct tensor *b = tu_tensor(DTYPE_FLOAT, 1, I64(cc->m), bv),
+                  *want = tu_tensor(DTYPE_FLOAT, rank, yd, yv);
     const struct tensor *ins[] = {x, w, b};
     struct tensor *y;
     struct err err;
-    cr_assert_eq(run1(&op_conv, &nd, 13, ins, cc->bias ? 3 : 2, &y, &err), 0, "seed %u: %s", seed,
-                 err.msg);
+    cr_assert_eq(tu_run1(&op_conv, &nd, 13, ins, cc->bias ? 3 : 2, &y, &err), 0, "seed %u: %s",
+                 seed, err.msg);
     struct tu_compare cmp = tu_compare(y, want, 1e-4, 1e-4);
     cr_expect(cmp.ok, "seed %u (nsp %d, group %lld): %s", seed, nsp, (long long)cc->group, cmp.why);
     tensor_free(x), tensor_free(w), tensor_free(b), tensor_free(want), tensor_free(y);
@@ -670,39 +628,146 @@ Test(conv, sparse_weights_match_a_naive_reference_on_every_path)
 {
     static const struct conv_case cases[] = {
         /* Batched (4 outputs per image), 3x3 with pads: dead taps packed out. */
-        {.nsp = 2, .n = 5, .c = 6, .m = 9, .group = 1, .in = {2, 2}, .k = {3, 3},
-         .stride = {1, 1}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .zeros = 0.8f},
+        {.nsp = 2,
+         .n = 5,
+         .c = 6,
+         .m = 9,
+         .group = 1,
+         .in = {2, 2},
+         .k = {3, 3},
+         .stride = {1, 1},
+         .dil = {1, 1},
+         .pads = {1, 1, 1, 1},
+         .bias = true,
+         .zeros = 0.8f},
         /* Batched 1x1 with two groups. */
-        {.nsp = 2, .n = 3, .c = 8, .m = 12, .group = 2, .in = {3, 3}, .k = {1, 1},
-         .stride = {1, 1}, .dil = {1, 1}, .pads = {0, 0, 0, 0}, .bias = true, .zeros = 0.85f},
+        {.nsp = 2,
+         .n = 3,
+         .c = 8,
+         .m = 12,
+         .group = 2,
+         .in = {3, 3},
+         .k = {1, 1},
+         .stride = {1, 1},
+         .dil = {1, 1},
+         .pads = {0, 0, 0, 0},
+         .bias = true,
+         .zeros = 0.85f},
         /* One position per image (a 1x1 plane): the images as the rows of a sparse
          * product, for a 1x1 kernel and for a 3x3 one whose centre alone is live. */
-        {.nsp = 2, .n = 37, .c = 24, .m = 10, .group = 1, .in = {1, 1}, .k = {1, 1},
-         .stride = {1, 1}, .dil = {1, 1}, .pads = {0, 0, 0, 0}, .bias = true, .zeros = 0.8f},
-        {.nsp = 2, .n = 6, .c = 9, .m = 12, .group = 1, .in = {1, 1}, .k = {3, 3},
-         .stride = {1, 1}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .zeros = 0.8f},
+        {.nsp = 2,
+         .n = 37,
+         .c = 24,
+         .m = 10,
+         .group = 1,
+         .in = {1, 1},
+         .k = {1, 1},
+         .stride = {1, 1},
+         .dil = {1, 1},
+         .pads = {0, 0, 0, 0},
+         .bias = true,
+         .zeros = 0.8f},
+        {.nsp = 2,
+         .n = 6,
+         .c = 9,
+         .m = 12,
+         .group = 1,
+         .in = {1, 1},
+         .k = {3, 3},
+         .stride = {1, 1},
+         .dil = {1, 1},
+         .pads = {1, 1, 1, 1},
+         .zeros = 0.8f},
         /* Pointwise over 81 positions (past the batched limit), no bias. */
-        {.nsp = 2, .n = 2, .c = 7, .m = 10, .group = 1, .in = {9, 9}, .k = {1, 1},
-         .stride = {1, 1}, .dil = {1, 1}, .pads = {0, 0, 0, 0}, .zeros = 0.9f},
+        {.nsp = 2,
+         .n = 2,
+         .c = 7,
+         .m = 10,
+         .group = 1,
+         .in = {9, 9},
+         .k = {1, 1},
+         .stride = {1, 1},
+         .dil = {1, 1},
+         .pads = {0, 0, 0, 0},
+         .zeros = 0.9f},
         /* Stride 1 over a 10x11 plane (the padded-image views), dilated, two groups. */
-        {.nsp = 2, .n = 2, .c = 4, .m = 10, .group = 2, .in = {10, 11}, .k = {3, 3},
-         .stride = {1, 1}, .dil = {1, 2}, .pads = {1, 2, 1, 2}, .bias = true, .zeros = 0.75f},
+        {.nsp = 2,
+         .n = 2,
+         .c = 4,
+         .m = 10,
+         .group = 2,
+         .in = {10, 11},
+         .k = {3, 3},
+         .stride = {1, 1},
+         .dil = {1, 2},
+         .pads = {1, 2, 1, 2},
+         .bias = true,
+         .zeros = 0.75f},
         /* Stride 2 over 17x17 (one image's column matrix), asymmetric pads. */
-        {.nsp = 2, .n = 2, .c = 3, .m = 11, .group = 1, .in = {17, 17}, .k = {3, 3},
-         .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 0, 1, 0}, .bias = true, .zeros = 0.8f},
+        {.nsp = 2,
+         .n = 2,
+         .c = 3,
+         .m = 11,
+         .group = 1,
+         .in = {17, 17},
+         .k = {3, 3},
+         .stride = {2, 2},
+         .dil = {1, 1},
+         .pads = {1, 0, 1, 0},
+         .bias = true,
+         .zeros = 0.8f},
         /* 1-D, 100 positions, stride 1. */
-        {.nsp = 1, .n = 3, .c = 5, .m = 6, .group = 1, .in = {100}, .k = {5}, .stride = {1},
-         .dil = {1}, .pads = {2, 2}, .bias = true, .zeros = 0.9f},
+        {.nsp = 1,
+         .n = 3,
+         .c = 5,
+         .m = 6,
+         .group = 1,
+         .in = {100},
+         .k = {5},
+         .stride = {1},
+         .dil = {1},
+         .pads = {2, 2},
+         .bias = true,
+         .zeros = 0.9f},
         /* Depthwise, 20 channels (two blocks of 8 and a tail), stride 2: no sparse kernel,
          * the channels-last one over mostly-zero weights. */
-        {.nsp = 2, .n = 3, .c = 20, .m = 20, .group = 20, .in = {7, 7}, .k = {3, 3},
-         .stride = {2, 2}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .zeros = 0.85f},
+        {.nsp = 2,
+         .n = 3,
+         .c = 20,
+         .m = 20,
+         .group = 20,
+         .in = {7, 7},
+         .k = {3, 3},
+         .stride = {2, 2},
+         .dil = {1, 1},
+         .pads = {1, 1, 1, 1},
+         .bias = true,
+         .zeros = 0.85f},
         /* Depthwise 5x5, stride 1, 9x9 planes, no bias. */
-        {.nsp = 2, .n = 2, .c = 16, .m = 16, .group = 16, .in = {9, 9}, .k = {5, 5},
-         .stride = {1, 1}, .dil = {1, 1}, .pads = {2, 2, 2, 2}, .zeros = 0.75f},
+        {.nsp = 2,
+         .n = 2,
+         .c = 16,
+         .m = 16,
+         .group = 16,
+         .in = {9, 9},
+         .k = {5, 5},
+         .stride = {1, 1},
+         .dil = {1, 1},
+         .pads = {2, 2, 2, 2},
+         .zeros = 0.75f},
         /* Every weight zero: the bias alone, on the padded-image path. */
-        {.nsp = 2, .n = 2, .c = 2, .m = 5, .group = 1, .in = {12, 12}, .k = {3, 3},
-         .stride = {1, 1}, .dil = {1, 1}, .pads = {1, 1, 1, 1}, .bias = true, .zeros = 1.0f},
+        {.nsp = 2,
+         .n = 2,
+         .c = 2,
+         .m = 5,
+         .group = 1,
+         .in = {12, 12},
+         .k = {3, 3},
+         .stride = {1, 1},
+         .dil = {1, 1},
+         .pads = {1, 1, 1, 1},
+         .bias = true,
+         .zeros = 1.0f},
     };
     setenv("PRUNESCOPE_SPARSE", "always", 1);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -720,13 +785,13 @@ Test(conv, sparse_weights_match_a_naive_reference_on_every_path)
 Test(conv, refuses_weight_channels_not_matching_c_over_group)
 {
     /* C = 4, group = 2 needs W[:, 2]; W has 4. */
-    struct tensor *x = mk_f32(4, I64(1, 4, 3, 3), NULL);
-    struct tensor *w = mk_f32(4, I64(2, 4, 2, 2), NULL);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 4, 3, 3), NULL);
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 4, I64(2, 4, 2, 2), NULL);
     struct attr at[] = {A_INT("group", 2)};
     struct node nd = {.name = "conv_g", .op_type = "Conv", ATTRS(at)};
     const struct tensor *ins[] = {x, w};
     struct err err;
-    check_fails(&op_conv, &nd, 13, ins, 2, ERR_FAILED, &err);
+    tu_check_fails(&op_conv, &nd, 13, ins, 2, ERR_FAILED, &err);
     tu_expect_error(&err, "conv_g", "[2,4,2,2]");
     tu_expect_error(&err, "group = 2", "needs 2");
     tensor_free(x), tensor_free(w);
@@ -735,25 +800,25 @@ Test(conv, refuses_weight_channels_not_matching_c_over_group)
 Test(conv, refuses_weight_channels_not_matching_c)
 {
     /* group 1: C = 3 but W has 2 input channels. */
-    struct tensor *x = mk_f32(4, I64(1, 3, 3, 3), NULL);
-    struct tensor *w = mk_f32(4, I64(1, 2, 2, 2), NULL);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 3, 3, 3), NULL);
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 4, I64(1, 2, 2, 2), NULL);
     struct node nd = {.name = "conv_c", .op_type = "Conv"};
     const struct tensor *ins[] = {x, w};
     struct err err;
-    check_fails(&op_conv, &nd, 13, ins, 2, ERR_FAILED, &err);
+    tu_check_fails(&op_conv, &nd, 13, ins, 2, ERR_FAILED, &err);
     tu_expect_error(&err, "conv_c", "needs 3");
     tensor_free(x), tensor_free(w);
 }
 
 Test(conv, refuses_a_bias_of_the_wrong_length)
 {
-    struct tensor *x = mk_f32(4, I64(1, 1, 3, 3), NULL);
-    struct tensor *w = mk_f32(4, I64(2, 1, 2, 2), NULL);
-    struct tensor *b = mk_f32(1, I64(3), NULL);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 3, 3), NULL);
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 4, I64(2, 1, 2, 2), NULL);
+    struct tensor *b = tu_tensor(DTYPE_FLOAT, 1, I64(3), NULL);
     struct node nd = {.name = "conv_b", .op_type = "Conv"};
     const struct tensor *ins[] = {x, w, b};
     struct err err;
-    check_fails(&op_conv, &nd, 13, ins, 3, ERR_FAILED, &err);
+    tu_check_fails(&op_conv, &nd, 13, ins, 3, ERR_FAILED, &err);
     tu_expect_error(&err, "conv_b", "bias");
     tu_expect_error(&err, "[3]", "[2]");
     tensor_free(x), tensor_free(w), tensor_free(b);
@@ -761,13 +826,13 @@ Test(conv, refuses_a_bias_of_the_wrong_length)
 
 Test(conv, refuses_kernel_shape_disagreeing_with_the_weight)
 {
-    struct tensor *x = mk_f32(4, I64(1, 1, 4, 4), NULL);
-    struct tensor *w = mk_f32(4, I64(1, 1, 2, 2), NULL);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 4, 4), NULL);
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 2, 2), NULL);
     struct attr at[] = {A_INTS("kernel_shape", 2, 3)};
     struct node nd = {.name = "conv_k", .op_type = "Conv", ATTRS(at)};
     const struct tensor *ins[] = {x, w};
     struct err err;
-    check_fails(&op_conv, &nd, 13, ins, 2, ERR_FAILED, &err);
+    tu_check_fails(&op_conv, &nd, 13, ins, 2, ERR_FAILED, &err);
     tu_expect_error(&err, "conv_k", "kernel_shape");
     tu_expect_error(&err, "[1,1,2,2]", NULL);
     tensor_free(x), tensor_free(w);
@@ -776,12 +841,12 @@ Test(conv, refuses_kernel_shape_disagreeing_with_the_weight)
 Test(conv, refuses_a_window_larger_than_the_padded_input)
 {
     /* 3x3 kernel on 2x2 without pads (with pads 1 it fits: see above). */
-    struct tensor *x = mk_f32(4, I64(1, 1, 2, 2), NULL);
-    struct tensor *w = mk_f32(4, I64(1, 1, 3, 3), NULL);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 2, 2), NULL);
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 3, 3), NULL);
     struct node nd = {.name = "conv_big", .op_type = "Conv"};
     const struct tensor *ins[] = {x, w};
     struct err err;
-    check_fails(&op_conv, &nd, 13, ins, 2, ERR_FAILED, &err);
+    tu_check_fails(&op_conv, &nd, 13, ins, 2, ERR_FAILED, &err);
     tu_expect_error(&err, "conv_big", "larger than the padded input");
     tensor_free(x), tensor_free(w);
 }
@@ -789,13 +854,13 @@ Test(conv, refuses_a_window_larger_than_the_padded_input)
 Test(conv, refuses_a_dilated_window_larger_than_the_input)
 {
     /* Kernel 2 with dilation 4 spans 5 > 4. */
-    struct tensor *x = mk_f32(3, I64(1, 1, 4), NULL);
-    struct tensor *w = mk_f32(3, I64(1, 1, 2), NULL);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 4), NULL);
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 2), NULL);
     struct attr at[] = {A_INTS("dilations", 4)};
     struct node nd = {.name = "conv_dil", .op_type = "Conv", ATTRS(at)};
     const struct tensor *ins[] = {x, w};
     struct err err;
-    check_fails(&op_conv, &nd, 13, ins, 2, ERR_FAILED, &err);
+    tu_check_fails(&op_conv, &nd, 13, ins, 2, ERR_FAILED, &err);
     tu_expect_error(&err, "conv_dil", "larger than the padded input");
     tensor_free(x), tensor_free(w);
 }
@@ -815,23 +880,24 @@ Test(maxpool, plain_2x2_stride_2)
     for (int i = 0; i < 16; i++)
         xv[i] = -(float)(i + 1);
     memcpy(xv + 16, F32(3, -1, 4, 1, -5, 9, -2, 6, 5, 3, -5, 8, -9, 7, 9, -3), 16 * sizeof(float));
-    struct tensor *x = mk_f32(4, I64(1, 2, 4, 4), xv);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 2, 4, 4), xv);
     struct attr at[] = {A_INTS("kernel_shape", 2, 2), A_INTS("strides", 2, 2)};
     struct node nd = {.name = "mp", .op_type = "MaxPool", ATTRS(at)};
     const struct tensor *ins[] = {x};
-    check_op(&op_maxpool, &nd, 12, ins, 1, 4, I64(1, 2, 2, 2), F32(-1, -3, -9, -11, 9, 6, 7, 9), 0);
+    tu_check_op(&op_maxpool, &nd, 12, ins, 1, 4, I64(1, 2, 2, 2), F32(-1, -3, -9, -11, 9, 6, 7, 9),
+                0);
     tensor_free(x);
 }
 
 Test(maxpool, plain_2x2_drops_an_odd_last_row_and_column)
 {
     /* 3x5 -> floor: 1x2; the last row and column are never read (they hold 100). */
-    struct tensor *x =
-        mk_f32(4, I64(1, 1, 3, 5), F32(1, 2, 3, 4, 100, 5, 0, 0, 7, 100, 100, 100, 100, 100, 100));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 3, 5),
+                                 F32(1, 2, 3, 4, 100, 5, 0, 0, 7, 100, 100, 100, 100, 100, 100));
     struct attr at[] = {A_INTS("kernel_shape", 2, 2), A_INTS("strides", 2, 2)};
     struct node nd = {.name = "mp", .op_type = "MaxPool", ATTRS(at)};
     const struct tensor *ins[] = {x};
-    check_op(&op_maxpool, &nd, 12, ins, 1, 4, I64(1, 1, 1, 2), F32(5, 7), 0);
+    tu_check_op(&op_maxpool, &nd, 12, ins, 1, 4, I64(1, 1, 1, 2), F32(5, 7), 0);
     tensor_free(x);
 }
 
@@ -843,12 +909,12 @@ Test(maxpool, kernel_3_stride_1_pads_1_ignores_the_padding)
     float xv[9];
     for (int i = 0; i < 9; i++)
         xv[i] = -(float)(i + 1);
-    struct tensor *x = mk_f32(4, I64(1, 1, 3, 3), xv);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 3, 3), xv);
     struct attr at[] = {A_INTS("kernel_shape", 3, 3), A_INTS("pads", 1, 1, 1, 1)};
     struct node nd = {.name = "mp", .op_type = "MaxPool", ATTRS(at)};
     const struct tensor *ins[] = {x};
-    check_op(&op_maxpool, &nd, 12, ins, 1, 4, I64(1, 1, 3, 3),
-             F32(-1, -1, -2, -1, -1, -2, -4, -4, -5), 0);
+    tu_check_op(&op_maxpool, &nd, 12, ins, 1, 4, I64(1, 1, 3, 3),
+                F32(-1, -1, -2, -1, -1, -2, -4, -4, -5), 0);
     tensor_free(x);
 }
 
@@ -861,15 +927,15 @@ Test(maxpool, ceil_mode_adds_a_partial_window)
     float xv[16];
     for (int i = 0; i < 16; i++)
         xv[i] = (float)i;
-    struct tensor *x = mk_f32(4, I64(1, 1, 4, 4), xv);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 4, 4), xv);
     const struct tensor *ins[] = {x};
     struct attr fl[] = {A_INTS("kernel_shape", 3, 3), A_INTS("strides", 2, 2)};
     struct node nf = {.name = "mp", .op_type = "MaxPool", ATTRS(fl)};
-    check_op(&op_maxpool, &nf, 12, ins, 1, 4, I64(1, 1, 1, 1), F32(10), 0);
+    tu_check_op(&op_maxpool, &nf, 12, ins, 1, 4, I64(1, 1, 1, 1), F32(10), 0);
     struct attr ce[] = {A_INTS("kernel_shape", 3, 3), A_INTS("strides", 2, 2),
                         A_INT("ceil_mode", 1)};
     struct node nc = {.name = "mp", .op_type = "MaxPool", ATTRS(ce)};
-    check_op(&op_maxpool, &nc, 12, ins, 1, 4, I64(1, 1, 2, 2), F32(10, 11, 14, 15), 0);
+    tu_check_op(&op_maxpool, &nc, 12, ins, 1, 4, I64(1, 1, 2, 2), F32(10, 11, 14, 15), 0);
     tensor_free(x);
 }
 
@@ -887,12 +953,12 @@ Test(maxpool, ceil_mode_drops_a_window_starting_in_the_end_padding)
     float xv[16];
     for (int i = 0; i < 16; i++)
         xv[i] = (float)i;
-    struct tensor *x = mk_f32(4, I64(1, 1, 4, 4), xv);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 4, 4), xv);
     struct attr at[] = {A_INTS("kernel_shape", 3, 3), A_INTS("strides", 2, 2),
                         A_INTS("pads", 0, 0, 0, 2), A_INT("ceil_mode", 1)};
     struct node nd = {.name = "mp", .op_type = "MaxPool", ATTRS(at)};
     const struct tensor *ins[] = {x};
-    check_op(&op_maxpool, &nd, 12, ins, 1, 4, I64(1, 1, 2, 2), F32(10, 11, 14, 15), 0);
+    tu_check_op(&op_maxpool, &nd, 12, ins, 1, 4, I64(1, 1, 2, 2), F32(10, 11, 14, 15), 0);
     tensor_free(x);
 }
 
@@ -902,34 +968,35 @@ Test(maxpool, ceil_mode_drops_a_window_starting_past_the_input_in_1d)
      * 3 outputs, but the third starts at 6 (padded) = input index 5 >= 4: dropped.
      * Windows over padded [-inf,1,8,3,5,-inf]: starts 0 and 3: max(-inf,1) = 1,
      * max(3,5) = 5. */
-    struct tensor *x = mk_f32(3, I64(1, 1, 4), F32(1, 8, 3, 5));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 4), F32(1, 8, 3, 5));
     struct attr at[] = {A_INTS("kernel_shape", 2), A_INTS("strides", 3), A_INTS("pads", 1, 1),
                         A_INT("ceil_mode", 1)};
     struct node nd = {.name = "mp", .op_type = "MaxPool", ATTRS(at)};
     const struct tensor *ins[] = {x};
-    check_op(&op_maxpool, &nd, 12, ins, 1, 3, I64(1, 1, 2), F32(1, 5), 0);
+    tu_check_op(&op_maxpool, &nd, 12, ins, 1, 3, I64(1, 1, 2), F32(1, 5), 0);
     tensor_free(x);
 }
 
 Test(maxpool, nan_propagates_on_the_2x2_path)
 {
     /* Blocks: {NaN,1,0,0} -> NaN (NaN first), {2,3,6,7} -> 7, {4,5,8,NaN} -> NaN (last). */
-    struct tensor *x = mk_f32(4, I64(1, 1, 2, 6), F32(NAN, 1, 2, 3, 4, 5, 0, 0, 6, 7, 8, NAN));
+    struct tensor *x =
+        tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 2, 6), F32(NAN, 1, 2, 3, 4, 5, 0, 0, 6, 7, 8, NAN));
     struct attr at[] = {A_INTS("kernel_shape", 2, 2), A_INTS("strides", 2, 2)};
     struct node nd = {.name = "mp", .op_type = "MaxPool", ATTRS(at)};
     const struct tensor *ins[] = {x};
-    check_op(&op_maxpool, &nd, 12, ins, 1, 4, I64(1, 1, 1, 3), F32(NAN, 7, NAN), 0);
+    tu_check_op(&op_maxpool, &nd, 12, ins, 1, 4, I64(1, 1, 1, 3), F32(NAN, 7, NAN), 0);
     tensor_free(x);
 }
 
 Test(maxpool, nan_propagates_on_the_general_path)
 {
     /* 1-D kernel 2 stride 1 over [1, NaN, 3, 2]: (1,NaN) NaN, (NaN,3) NaN, (3,2) 3. */
-    struct tensor *x = mk_f32(3, I64(1, 1, 4), F32(1, NAN, 3, 2));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 4), F32(1, NAN, 3, 2));
     struct attr at[] = {A_INTS("kernel_shape", 2)};
     struct node nd = {.name = "mp", .op_type = "MaxPool", ATTRS(at)};
     const struct tensor *ins[] = {x};
-    check_op(&op_maxpool, &nd, 12, ins, 1, 3, I64(1, 1, 3), F32(NAN, NAN, 3), 0);
+    tu_check_op(&op_maxpool, &nd, 12, ins, 1, 3, I64(1, 1, 3), F32(NAN, NAN, 3), 0);
     tensor_free(x);
 }
 
@@ -937,11 +1004,11 @@ Test(maxpool, one_dimensional_with_pad_and_stride)
 {
     /* [1,5,2,4,3,0], kernel 3, stride 2, pads [1,0]: padded [-inf,1,5,2,4,3,0] (7),
      * (7-3)/2+1 = 3 windows at 0,2,4: max(-inf,1,5) = 5, max(5,2,4) = 5, max(4,3,0) = 4. */
-    struct tensor *x = mk_f32(3, I64(1, 1, 6), F32(1, 5, 2, 4, 3, 0));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 6), F32(1, 5, 2, 4, 3, 0));
     struct attr at[] = {A_INTS("kernel_shape", 3), A_INTS("strides", 2), A_INTS("pads", 1, 0)};
     struct node nd = {.name = "mp", .op_type = "MaxPool", ATTRS(at)};
     const struct tensor *ins[] = {x};
-    check_op(&op_maxpool, &nd, 12, ins, 1, 3, I64(1, 1, 3), F32(5, 5, 4), 0);
+    tu_check_op(&op_maxpool, &nd, 12, ins, 1, 3, I64(1, 1, 3), F32(5, 5, 4), 0);
     tensor_free(x);
 }
 
@@ -950,22 +1017,23 @@ Test(maxpool, three_dimensional)
     /* X [1,1,2,2,3]: depth 0 = [[1,3,2],[3,4,8]], depth 1 = [[7,0,5],[6,2,1]]; kernel
      * [2,1,2] -> output [1,1,1,2,2]: max over both depths and 2 adjacent columns:
      *   h0: {1,3,7,0} = 7, {3,2,0,5} = 5;  h1: {3,4,6,2} = 6, {4,8,2,1} = 8. */
-    struct tensor *x = mk_f32(5, I64(1, 1, 2, 2, 3), F32(1, 3, 2, 3, 4, 8, 7, 0, 5, 6, 2, 1));
+    struct tensor *x =
+        tu_tensor(DTYPE_FLOAT, 5, I64(1, 1, 2, 2, 3), F32(1, 3, 2, 3, 4, 8, 7, 0, 5, 6, 2, 1));
     struct attr at[] = {A_INTS("kernel_shape", 2, 1, 2)};
     struct node nd = {.name = "mp3", .op_type = "MaxPool", ATTRS(at)};
     const struct tensor *ins[] = {x};
-    check_op(&op_maxpool, &nd, 12, ins, 1, 5, I64(1, 1, 1, 2, 2), F32(7, 5, 6, 8), 0);
+    tu_check_op(&op_maxpool, &nd, 12, ins, 1, 5, I64(1, 1, 1, 2, 2), F32(7, 5, 6, 8), 0);
     tensor_free(x);
 }
 
 Test(maxpool, dilations)
 {
     /* [1,5,2,4,3], kernel 2, dilation 2: pairs (x0,x2) (x1,x3) (x2,x4) = 2, 5, 3. */
-    struct tensor *x = mk_f32(3, I64(1, 1, 5), F32(1, 5, 2, 4, 3));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 5), F32(1, 5, 2, 4, 3));
     struct attr at[] = {A_INTS("kernel_shape", 2), A_INTS("dilations", 2)};
     struct node nd = {.name = "mp", .op_type = "MaxPool", ATTRS(at)};
     const struct tensor *ins[] = {x};
-    check_op(&op_maxpool, &nd, 12, ins, 1, 3, I64(1, 1, 3), F32(2, 5, 3), 0);
+    tu_check_op(&op_maxpool, &nd, 12, ins, 1, 3, I64(1, 1, 3), F32(2, 5, 3), 0);
     tensor_free(x);
 }
 
@@ -976,17 +1044,17 @@ Test(maxpool, dilations_in_2d)
     float xv[16];
     for (int i = 0; i < 16; i++)
         xv[i] = (float)i;
-    struct tensor *x = mk_f32(4, I64(1, 1, 4, 4), xv);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 4, 4), xv);
     struct attr at[] = {A_INTS("kernel_shape", 2, 2), A_INTS("dilations", 2, 2)};
     struct node nd = {.name = "mp", .op_type = "MaxPool", ATTRS(at)};
     const struct tensor *ins[] = {x};
-    check_op(&op_maxpool, &nd, 12, ins, 1, 4, I64(1, 1, 2, 2), F32(10, 11, 14, 15), 0);
+    tu_check_op(&op_maxpool, &nd, 12, ins, 1, 4, I64(1, 1, 2, 2), F32(10, 11, 14, 15), 0);
     tensor_free(x);
 }
 
 Test(maxpool, refuses_the_indices_output_as_unsupported)
 {
-    struct tensor *x = mk_f32(4, I64(1, 1, 4, 4), NULL);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 4, 4), NULL);
     struct attr at[] = {A_INTS("kernel_shape", 2, 2), A_INTS("strides", 2, 2)};
     struct node nd = {.name = "mp_idx", .op_type = "MaxPool", ATTRS(at)};
     const struct tensor *ins[] = {x};
@@ -1002,11 +1070,11 @@ Test(maxpool, refuses_the_indices_output_as_unsupported)
 
 Test(maxpool, refuses_a_missing_kernel_shape)
 {
-    struct tensor *x = mk_f32(4, I64(1, 1, 4, 4), NULL);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 4, 4), NULL);
     struct node nd = {.name = "mp_nok", .op_type = "MaxPool"};
     const struct tensor *ins[] = {x};
     struct err err;
-    check_fails(&op_maxpool, &nd, 12, ins, 1, ERR_FAILED, &err);
+    tu_check_fails(&op_maxpool, &nd, 12, ins, 1, ERR_FAILED, &err);
     tu_expect_error(&err, "mp_nok", "kernel_shape");
     tensor_free(x);
 }
@@ -1019,24 +1087,24 @@ Test(averagepool, count_include_pad_0_divides_by_the_valid_taps)
      *   corners: {1,2,4,5}/4 = 3, {2,3,5,6}/4 = 4, {4,5,7,8}/4 = 6, {5,6,8,9}/4 = 7
      *   edges:   21/6 = 3.5 (top), 27/6 = 4.5 (left), 33/6 = 5.5 (right), 39/6 = 6.5 (bottom)
      *   centre:  45/9 = 5 */
-    struct tensor *x = mk_f32(4, I64(1, 1, 3, 3), X3x3);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 3, 3), X3x3);
     struct attr at[] = {A_INTS("kernel_shape", 3, 3), A_INTS("pads", 1, 1, 1, 1),
                         A_INT("count_include_pad", 0)};
     struct node nd = {.name = "ap", .op_type = "AveragePool", ATTRS(at)};
     const struct tensor *ins[] = {x};
-    check_op(&op_averagepool, &nd, 11, ins, 1, 4, I64(1, 1, 3, 3),
-             F32(3, 3.5f, 4, 4.5f, 5, 5.5f, 6, 6.5f, 7), 1e-5f);
+    tu_check_op(&op_averagepool, &nd, 11, ins, 1, 4, I64(1, 1, 3, 3),
+                F32(3, 3.5f, 4, 4.5f, 5, 5.5f, 6, 6.5f, 7), 1e-5f);
     tensor_free(x);
 }
 
 Test(averagepool, count_include_pad_defaults_to_0)
 {
-    struct tensor *x = mk_f32(4, I64(1, 1, 3, 3), X3x3);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 3, 3), X3x3);
     struct attr at[] = {A_INTS("kernel_shape", 3, 3), A_INTS("pads", 1, 1, 1, 1)};
     struct node nd = {.name = "ap", .op_type = "AveragePool", ATTRS(at)};
     const struct tensor *ins[] = {x};
-    check_op(&op_averagepool, &nd, 11, ins, 1, 4, I64(1, 1, 3, 3),
-             F32(3, 3.5f, 4, 4.5f, 5, 5.5f, 6, 6.5f, 7), 1e-5f);
+    tu_check_op(&op_averagepool, &nd, 11, ins, 1, 4, I64(1, 1, 3, 3),
+                F32(3, 3.5f, 4, 4.5f, 5, 5.5f, 6, 6.5f, 7), 1e-5f);
     tensor_free(x);
 }
 
@@ -1044,14 +1112,15 @@ Test(averagepool, count_include_pad_1_divides_by_the_whole_window)
 {
     /* The same sums as above, all divided by 9 (padding zeros count):
      *   12/9 21/9 16/9 / 27/9 45/9 33/9 / 24/9 39/9 28/9 */
-    struct tensor *x = mk_f32(4, I64(1, 1, 3, 3), X3x3);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 3, 3), X3x3);
     struct attr at[] = {A_INTS("kernel_shape", 3, 3), A_INTS("pads", 1, 1, 1, 1),
                         A_INT("count_include_pad", 1)};
     struct node nd = {.name = "ap", .op_type = "AveragePool", ATTRS(at)};
     const struct tensor *ins[] = {x};
-    check_op(&op_averagepool, &nd, 11, ins, 1, 4, I64(1, 1, 3, 3),
-             F32(12 / 9.0f, 21 / 9.0f, 16 / 9.0f, 3, 5, 33 / 9.0f, 24 / 9.0f, 39 / 9.0f, 28 / 9.0f),
-             1e-5f);
+    tu_check_op(
+        &op_averagepool, &nd, 11, ins, 1, 4, I64(1, 1, 3, 3),
+        F32(12 / 9.0f, 21 / 9.0f, 16 / 9.0f, 3, 5, 33 / 9.0f, 24 / 9.0f, 39 / 9.0f, 28 / 9.0f),
+        1e-5f);
     tensor_free(x);
 }
 
@@ -1060,18 +1129,18 @@ Test(averagepool, ceil_mode_partial_last_window)
     /* [1,2,3,4,5], kernel 2, stride 2: floor -> (1+2)/2, (3+4)/2 = 1.5, 3.5; ceil adds a
      * third window starting at 4 (inside the input) holding only x4 = 5, and past the input
      * end there is no padding to count, so its divisor is 1 either way -> 5. */
-    struct tensor *x = mk_f32(3, I64(1, 1, 5), F32(1, 2, 3, 4, 5));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 5), F32(1, 2, 3, 4, 5));
     const struct tensor *ins[] = {x};
     struct attr fl[] = {A_INTS("kernel_shape", 2), A_INTS("strides", 2)};
     struct node nf = {.name = "ap", .op_type = "AveragePool", ATTRS(fl)};
-    check_op(&op_averagepool, &nf, 11, ins, 1, 3, I64(1, 1, 2), F32(1.5f, 3.5f), 1e-6f);
+    tu_check_op(&op_averagepool, &nf, 11, ins, 1, 3, I64(1, 1, 2), F32(1.5f, 3.5f), 1e-6f);
     struct attr ce[] = {A_INTS("kernel_shape", 2), A_INTS("strides", 2), A_INT("ceil_mode", 1)};
     struct node nc = {.name = "ap", .op_type = "AveragePool", ATTRS(ce)};
-    check_op(&op_averagepool, &nc, 11, ins, 1, 3, I64(1, 1, 3), F32(1.5f, 3.5f, 5), 1e-6f);
+    tu_check_op(&op_averagepool, &nc, 11, ins, 1, 3, I64(1, 1, 3), F32(1.5f, 3.5f, 5), 1e-6f);
     struct attr ci[] = {A_INTS("kernel_shape", 2), A_INTS("strides", 2), A_INT("ceil_mode", 1),
                         A_INT("count_include_pad", 1)};
     struct node nci = {.name = "ap", .op_type = "AveragePool", ATTRS(ci)};
-    check_op(&op_averagepool, &nci, 11, ins, 1, 3, I64(1, 1, 3), F32(1.5f, 3.5f, 5), 1e-6f);
+    tu_check_op(&op_averagepool, &nci, 11, ins, 1, 3, I64(1, 1, 3), F32(1.5f, 3.5f, 5), 1e-6f);
     tensor_free(x);
 }
 
@@ -1081,16 +1150,16 @@ Test(averagepool, ceil_mode_with_end_padding)
      * the third window would start at 4 (the end padding) and is dropped: 2 outputs.
      *   window 0 = {1,2,3}: 6/3 = 2
      *   window 1 = {3,4,pad}: count_include_pad 0 -> 7/2 = 3.5; 1 -> 7/3 */
-    struct tensor *x = mk_f32(3, I64(1, 1, 4), F32(1, 2, 3, 4));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 4), F32(1, 2, 3, 4));
     const struct tensor *ins[] = {x};
     struct attr a0[] = {A_INTS("kernel_shape", 3), A_INTS("strides", 2), A_INTS("pads", 0, 2),
                         A_INT("ceil_mode", 1)};
     struct node n0 = {.name = "ap", .op_type = "AveragePool", ATTRS(a0)};
-    check_op(&op_averagepool, &n0, 11, ins, 1, 3, I64(1, 1, 2), F32(2, 3.5f), 1e-6f);
+    tu_check_op(&op_averagepool, &n0, 11, ins, 1, 3, I64(1, 1, 2), F32(2, 3.5f), 1e-6f);
     struct attr a1[] = {A_INTS("kernel_shape", 3), A_INTS("strides", 2), A_INTS("pads", 0, 2),
                         A_INT("ceil_mode", 1), A_INT("count_include_pad", 1)};
     struct node n1 = {.name = "ap", .op_type = "AveragePool", ATTRS(a1)};
-    check_op(&op_averagepool, &n1, 11, ins, 1, 3, I64(1, 1, 2), F32(2, 7 / 3.0f), 1e-6f);
+    tu_check_op(&op_averagepool, &n1, 11, ins, 1, 3, I64(1, 1, 2), F32(2, 7 / 3.0f), 1e-6f);
     tensor_free(x);
 }
 
@@ -1101,12 +1170,12 @@ Test(averagepool, auto_pad_same_upper)
      *   {1,2,4,5}/4 = 3   {2,3,5,6}/4 = 4   {3,6}/2 = 4.5
      *   {4,5,7,8}/4 = 6   {5,6,8,9}/4 = 7   {6,9}/2 = 7.5
      *   {7,8}/2 = 7.5     {8,9}/2 = 8.5     {9}/1 = 9 */
-    struct tensor *x = mk_f32(4, I64(1, 1, 3, 3), X3x3);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 3, 3), X3x3);
     struct attr at[] = {A_INTS("kernel_shape", 2, 2), A_STR("auto_pad", "SAME_UPPER")};
     struct node nd = {.name = "ap", .op_type = "AveragePool", ATTRS(at)};
     const struct tensor *ins[] = {x};
-    check_op(&op_averagepool, &nd, 11, ins, 1, 4, I64(1, 1, 3, 3),
-             F32(3, 4, 4.5f, 6, 7, 7.5f, 7.5f, 8.5f, 9), 1e-5f);
+    tu_check_op(&op_averagepool, &nd, 11, ins, 1, 4, I64(1, 1, 3, 3),
+                F32(3, 4, 4.5f, 6, 7, 7.5f, 7.5f, 8.5f, 9), 1e-5f);
     tensor_free(x);
 }
 
@@ -1116,12 +1185,12 @@ Test(averagepool, auto_pad_same_lower)
      *   {1}/1 = 1         {1,2}/2 = 1.5     {2,3}/2 = 2.5
      *   {1,4}/2 = 2.5     {1,2,4,5}/4 = 3   {2,3,5,6}/4 = 4
      *   {4,7}/2 = 5.5     {4,5,7,8}/4 = 6   {5,6,8,9}/4 = 7 */
-    struct tensor *x = mk_f32(4, I64(1, 1, 3, 3), X3x3);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 3, 3), X3x3);
     struct attr at[] = {A_INTS("kernel_shape", 2, 2), A_STR("auto_pad", "SAME_LOWER")};
     struct node nd = {.name = "ap", .op_type = "AveragePool", ATTRS(at)};
     const struct tensor *ins[] = {x};
-    check_op(&op_averagepool, &nd, 11, ins, 1, 4, I64(1, 1, 3, 3),
-             F32(1, 1.5f, 2.5f, 2.5f, 3, 4, 5.5f, 6, 7), 1e-5f);
+    tu_check_op(&op_averagepool, &nd, 11, ins, 1, 4, I64(1, 1, 3, 3),
+                F32(1, 1.5f, 2.5f, 2.5f, 3, 4, 5.5f, 6, 7), 1e-5f);
     tensor_free(x);
 }
 
@@ -1129,13 +1198,13 @@ Test(averagepool, dilations_need_opset_19)
 {
     /* [1,2,3,4,5], kernel 2, dilation 2: pairs (x0,x2) (x1,x3) (x2,x4) -> 2, 3, 4 at opset
      * 19; before 19 AveragePool has no dilations attribute. */
-    struct tensor *x = mk_f32(3, I64(1, 1, 5), F32(1, 2, 3, 4, 5));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 5), F32(1, 2, 3, 4, 5));
     struct attr at[] = {A_INTS("kernel_shape", 2), A_INTS("dilations", 2)};
     struct node nd = {.name = "ap_dil", .op_type = "AveragePool", ATTRS(at)};
     const struct tensor *ins[] = {x};
-    check_op(&op_averagepool, &nd, 19, ins, 1, 3, I64(1, 1, 3), F32(2, 3, 4), 1e-6f);
+    tu_check_op(&op_averagepool, &nd, 19, ins, 1, 3, I64(1, 1, 3), F32(2, 3, 4), 1e-6f);
     struct err err;
-    check_fails(&op_averagepool, &nd, 18, ins, 1, ERR_UNSUPPORTED, &err);
+    tu_check_fails(&op_averagepool, &nd, 18, ins, 1, ERR_UNSUPPORTED, &err);
     tu_expect_error(&err, "ap_dil", "dilations");
     tensor_free(x);
 }
@@ -1149,31 +1218,32 @@ Test(globalaveragepool, means_of_each_plane)
     float xv[24];
     for (int i = 0; i < 24; i++)
         xv[i] = (float)(i * i);
-    struct tensor *x = mk_f32(4, I64(2, 3, 2, 2), xv);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(2, 3, 2, 2), xv);
     struct node nd = {.name = "gap", .op_type = "GlobalAveragePool"};
     const struct tensor *ins[] = {x};
-    check_op(&op_globalaveragepool, &nd, 13, ins, 1, 4, I64(2, 3, 1, 1),
-             F32(3.5f, 31.5f, 91.5f, 183.5f, 307.5f, 463.5f), 1e-4f);
+    tu_check_op(&op_globalaveragepool, &nd, 13, ins, 1, 4, I64(2, 3, 1, 1),
+                F32(3.5f, 31.5f, 91.5f, 183.5f, 307.5f, 463.5f), 1e-4f);
     tensor_free(x);
 }
 
 Test(globalaveragepool, three_spatial_dims)
 {
     /* [1,2,2,1,2]: channel 0 = {1,2,3,6} -> 3, channel 1 = {-1,-1,0,10} -> 2. */
-    struct tensor *x = mk_f32(5, I64(1, 2, 2, 1, 2), F32(1, 2, 3, 6, -1, -1, 0, 10));
+    struct tensor *x =
+        tu_tensor(DTYPE_FLOAT, 5, I64(1, 2, 2, 1, 2), F32(1, 2, 3, 6, -1, -1, 0, 10));
     struct node nd = {.name = "gap", .op_type = "GlobalAveragePool"};
     const struct tensor *ins[] = {x};
-    check_op(&op_globalaveragepool, &nd, 13, ins, 1, 5, I64(1, 2, 1, 1, 1), F32(3, 2), 1e-6f);
+    tu_check_op(&op_globalaveragepool, &nd, 13, ins, 1, 5, I64(1, 2, 1, 1, 1), F32(3, 2), 1e-6f);
     tensor_free(x);
 }
 
 Test(globalaveragepool, refuses_a_rank_2_input)
 {
-    struct tensor *x = mk_f32(2, I64(2, 3), NULL);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 2, I64(2, 3), NULL);
     struct node nd = {.name = "gap2", .op_type = "GlobalAveragePool"};
     const struct tensor *ins[] = {x};
     struct err err;
-    check_fails(&op_globalaveragepool, &nd, 13, ins, 1, ERR_FAILED, &err);
+    tu_check_fails(&op_globalaveragepool, &nd, 13, ins, 1, ERR_FAILED, &err);
     tu_expect_error(&err, "gap2", NULL);
     tensor_free(x);
 }
@@ -1187,16 +1257,16 @@ Test(batchnorm, per_channel_with_a_non_default_epsilon)
      * scale [2, 0.5], B [1, -1], mean [1, 0]:
      *   c0: (x-1)/2*2+1 = x     -> image 0 [1,3] -> 1, 3;     image 1 [5,-1] -> 5, -1
      *   c1: x/1*0.5-1           -> image 0 [2,-2] -> 0, -2;   image 1 [1,0] -> -0.5, -1 */
-    struct tensor *x = mk_f32(4, I64(2, 2, 1, 2), F32(1, 3, 2, -2, 5, -1, 1, 0));
-    struct tensor *sc = mk_f32(1, I64(2), F32(2, 0.5f));
-    struct tensor *b = mk_f32(1, I64(2), F32(1, -1));
-    struct tensor *mean = mk_f32(1, I64(2), F32(1, 0));
-    struct tensor *var = mk_f32(1, I64(2), F32(3.5f, 0.5f));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(2, 2, 1, 2), F32(1, 3, 2, -2, 5, -1, 1, 0));
+    struct tensor *sc = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(2, 0.5f));
+    struct tensor *b = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(1, -1));
+    struct tensor *mean = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(1, 0));
+    struct tensor *var = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(3.5f, 0.5f));
     struct attr at[] = {A_FLOAT("epsilon", 0.5f)};
     struct node nd = {.name = "bn", .op_type = "BatchNormalization", ATTRS(at)};
     const struct tensor *ins[] = {x, sc, b, mean, var};
-    check_op(&op_batchnormalization, &nd, 15, ins, 5, 4, I64(2, 2, 1, 2),
-             F32(1, 3, 0, -2, 5, -1, -0.5f, -1), 1e-5f);
+    tu_check_op(&op_batchnormalization, &nd, 15, ins, 5, 4, I64(2, 2, 1, 2),
+                F32(1, 3, 0, -2, 5, -1, -0.5f, -1), 1e-5f);
     tensor_free(x), tensor_free(sc), tensor_free(b), tensor_free(mean), tensor_free(var);
 }
 
@@ -1206,15 +1276,16 @@ Test(batchnorm, rank_2_input)
      * scale [1,2], B [0,1], mean [3,4]:
      *   c0: (x-3)/2      -> -1, 0, 1
      *   c1: (x-4)*2 + 1  -> -3, 1, 5 */
-    struct tensor *x = mk_f32(2, I64(3, 2), F32(1, 2, 3, 4, 5, 6));
-    struct tensor *sc = mk_f32(1, I64(2), F32(1, 2));
-    struct tensor *b = mk_f32(1, I64(2), F32(0, 1));
-    struct tensor *mean = mk_f32(1, I64(2), F32(3, 4));
-    struct tensor *var = mk_f32(1, I64(2), F32(3.75f, 0.75f));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 2, I64(3, 2), F32(1, 2, 3, 4, 5, 6));
+    struct tensor *sc = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(1, 2));
+    struct tensor *b = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(0, 1));
+    struct tensor *mean = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(3, 4));
+    struct tensor *var = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(3.75f, 0.75f));
     struct attr at[] = {A_FLOAT("epsilon", 0.25f)};
     struct node nd = {.name = "bn", .op_type = "BatchNormalization", ATTRS(at)};
     const struct tensor *ins[] = {x, sc, b, mean, var};
-    check_op(&op_batchnormalization, &nd, 15, ins, 5, 2, I64(3, 2), F32(-1, -3, 0, 1, 1, 5), 1e-5f);
+    tu_check_op(&op_batchnormalization, &nd, 15, ins, 5, 2, I64(3, 2), F32(-1, -3, 0, 1, 1, 5),
+                1e-5f);
     tensor_free(x), tensor_free(sc), tensor_free(b), tensor_free(mean), tensor_free(var);
 }
 
@@ -1222,28 +1293,28 @@ Test(batchnorm, default_epsilon_is_1e_5)
 {
     /* var = 1 - 1e-5 so var + 1e-5 = 1 (to float precision): y = (x - mean) * scale + B =
      * (4 - 1) * 2 + 0.5 = 6.5. */
-    struct tensor *x = mk_f32(3, I64(1, 1, 1), F32(4));
-    struct tensor *sc = mk_f32(1, I64(1), F32(2));
-    struct tensor *b = mk_f32(1, I64(1), F32(0.5f));
-    struct tensor *mean = mk_f32(1, I64(1), F32(1));
-    struct tensor *var = mk_f32(1, I64(1), F32(1 - 1e-5f));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 1), F32(4));
+    struct tensor *sc = tu_tensor(DTYPE_FLOAT, 1, I64(1), F32(2));
+    struct tensor *b = tu_tensor(DTYPE_FLOAT, 1, I64(1), F32(0.5f));
+    struct tensor *mean = tu_tensor(DTYPE_FLOAT, 1, I64(1), F32(1));
+    struct tensor *var = tu_tensor(DTYPE_FLOAT, 1, I64(1), F32(1 - 1e-5f));
     struct node nd = {.name = "bn", .op_type = "BatchNormalization"};
     const struct tensor *ins[] = {x, sc, b, mean, var};
-    check_op(&op_batchnormalization, &nd, 15, ins, 5, 3, I64(1, 1, 1), F32(6.5f), 1e-5f);
+    tu_check_op(&op_batchnormalization, &nd, 15, ins, 5, 3, I64(1, 1, 1), F32(6.5f), 1e-5f);
     tensor_free(x), tensor_free(sc), tensor_free(b), tensor_free(mean), tensor_free(var);
 }
 
 Test(batchnorm, refuses_training_mode_as_unsupported)
 {
-    struct tensor *x = mk_f32(4, I64(1, 2, 1, 1), NULL);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 2, 1, 1), NULL);
     struct tensor *p[4];
     for (int i = 0; i < 4; i++)
-        p[i] = mk_f32(1, I64(2), F32(1, 1));
+        p[i] = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(1, 1));
     struct attr at[] = {A_INT("training_mode", 1)};
     struct node nd = {.name = "bn_train", .op_type = "BatchNormalization", ATTRS(at)};
     const struct tensor *ins[] = {x, p[0], p[1], p[2], p[3]};
     struct err err;
-    check_fails(&op_batchnormalization, &nd, 15, ins, 5, ERR_UNSUPPORTED, &err);
+    tu_check_fails(&op_batchnormalization, &nd, 15, ins, 5, ERR_UNSUPPORTED, &err);
     tu_expect_error(&err, "bn_train", "training_mode");
     tensor_free(x);
     for (int i = 0; i < 4; i++)
@@ -1252,15 +1323,15 @@ Test(batchnorm, refuses_training_mode_as_unsupported)
 
 Test(batchnorm, refuses_a_scale_of_the_wrong_length)
 {
-    struct tensor *x = mk_f32(4, I64(1, 2, 1, 1), NULL);
-    struct tensor *sc = mk_f32(1, I64(3), F32(1, 1, 1));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 2, 1, 1), NULL);
+    struct tensor *sc = tu_tensor(DTYPE_FLOAT, 1, I64(3), F32(1, 1, 1));
     struct tensor *p[3];
     for (int i = 0; i < 3; i++)
-        p[i] = mk_f32(1, I64(2), F32(1, 1));
+        p[i] = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(1, 1));
     struct node nd = {.name = "bn_scale", .op_type = "BatchNormalization"};
     const struct tensor *ins[] = {x, sc, p[0], p[1], p[2]};
     struct err err;
-    check_fails(&op_batchnormalization, &nd, 15, ins, 5, ERR_FAILED, &err);
+    tu_check_fails(&op_batchnormalization, &nd, 15, ins, 5, ERR_FAILED, &err);
     tu_expect_error(&err, "bn_scale", "scale");
     tu_expect_error(&err, "[3]", "[2]");
     tensor_free(x), tensor_free(sc);

@@ -17,19 +17,8 @@ extern const struct op_def op_pow, op_min, op_max, op_add, op_div;
 extern const struct op_def op_equal, op_less, op_greater, op_lessorequal, op_greaterorequal;
 extern const struct op_def op_not, op_and, op_or, op_xor, op_where, op_cast, op_castlike;
 
-static struct tensor *mk(enum dtype t, int ndim, const int64_t *dims, const void *vals)
-{
-    struct err err;
-    struct shape s = shape_make(ndim, dims);
-    struct tensor *x = tensor_new(t, &s, &err);
-    cr_assert_not_null(x, "%s", err.msg);
-    if (vals && tensor_bytes(x))
-        memcpy(x->data, vals, tensor_bytes(x));
-    return x;
-}
-
-#define F(n, ...) mk(DTYPE_FLOAT, 1, I64(n), F32(__VA_ARGS__))
-#define L(n, ...) mk(DTYPE_INT64, 1, I64(n), I64(__VA_ARGS__))
+#define F(n, ...) tu_tensor(DTYPE_FLOAT, 1, I64(n), F32(__VA_ARGS__))
+#define L(n, ...) tu_tensor(DTYPE_INT64, 1, I64(n), I64(__VA_ARGS__))
 #define I32(...)  ((const int32_t[]){__VA_ARGS__})
 #define B8(...)   ((const uint8_t[]){__VA_ARGS__})
 
@@ -103,21 +92,13 @@ static struct err run_fails(const struct op_def *op, const struct node *nd,
 
 static void expect_bools(struct tensor *t, const uint8_t *want, size_t n)
 {
-    cr_assert_eq(t->dtype, DTYPE_BOOL, "dtype %s, expected bool", dtype_name(t->dtype));
-    cr_assert_eq(tensor_numel(t), n, "numel %zu, expected %zu", tensor_numel(t), n);
-    for (size_t i = 0; i < n; i++)
-        cr_expect_eq(tensor_bool(t)[i], want[i], "element %zu: %d, expected %d", i,
-                     tensor_bool(t)[i], want[i]);
+    tu_expect_bools(t, want, n);
     tensor_free(t);
 }
 
 static void expect_i32(struct tensor *t, const int32_t *want, size_t n)
 {
-    cr_assert_eq(t->dtype, DTYPE_INT32, "dtype %s, expected int32", dtype_name(t->dtype));
-    cr_assert_eq(tensor_numel(t), n);
-    for (size_t i = 0; i < n; i++)
-        cr_expect_eq(tensor_i32(t)[i], want[i], "element %zu: %d, expected %d", i, tensor_i32(t)[i],
-                     want[i]);
+    tu_expect_i32(t, want, n);
     tensor_free(t);
 }
 
@@ -145,7 +126,7 @@ Test(elementwise_dtype, bool_and_int32_have_onnx_codes_sizes_and_names)
     cr_expect_str_eq(dtype_name(DTYPE_INT32), "int32");
     cr_expect_eq(dtype_size(DTYPE_FLOAT), 4);
     cr_expect_eq(dtype_size(DTYPE_INT64), 8);
-    struct tensor *b = mk(DTYPE_BOOL, 2, I64(2, 3), NULL);
+    struct tensor *b = tu_tensor(DTYPE_BOOL, 2, I64(2, 3), NULL);
     cr_expect_eq(tensor_bytes(b), 6);
     tensor_free(b);
 }
@@ -244,8 +225,10 @@ Test(elementwise_unary, neg_and_abs_work_on_float_int64_and_int32)
     expect_f(RUN(op_neg, NODE("Neg"), F(2, 1.5f, -2)), F32(-1.5f, 2), 2, 0);
     expect_l(RUN(op_neg, NODE("Neg"), L(3, 4, -7, 0)), I64(-4, 7, 0), 3);
     expect_l(RUN(op_abs, NODE("Abs"), L(3, 4, -7, INT64_MIN + 1)), I64(4, 7, INT64_MAX), 3);
-    expect_i32(RUN(op_abs, NODE("Abs"), mk(DTYPE_INT32, 1, I64(2), I32(-3, 3))), I32(3, 3), 2);
-    expect_i32(RUN(op_neg, NODE("Neg"), mk(DTYPE_INT32, 1, I64(2), I32(-3, 5))), I32(3, -5), 2);
+    expect_i32(RUN(op_abs, NODE("Abs"), tu_tensor(DTYPE_INT32, 1, I64(2), I32(-3, 3))), I32(3, 3),
+               2);
+    expect_i32(RUN(op_neg, NODE("Neg"), tu_tensor(DTYPE_INT32, 1, I64(2), I32(-3, 5))), I32(3, -5),
+               2);
     expect_f(RUN(op_abs, NODE("Abs"), F(2, -0.25f, 3)), F32(0.25f, 3), 2, 0);
 }
 
@@ -254,7 +237,7 @@ Test(elementwise_unary, float_only_ops_refuse_int64_naming_the_type)
     struct err err = FAILS(op_sqrt, NODE("Sqrt"), L(1, 4));
     cr_expect_eq(err.code, ERR_UNSUPPORTED);
     tu_expect_error(&err, "Sqrt", "int64");
-    err = FAILS(op_neg, NODE("Neg"), mk(DTYPE_BOOL, 1, I64(1), B8(1)));
+    err = FAILS(op_neg, NODE("Neg"), tu_tensor(DTYPE_BOOL, 1, I64(1), B8(1)));
     cr_expect_eq(err.code, ERR_UNSUPPORTED);
     tu_expect_error(&err, "bool", NULL);
 }
@@ -328,13 +311,13 @@ Test(elementwise_pow, raises_floats_to_float_powers)
 Test(elementwise_pow, broadcasts_an_int64_exponent)
 {
     /* [[1,2,3],[4,5,6]] ^ [2,0,-1] row-wise. */
-    struct tensor *x = mk(DTYPE_FLOAT, 2, I64(2, 3), F32(1, 2, 3, 4, 5, 6));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 2, I64(2, 3), F32(1, 2, 3, 4, 5, 6));
     struct tensor *y = RUN(op_pow, NODE("Pow"), x, L(3, 2, 0, -1));
     tu_expect_shape(y, 2, I64(2, 3));
     expect_f(y, F32(1, 1, 1 / 3.0f, 16, 1, 1 / 6.0f), 6, 1e-6f);
     /* A scalar int32 exponent. */
-    expect_f(RUN(op_pow, NODE("Pow"), F(2, 3, -2), mk(DTYPE_INT32, 0, NULL, I32(3))), F32(27, -8),
-             2, 0);
+    expect_f(RUN(op_pow, NODE("Pow"), F(2, 3, -2), tu_tensor(DTYPE_INT32, 0, NULL, I32(3))),
+             F32(27, -8), 2, 0);
 }
 
 Test(elementwise_pow, int64_base_with_int64_exponent_stays_exact)
@@ -384,7 +367,7 @@ Test(elementwise_pow, gradient_of_a_float_exponent_is_y_ln_x)
 
 Test(elementwise_pow, refuses_a_bool_base_naming_the_type)
 {
-    struct err err = FAILS(op_pow, NODE("Pow"), mk(DTYPE_BOOL, 1, I64(1), B8(1)), F(1, 2));
+    struct err err = FAILS(op_pow, NODE("Pow"), tu_tensor(DTYPE_BOOL, 1, I64(1), B8(1)), F(1, 2));
     cr_expect_eq(err.code, ERR_UNSUPPORTED);
     tu_expect_error(&err, "bool", "base");
 }
@@ -394,12 +377,13 @@ Test(elementwise_pow, refuses_a_bool_base_naming_the_type)
 Test(elementwise_minmax, max_of_three_inputs_broadcasts_them_together)
 {
     /* [2,1] , [3] and a scalar: out[i][j] = max(a[i], b[j], 2). */
-    struct tensor *a = mk(DTYPE_FLOAT, 2, I64(2, 1), F32(1, 5));
-    struct tensor *y = RUN(op_max, NODE("Max"), a, F(3, 0, 3, 6), mk(DTYPE_FLOAT, 0, NULL, F32(2)));
+    struct tensor *a = tu_tensor(DTYPE_FLOAT, 2, I64(2, 1), F32(1, 5));
+    struct tensor *y =
+        RUN(op_max, NODE("Max"), a, F(3, 0, 3, 6), tu_tensor(DTYPE_FLOAT, 0, NULL, F32(2)));
     tu_expect_shape(y, 2, I64(2, 3));
     expect_f(y, F32(2, 3, 6, 5, 5, 6), 6, 0);
-    struct tensor *m = mk(DTYPE_FLOAT, 2, I64(2, 1), F32(1, 5));
-    expect_f(RUN(op_min, NODE("Min"), m, F(3, 0, 3, 6), mk(DTYPE_FLOAT, 0, NULL, F32(2))),
+    struct tensor *m = tu_tensor(DTYPE_FLOAT, 2, I64(2, 1), F32(1, 5));
+    expect_f(RUN(op_min, NODE("Min"), m, F(3, 0, 3, 6), tu_tensor(DTYPE_FLOAT, 0, NULL, F32(2))),
              F32(0, 1, 1, 0, 2, 2), 6, 0);
 }
 
@@ -407,8 +391,8 @@ Test(elementwise_minmax, min_and_max_take_int64_and_int32)
 {
     expect_l(RUN(op_min, NODE("Min"), L(3, 4, -2, 9), L(3, 5, -3, 1)), I64(4, -3, 1), 3);
     expect_l(RUN(op_max, NODE("Max"), L(3, 4, -2, 9), L(1, 5)), I64(5, 5, 9), 3);
-    expect_i32(RUN(op_max, NODE("Max"), mk(DTYPE_INT32, 1, I64(2), I32(-1, 7)),
-                   mk(DTYPE_INT32, 1, I64(2), I32(3, 2))),
+    expect_i32(RUN(op_max, NODE("Max"), tu_tensor(DTYPE_INT32, 1, I64(2), I32(-1, 7)),
+                   tu_tensor(DTYPE_INT32, 1, I64(2), I32(3, 2))),
                I32(3, 7), 2);
 }
 
@@ -423,7 +407,7 @@ Test(elementwise_minmax, refuses_mixed_types_and_bool)
 {
     struct err err = FAILS(op_max, NODE("Max"), F(1, 1), L(1, 1));
     tu_expect_error(&err, "int64", "float32");
-    err = FAILS(op_min, NODE("Min"), mk(DTYPE_BOOL, 1, I64(1), B8(1)));
+    err = FAILS(op_min, NODE("Min"), tu_tensor(DTYPE_BOOL, 1, I64(1), B8(1)));
     cr_expect_eq(err.code, ERR_UNSUPPORTED);
     tu_expect_error(&err, "bool", NULL);
 }
@@ -432,18 +416,18 @@ Test(elementwise_minmax, refuses_mixed_types_and_bool)
 
 Test(elementwise_binary, int32_div_truncates_toward_zero)
 {
-    expect_i32(RUN(op_div, NODE("Div"), mk(DTYPE_INT32, 1, I64(3), I32(7, -7, 6)),
-                   mk(DTYPE_INT32, 1, I64(3), I32(2, 2, -4))),
+    expect_i32(RUN(op_div, NODE("Div"), tu_tensor(DTYPE_INT32, 1, I64(3), I32(7, -7, 6)),
+                   tu_tensor(DTYPE_INT32, 1, I64(3), I32(2, 2, -4))),
                I32(3, -3, -1), 3);
-    expect_i32(RUN(op_add, NODE("Add"), mk(DTYPE_INT32, 1, I64(2), I32(7, -7)),
-                   mk(DTYPE_INT32, 0, NULL, I32(10))),
+    expect_i32(RUN(op_add, NODE("Add"), tu_tensor(DTYPE_INT32, 1, I64(2), I32(7, -7)),
+                   tu_tensor(DTYPE_INT32, 0, NULL, I32(10))),
                I32(17, 3), 2);
 }
 
 Test(elementwise_binary, add_refuses_bool_as_unsupported)
 {
-    struct err err = FAILS(op_add, NODE("Add"), mk(DTYPE_BOOL, 1, I64(1), B8(1)),
-                           mk(DTYPE_BOOL, 1, I64(1), B8(1)));
+    struct err err = FAILS(op_add, NODE("Add"), tu_tensor(DTYPE_BOOL, 1, I64(1), B8(1)),
+                           tu_tensor(DTYPE_BOOL, 1, I64(1), B8(1)));
     cr_expect_eq(err.code, ERR_UNSUPPORTED);
     tu_expect_error(&err, "bool", NULL);
 }
@@ -453,7 +437,7 @@ Test(elementwise_binary, add_refuses_bool_as_unsupported)
 Test(elementwise_compare, ordering_comparisons_broadcast_floats_to_bool)
 {
     /* [[1,2,3],[4,5,6]] against [2,5,3] row-wise. */
-#define X23 mk(DTYPE_FLOAT, 2, I64(2, 3), F32(1, 2, 3, 4, 5, 6))
+#define X23 tu_tensor(DTYPE_FLOAT, 2, I64(2, 3), F32(1, 2, 3, 4, 5, 6))
     struct tensor *y = RUN(op_less, NODE("Less"), X23, F(3, 2, 5, 3));
     tu_expect_shape(y, 2, I64(2, 3));
     expect_bools(y, B8(1, 1, 0, 0, 0, 0), 6);
@@ -469,18 +453,18 @@ Test(elementwise_compare, ordering_comparisons_broadcast_floats_to_bool)
 Test(elementwise_compare, equal_and_less_take_int64_and_int32)
 {
     expect_bools(RUN(op_equal, NODE("Equal"), L(4, 1, 3, -1, 224), L(1, -1)), B8(0, 0, 1, 0), 4);
-    expect_bools(RUN(op_less, NODE("Less"), mk(DTYPE_INT32, 1, I64(3), I32(-5, 0, 5)),
-                     mk(DTYPE_INT32, 0, NULL, I32(0))),
+    expect_bools(RUN(op_less, NODE("Less"), tu_tensor(DTYPE_INT32, 1, I64(3), I32(-5, 0, 5)),
+                     tu_tensor(DTYPE_INT32, 0, NULL, I32(0))),
                  B8(1, 0, 0), 3);
 }
 
 Test(elementwise_compare, equal_accepts_bool_and_less_refuses_it)
 {
-    expect_bools(RUN(op_equal, NODE("Equal"), mk(DTYPE_BOOL, 1, I64(4), B8(0, 0, 1, 1)),
-                     mk(DTYPE_BOOL, 1, I64(4), B8(0, 1, 0, 1))),
+    expect_bools(RUN(op_equal, NODE("Equal"), tu_tensor(DTYPE_BOOL, 1, I64(4), B8(0, 0, 1, 1)),
+                     tu_tensor(DTYPE_BOOL, 1, I64(4), B8(0, 1, 0, 1))),
                  B8(1, 0, 0, 1), 4);
-    struct err err = FAILS(op_less, NODE("Less"), mk(DTYPE_BOOL, 1, I64(1), B8(1)),
-                           mk(DTYPE_BOOL, 1, I64(1), B8(1)));
+    struct err err = FAILS(op_less, NODE("Less"), tu_tensor(DTYPE_BOOL, 1, I64(1), B8(1)),
+                           tu_tensor(DTYPE_BOOL, 1, I64(1), B8(1)));
     cr_expect_eq(err.code, ERR_UNSUPPORTED);
     tu_expect_error(&err, "bool", "Less");
 }
@@ -497,8 +481,8 @@ Test(elementwise_compare, comparisons_with_nan_are_false_and_types_must_agree)
 
 Test(elementwise_logic, not_and_or_xor_follow_their_truth_tables)
 {
-#define P mk(DTYPE_BOOL, 1, I64(4), B8(0, 0, 1, 1))
-#define Q mk(DTYPE_BOOL, 1, I64(4), B8(0, 1, 0, 1))
+#define P tu_tensor(DTYPE_BOOL, 1, I64(4), B8(0, 0, 1, 1))
+#define Q tu_tensor(DTYPE_BOOL, 1, I64(4), B8(0, 1, 0, 1))
     expect_bools(RUN(op_and, NODE("And"), P, Q), B8(0, 0, 0, 1), 4);
     expect_bools(RUN(op_or, NODE("Or"), P, Q), B8(0, 1, 1, 1), 4);
     expect_bools(RUN(op_xor, NODE("Xor"), P, Q), B8(0, 1, 1, 0), 4);
@@ -509,8 +493,8 @@ Test(elementwise_logic, not_and_or_xor_follow_their_truth_tables)
 
 Test(elementwise_logic, and_broadcasts_a_column)
 {
-    struct tensor *a = mk(DTYPE_BOOL, 2, I64(2, 2), B8(1, 1, 0, 1));
-    struct tensor *col = mk(DTYPE_BOOL, 2, I64(2, 1), B8(1, 0));
+    struct tensor *a = tu_tensor(DTYPE_BOOL, 2, I64(2, 2), B8(1, 1, 0, 1));
+    struct tensor *col = tu_tensor(DTYPE_BOOL, 2, I64(2, 1), B8(1, 0));
     expect_bools(RUN(op_and, NODE("And"), a, col), B8(1, 1, 0, 0), 4);
 }
 
@@ -528,14 +512,14 @@ Test(elementwise_logic, refuses_anything_but_bool)
 Test(elementwise_where, picks_x_or_y_with_three_way_broadcasting)
 {
     /* condition [2,1], X [3], Y scalar -> [2,3]. */
-    struct tensor *c = mk(DTYPE_BOOL, 2, I64(2, 1), B8(1, 0));
+    struct tensor *c = tu_tensor(DTYPE_BOOL, 2, I64(2, 1), B8(1, 0));
     struct tensor *y =
-        RUN(op_where, NODE("Where"), c, F(3, 1, 2, 3), mk(DTYPE_FLOAT, 0, NULL, F32(-1)));
+        RUN(op_where, NODE("Where"), c, F(3, 1, 2, 3), tu_tensor(DTYPE_FLOAT, 0, NULL, F32(-1)));
     tu_expect_shape(y, 2, I64(2, 3));
     expect_f(y, F32(1, 2, 3, -1, -1, -1), 6, 0);
-    struct tensor *c2 = mk(DTYPE_BOOL, 1, I64(3), B8(0, 1, 0));
-    struct tensor *x2 = mk(DTYPE_INT32, 2, I64(2, 3), I32(1, 2, 3, 4, 5, 6));
-    expect_i32(RUN(op_where, NODE("Where"), c2, x2, mk(DTYPE_INT32, 1, I64(1), I32(0))),
+    struct tensor *c2 = tu_tensor(DTYPE_BOOL, 1, I64(3), B8(0, 1, 0));
+    struct tensor *x2 = tu_tensor(DTYPE_INT32, 2, I64(2, 3), I32(1, 2, 3, 4, 5, 6));
+    expect_i32(RUN(op_where, NODE("Where"), c2, x2, tu_tensor(DTYPE_INT32, 1, I64(1), I32(0))),
                I32(0, 2, 0, 0, 5, 0), 6);
 }
 
@@ -558,19 +542,19 @@ Test(elementwise_where, refuses_a_float_condition_and_mixed_branches)
 {
     struct err err = FAILS(op_where, NODE("Where"), F(1, 1), F(1, 1), F(1, 2));
     tu_expect_error(&err, "condition", "float32");
-    err = FAILS(op_where, NODE("Where"), mk(DTYPE_BOOL, 1, I64(1), B8(1)), F(1, 1), L(1, 2));
+    err = FAILS(op_where, NODE("Where"), tu_tensor(DTYPE_BOOL, 1, I64(1), B8(1)), F(1, 1), L(1, 2));
     tu_expect_error(&err, "float32", "int64");
 }
 
 Test(elementwise_where, gradient_goes_to_the_selected_branch)
 {
-    struct tensor *c = mk(DTYPE_BOOL, 1, I64(3), B8(1, 0, 1));
-    struct tensor *x = F(3, 1, 2, 3), *s = mk(DTYPE_FLOAT, 0, NULL, F32(9));
-    struct tensor *y = RUN(op_where, NODE("Where"), mk(DTYPE_BOOL, 1, I64(3), B8(1, 0, 1)),
-                           F(3, 1, 2, 3), mk(DTYPE_FLOAT, 0, NULL, F32(9)));
+    struct tensor *c = tu_tensor(DTYPE_BOOL, 1, I64(3), B8(1, 0, 1));
+    struct tensor *x = F(3, 1, 2, 3), *s = tu_tensor(DTYPE_FLOAT, 0, NULL, F32(9));
+    struct tensor *y = RUN(op_where, NODE("Where"), tu_tensor(DTYPE_BOOL, 1, I64(3), B8(1, 0, 1)),
+                           F(3, 1, 2, 3), tu_tensor(DTYPE_FLOAT, 0, NULL, F32(9)));
     expect_f(tensor_clone(y, NULL), F32(1, 9, 3), 3, 0);
     struct tensor *dy = F(3, 10, 20, 30), *dx = F(3, 0, 0, 0),
-                  *ds = mk(DTYPE_FLOAT, 0, NULL, F32(0));
+                  *ds = tu_tensor(DTYPE_FLOAT, 0, NULL, F32(0));
     const struct tensor *ins[] = {c, x, s};
     struct tensor *outs[] = {y};
     struct op_io io = {
@@ -606,19 +590,20 @@ Test(elementwise_cast, to_bool_is_nonzero)
 {
     expect_bools(RUN(op_cast, cast_to(9), F(4, 0, -0.0f, 0.1f, NAN)), B8(0, 0, 1, 1), 4);
     expect_bools(RUN(op_cast, cast_to(9), L(3, 0, 5, -1)), B8(0, 1, 1), 3);
-    expect_bools(RUN(op_cast, cast_to(9), mk(DTYPE_INT32, 1, I64(2), I32(0, 2))), B8(0, 1), 2);
+    expect_bools(RUN(op_cast, cast_to(9), tu_tensor(DTYPE_INT32, 1, I64(2), I32(0, 2))), B8(0, 1),
+                 2);
 }
 
 Test(elementwise_cast, bool_and_int32_widen_to_float_and_int64)
 {
-    expect_f(RUN(op_cast, cast_to(1), mk(DTYPE_BOOL, 1, I64(2), B8(1, 0))), F32(1, 0), 2, 0);
-    expect_l(RUN(op_cast, cast_to(7), mk(DTYPE_BOOL, 1, I64(2), B8(0, 1))), I64(0, 1), 2);
-    expect_l(RUN(op_cast, cast_to(7), mk(DTYPE_INT32, 1, I64(2), I32(-3, 70000))), I64(-3, 70000),
-             2);
-    expect_f(RUN(op_cast, cast_to(1), mk(DTYPE_INT32, 1, I64(2), I32(-3, 16777217))),
+    expect_f(RUN(op_cast, cast_to(1), tu_tensor(DTYPE_BOOL, 1, I64(2), B8(1, 0))), F32(1, 0), 2, 0);
+    expect_l(RUN(op_cast, cast_to(7), tu_tensor(DTYPE_BOOL, 1, I64(2), B8(0, 1))), I64(0, 1), 2);
+    expect_l(RUN(op_cast, cast_to(7), tu_tensor(DTYPE_INT32, 1, I64(2), I32(-3, 70000))),
+             I64(-3, 70000), 2);
+    expect_f(RUN(op_cast, cast_to(1), tu_tensor(DTYPE_INT32, 1, I64(2), I32(-3, 16777217))),
              F32(-3, 16777216), 2, 0);
     expect_i32(RUN(op_cast, cast_to(6), L(2, -5, 4294967297LL)), I32(-5, 1), 2);
-    expect_i32(RUN(op_cast, cast_to(6), mk(DTYPE_BOOL, 1, I64(2), B8(1, 0))), I32(1, 0), 2);
+    expect_i32(RUN(op_cast, cast_to(6), tu_tensor(DTYPE_BOOL, 1, I64(2), B8(1, 0))), I32(1, 0), 2);
     expect_f(RUN(op_cast, cast_to(1), F(1, 2.5f)), F32(2.5f), 1, 0);
 }
 
@@ -639,8 +624,9 @@ Test(elementwise_cast, refuses_double_float16_and_string_as_unsupported)
 Test(elementwise_cast, castlike_takes_the_type_of_its_second_input)
 {
     expect_l(RUN(op_castlike, NODE("CastLike"), F(2, 1.7f, -1.7f), L(1, 0)), I64(1, -1), 2);
-    expect_bools(RUN(op_castlike, NODE("CastLike"), L(2, 0, 3), mk(DTYPE_BOOL, 0, NULL, B8(0))),
-                 B8(0, 1), 2);
+    expect_bools(
+        RUN(op_castlike, NODE("CastLike"), L(2, 0, 3), tu_tensor(DTYPE_BOOL, 0, NULL, B8(0))),
+        B8(0, 1), 2);
 }
 
 #include "kernels/vmath.h"

@@ -15,25 +15,14 @@ extern const struct op_def op_softmax, op_logsoftmax, op_transpose, op_concat, o
 extern const struct op_def op_constant, op_constantofshape, op_dropout, op_gather, op_reshape,
     op_flatten, op_squeeze, op_unsqueeze, op_identity;
 
-static struct tensor *mk(enum dtype t, int ndim, const int64_t *dims, const void *vals)
-{
-    struct err err;
-    struct shape s = shape_make(ndim, dims);
-    struct tensor *x = tensor_new(t, &s, &err);
-    cr_assert_not_null(x, "%s", err.msg);
-    if (vals && tensor_bytes(x))
-        memcpy(x->data, vals, tensor_bytes(x));
-    return x;
-}
-
 static struct tensor *mk_f32(int ndim, const int64_t *dims, const float *vals)
 {
-    return mk(DTYPE_FLOAT, ndim, dims, vals);
+    return tu_tensor(DTYPE_FLOAT, ndim, dims, vals);
 }
 
 static struct tensor *mk_i64(int ndim, const int64_t *dims, const int64_t *vals)
 {
-    return mk(DTYPE_INT64, ndim, dims, vals);
+    return tu_tensor(DTYPE_INT64, ndim, dims, vals);
 }
 
 /* Shape call only, with the inputs exactly as given (data NULL means "value unknown"). */
@@ -268,7 +257,7 @@ static void naive_transpose(const struct tensor *x, const int64_t *perm, int64_t
 
 static struct tensor *iota(enum dtype t, int ndim, const int64_t *dims)
 {
-    struct tensor *x = mk(t, ndim, dims, NULL);
+    struct tensor *x = tu_tensor(t, ndim, dims, NULL);
     for (size_t i = 0; i < tensor_numel(x); i++) {
         if (t == DTYPE_FLOAT)
             tensor_f32(x)[i] = (float)i;
@@ -614,8 +603,7 @@ Test(pad, edge_reflect_and_wrap_modes_fill_from_the_input)
         cr_assert_eq(run_op(&op_pad, &nd, 13, ins, 2, &y, &err), 0, "%s", err.msg);
         tu_expect_shape(y, 1, I64(8));
         for (int i = 0; i < 8; i++)
-            cr_expect_float_eq(tensor_f32(y)[i], cases[k].want[i], 0, "%s [%d]", cases[k].mode,
-                               i);
+            cr_expect_float_eq(tensor_f32(y)[i], cases[k].want[i], 0, "%s [%d]", cases[k].mode, i);
         tensor_free(y);
     }
     /* Two axes: edge on a 2x2 input padded by one on every side. */
@@ -841,33 +829,12 @@ Test(reducemean, rejects_int64_data_and_axes_unknown_at_planning_time)
 
 static struct tensor *mk_i32(int ndim, const int64_t *dims, const int32_t *vals)
 {
-    return mk(DTYPE_INT32, ndim, dims, vals);
+    return tu_tensor(DTYPE_INT32, ndim, dims, vals);
 }
 
 static struct tensor *mk_bool(int ndim, const int64_t *dims, const uint8_t *vals)
 {
-    return mk(DTYPE_BOOL, ndim, dims, vals);
-}
-
-/* Element by element, and the buffer holds exactly n elements of the type's own size. */
-static void expect_i32(const struct tensor *t, const int32_t *want, size_t n)
-{
-    cr_assert_eq(t->dtype, DTYPE_INT32, "dtype %s, expected int32", dtype_name(t->dtype));
-    cr_assert_eq(tensor_numel(t), n, "numel %zu, expected %zu", tensor_numel(t), n);
-    cr_expect_eq(tensor_bytes(t), n * 4);
-    for (size_t i = 0; i < n; i++)
-        cr_expect_eq(tensor_i32(t)[i], want[i], "element %zu: %d, expected %d", i,
-                     (int)tensor_i32(t)[i], (int)want[i]);
-}
-
-static void expect_bools(const struct tensor *t, const uint8_t *want, size_t n)
-{
-    cr_assert_eq(t->dtype, DTYPE_BOOL, "dtype %s, expected bool", dtype_name(t->dtype));
-    cr_assert_eq(tensor_numel(t), n, "numel %zu, expected %zu", tensor_numel(t), n);
-    cr_expect_eq(tensor_bytes(t), n);
-    for (size_t i = 0; i < n; i++)
-        cr_expect_eq(tensor_bool(t)[i], want[i], "element %zu: %d, expected %d", i,
-                     (int)tensor_bool(t)[i], (int)want[i]);
+    return tu_tensor(DTYPE_BOOL, ndim, dims, vals);
 }
 
 Test(constantofshape, fills_each_one_byte_bool_element_with_the_value)
@@ -884,12 +851,12 @@ Test(constantofshape, fills_each_one_byte_bool_element_with_the_value)
     tu_expect_shape(y, 2, I64(8, 8));
     uint8_t want[64];
     memset(want, 1, sizeof want);
-    expect_bools(y, want, 64);
+    tu_expect_bools(y, want, 64);
     tensor_free(y);
     tensor_bool(one)[0] = 0;
     cr_assert_eq(run_op(&op_constantofshape, &nd, 13, ins, 1, &y, &err), 0, "%s", err.msg);
     memset(want, 0, sizeof want);
-    expect_bools(y, want, 64);
+    tu_expect_bools(y, want, 64);
     tensor_free(dims), tensor_free(one), tensor_free(y);
 }
 
@@ -904,7 +871,7 @@ Test(constantofshape, fills_each_int32_element_with_the_value)
     struct err err;
     cr_assert_eq(run_op(&op_constantofshape, &nd, 13, ins, 1, &y, &err), 0, "%s", err.msg);
     tu_expect_shape(y, 2, I64(2, 3));
-    expect_i32(y, I32(-70000, -70000, -70000, -70000, -70000, -70000), 6);
+    tu_expect_i32(y, I32(-70000, -70000, -70000, -70000, -70000, -70000), 6);
     tensor_free(dims), tensor_free(v), tensor_free(y);
 }
 
@@ -931,7 +898,7 @@ Test(constantofshape, fills_int64_values_and_defaults_to_float_zero)
 Test(constantofshape, refuses_a_value_of_an_element_type_it_does_not_know)
 {
     struct tensor *dims = mk_i64(1, I64(1), I64(3));
-    struct tensor *v = mk(DTYPE_UNDEFINED, 1, I64(1), NULL);
+    struct tensor *v = tu_tensor(DTYPE_UNDEFINED, 1, I64(1), NULL);
     struct attr at[] = {{.name = "value", .type = ATTR_TENSOR, .t = v}};
     struct node nd = {.name = "cos", .op_type = "ConstantOfShape", ATTRS(at)};
     const struct tensor *ins[] = {dims};
@@ -954,11 +921,11 @@ Test(constant, copies_bool_and_int32_value_tensors_element_by_element)
     struct err err;
     cr_assert_eq(run_op(&op_constant, &nd, 13, none, 0, &y, &err), 0, "%s", err.msg);
     tu_expect_shape(y, 2, I64(2, 2));
-    expect_bools(y, B8(1, 0, 0, 1), 4);
+    tu_expect_bools(y, B8(1, 0, 0, 1), 4);
     tensor_free(y);
     at[0].t = ints;
     cr_assert_eq(run_op(&op_constant, &nd, 13, none, 0, &y, &err), 0, "%s", err.msg);
-    expect_i32(y, I32(-1, 0, 70000), 3);
+    tu_expect_i32(y, I32(-1, 0, 70000), 3);
     tensor_free(mask), tensor_free(ints), tensor_free(y);
 }
 
@@ -1079,11 +1046,11 @@ Test(gather, moves_int32_and_bool_data_along_axis_1)
     const struct tensor *ints[] = {d, ix};
     cr_assert_eq(run_op(&op_gather, &nd, 13, ints, 2, &y, &err), 0, "%s", err.msg);
     tu_expect_shape(y, 2, I64(2, 2));
-    expect_i32(y, I32(3, 1, 6, 4), 4);
+    tu_expect_i32(y, I32(3, 1, 6, 4), 4);
     tensor_free(y);
     const struct tensor *bools[] = {m, ix};
     cr_assert_eq(run_op(&op_gather, &nd, 13, bools, 2, &y, &err), 0, "%s", err.msg);
-    expect_bools(y, B8(0, 1, 1, 0), 4);
+    tu_expect_bools(y, B8(0, 1, 1, 0), 4);
     tensor_free(d), tensor_free(m), tensor_free(ix), tensor_free(y);
 }
 
@@ -1116,12 +1083,12 @@ Test(reshape, keeps_bool_and_int32_elements_in_order)
     const struct tensor *b[] = {m, target};
     cr_assert_eq(run_op(&op_reshape, &nd, 13, b, 2, &y, &err), 0, "%s", err.msg);
     tu_expect_shape(y, 2, I64(3, 2));
-    expect_bools(y, B8(1, 0, 1, 1, 0, 0), 6);
+    tu_expect_bools(y, B8(1, 0, 1, 1, 0, 0), 6);
     tensor_free(y);
     const struct tensor *i[] = {v, target};
     cr_assert_eq(run_op(&op_reshape, &nd, 13, i, 2, &y, &err), 0, "%s", err.msg);
     tu_expect_shape(y, 2, I64(3, 2));
-    expect_i32(y, I32(-1, 2, -3, 4, -5, 6), 6);
+    tu_expect_i32(y, I32(-1, 2, -3, 4, -5, 6), 6);
     tensor_free(m), tensor_free(v), tensor_free(target), tensor_free(y);
 }
 
@@ -1136,7 +1103,7 @@ Test(reshape, reads_an_int32_target_shape)
     struct err err;
     cr_assert_eq(run_op(&op_reshape, &nd, 13, ins, 2, &y, &err), 0, "%s", err.msg);
     tu_expect_shape(y, 2, I64(2, 2));
-    expect_i32(y, I32(1, 2, 3, 4), 4);
+    tu_expect_i32(y, I32(1, 2, 3, 4), 4);
     tensor_free(v), tensor_free(target), tensor_free(y);
 }
 
@@ -1151,23 +1118,23 @@ Test(reshape, flatten_squeeze_unsqueeze_and_identity_move_bool_and_int32_data)
     const struct tensor *mb[] = {m, axes};
     cr_assert_eq(run_op(&op_flatten, &fl, 13, mb, 1, &y, &err), 0, "%s", err.msg);
     tu_expect_shape(y, 2, I64(1, 4));
-    expect_bools(y, B8(0, 1, 1, 0), 4);
+    tu_expect_bools(y, B8(0, 1, 1, 0), 4);
     tensor_free(y);
     struct node sq = {.name = "sq", .op_type = "Squeeze"};
     cr_assert_eq(run_op(&op_squeeze, &sq, 13, mb, 2, &y, &err), 0, "%s", err.msg);
     tu_expect_shape(y, 2, I64(2, 2));
-    expect_bools(y, B8(0, 1, 1, 0), 4);
+    tu_expect_bools(y, B8(0, 1, 1, 0), 4);
     tensor_free(y);
     struct node un = {.name = "un", .op_type = "Unsqueeze"};
     const struct tensor *vb[] = {v, axes};
     cr_assert_eq(run_op(&op_unsqueeze, &un, 13, vb, 2, &y, &err), 0, "%s", err.msg);
     tu_expect_shape(y, 4, I64(1, 1, 2, 2));
-    expect_i32(y, I32(7, -8, 9, -10), 4);
+    tu_expect_i32(y, I32(7, -8, 9, -10), 4);
     tensor_free(y);
     struct node id = {.name = "id", .op_type = "Identity"};
     cr_assert_eq(run_op(&op_identity, &id, 13, vb, 1, &y, &err), 0, "%s", err.msg);
     tu_expect_shape(y, 3, I64(1, 2, 2));
-    expect_i32(y, I32(7, -8, 9, -10), 4);
+    tu_expect_i32(y, I32(7, -8, 9, -10), 4);
     tensor_free(m), tensor_free(v), tensor_free(axes), tensor_free(y);
 }
 
@@ -1184,12 +1151,12 @@ Test(concat, joins_bool_and_int32_tensors_along_axis_1)
     const struct tensor *bools[] = {a, b, a};
     cr_assert_eq(run_op(&op_concat, &nd, 13, bools, 3, &y, &err), 0, "%s", err.msg);
     tu_expect_shape(y, 2, I64(2, 4));
-    expect_bools(y, B8(1, 0, 0, 1, 0, 1, 1, 0), 8);
+    tu_expect_bools(y, B8(1, 0, 0, 1, 0, 1, 1, 0), 8);
     tensor_free(y);
     const struct tensor *ints[] = {d, c};
     cr_assert_eq(run_op(&op_concat, &nd, 13, ints, 2, &y, &err), 0, "%s", err.msg);
     tu_expect_shape(y, 2, I64(2, 3));
-    expect_i32(y, I32(10, 20, -1, 30, 40, -2), 6);
+    tu_expect_i32(y, I32(10, 20, -1, 30, 40, -2), 6);
     tensor_free(y);
     const struct tensor *mixed[] = {a, c};
     cr_expect_eq(run_op(&op_concat, &nd, 13, mixed, 2, &y, &err), -1);
@@ -1208,14 +1175,14 @@ Test(transpose, permutes_bool_and_int32_tensors)
     const struct tensor *b[] = {m};
     cr_assert_eq(run_op(&op_transpose, &nd, 13, b, 1, &y, &err), 0, "%s", err.msg);
     tu_expect_shape(y, 2, I64(3, 2));
-    expect_bools(y, B8(1, 0, 1, 0, 0, 1), 6);
+    tu_expect_bools(y, B8(1, 0, 1, 0, 0, 1), 6);
     tensor_free(y);
     struct attr at[] = {A_INTS("perm", 2, 0, 1)};
     struct node np = {.name = "tr", .op_type = "Transpose", ATTRS(at)};
     const struct tensor *i[] = {v};
     cr_assert_eq(run_op(&op_transpose, &np, 13, i, 1, &y, &err), 0, "%s", err.msg);
     tu_expect_shape(y, 3, I64(3, 2, 1));
-    expect_i32(y, I32(1, 4, 2, 5, 3, 6), 6);
+    tu_expect_i32(y, I32(1, 4, 2, 5, 3, 6), 6);
     tensor_free(m), tensor_free(v), tensor_free(y);
 }
 
@@ -1230,7 +1197,7 @@ Test(transpose, nchw_to_nhwc_of_int32_matches_hand_written_values)
     struct err err;
     cr_assert_eq(run_op(&op_transpose, &nd, 13, ins, 1, &y, &err), 0, "%s", err.msg);
     tu_expect_shape(y, 4, I64(1, 2, 3, 2));
-    expect_i32(y, I32(0, 10, 1, 11, 2, 12, 3, 13, 4, 14, 5, 15), 12);
+    tu_expect_i32(y, I32(0, 10, 1, 11, 2, 12, 3, 13, 4, 14, 5, 15), 12);
     tensor_free(x), tensor_free(y);
 }
 
@@ -1245,11 +1212,11 @@ Test(pad, fills_bool_data_with_a_bool_constant_value)
     const struct tensor *ins[] = {x, pads, v};
     cr_assert_eq(run_op(&op_pad, &nd, 13, ins, 3, &y, &err), 0, "%s", err.msg);
     tu_expect_shape(y, 2, I64(3, 3));
-    expect_bools(y, B8(1, 0, 1, 1, 1, 0, 1, 1, 1), 9);
+    tu_expect_bools(y, B8(1, 0, 1, 1, 1, 0, 1, 1, 1), 9);
     tensor_free(y);
     const struct tensor *zero[] = {x, pads};
     cr_assert_eq(run_op(&op_pad, &nd, 13, zero, 2, &y, &err), 0, "%s", err.msg);
-    expect_bools(y, B8(0, 0, 1, 0, 1, 0, 0, 0, 0), 9);
+    tu_expect_bools(y, B8(0, 0, 1, 0, 1, 0, 0, 0, 0), 9);
     tensor_free(x), tensor_free(pads), tensor_free(v), tensor_free(y);
 }
 
@@ -1265,7 +1232,7 @@ Test(pad, crops_and_fills_int32_data_with_an_int32_constant_value)
     struct err err;
     cr_assert_eq(run_op(&op_pad, &nd, 13, ins, 3, &y, &err), 0, "%s", err.msg);
     tu_expect_shape(y, 2, I64(3, 3));
-    expect_i32(y, I32(-9, -9, -9, 2, 3, -9, 5, 6, -9), 9);
+    tu_expect_i32(y, I32(-9, -9, -9, 2, 3, -9, 5, 6, -9), 9);
     tensor_free(x), tensor_free(pads), tensor_free(v), tensor_free(y);
 }
 
@@ -1281,7 +1248,7 @@ Test(pad, opset18_reads_int32_axes_together_with_int32_pads)
     struct err err;
     cr_assert_eq(run_op(&op_pad, &nd, 18, ins, 4, &y, &err), 0, "%s", err.msg);
     tu_expect_shape(y, 2, I64(3, 2));
-    expect_i32(y, I32(0, 0, 1, 2, 3, 4), 6);
+    tu_expect_i32(y, I32(0, 0, 1, 2, 3, 4), 6);
     tensor_free(x), tensor_free(pads), tensor_free(axes), tensor_free(y);
 }
 

@@ -23,21 +23,10 @@ extern const struct op_def op_reducelogsum, op_reducelogsumexp;
 #define I32(...) ((const int32_t[]){__VA_ARGS__})
 #define B8(...)  ((const uint8_t[]){__VA_ARGS__})
 
-static struct tensor *mk(enum dtype t, int ndim, const int64_t *dims, const void *vals)
-{
-    struct err err;
-    struct shape s = shape_make(ndim, dims);
-    struct tensor *x = tensor_new(t, &s, &err);
-    cr_assert_not_null(x, "%s", err.msg);
-    if (vals && tensor_bytes(x))
-        memcpy(x->data, vals, tensor_bytes(x));
-    return x;
-}
-
-#define F(n, ...)     mk(DTYPE_FLOAT, 1, I64(n), F32(__VA_ARGS__))
-#define L(n, ...)     mk(DTYPE_INT64, 1, I64(n), I64(__VA_ARGS__))
-#define SF(v)         mk(DTYPE_FLOAT, 0, NULL, F32(v))
-#define SL(v)         mk(DTYPE_INT64, 0, NULL, I64(v))
+#define F(n, ...)     tu_tensor(DTYPE_FLOAT, 1, I64(n), F32(__VA_ARGS__))
+#define L(n, ...)     tu_tensor(DTYPE_INT64, 1, I64(n), I64(__VA_ARGS__))
+#define SF(v)         tu_tensor(DTYPE_FLOAT, 0, NULL, F32(v))
+#define SL(v)         tu_tensor(DTYPE_INT64, 0, NULL, I64(v))
 #define NODE(op)      (&(struct node){.name = "n", .op_type = op})
 #define NODE_A(op, a) (&(struct node){.name = "n", .op_type = op, ATTRS(a)})
 
@@ -137,21 +126,13 @@ static void expect_l(struct tensor *t, const int64_t *want, size_t n)
 
 static void expect_i32(struct tensor *t, const int32_t *want, size_t n)
 {
-    cr_assert_eq(t->dtype, DTYPE_INT32, "dtype %s, expected int32", dtype_name(t->dtype));
-    cr_assert_eq(tensor_numel(t), n);
-    for (size_t i = 0; i < n; i++)
-        cr_expect_eq(tensor_i32(t)[i], want[i], "element %zu: %d, expected %d", i, tensor_i32(t)[i],
-                     want[i]);
+    tu_expect_i32(t, want, n);
     tensor_free(t);
 }
 
 static void expect_bools(struct tensor *t, const uint8_t *want, size_t n)
 {
-    cr_assert_eq(t->dtype, DTYPE_BOOL, "dtype %s, expected bool", dtype_name(t->dtype));
-    cr_assert_eq(tensor_numel(t), n);
-    for (size_t i = 0; i < n; i++)
-        cr_expect_eq(tensor_bool(t)[i], want[i], "element %zu: %d, expected %d", i,
-                     tensor_bool(t)[i], want[i]);
+    tu_expect_bools(t, want, n);
     tensor_free(t);
 }
 
@@ -219,7 +200,8 @@ Test(math, sign_gives_minus_one_zero_or_one_and_keeps_nan)
     expect_f(RUN(op_sign, NODE("Sign"), F(5, -3.5f, 0, 2, -0.0f, NAN)), F32(-1, 0, 1, 0, NAN), 5,
              0);
     expect_l(RUN(op_sign, NODE("Sign"), L(3, -7, 0, INT64_MAX)), I64(-1, 0, 1), 3);
-    expect_i32(RUN(op_sign, NODE("Sign"), mk(DTYPE_INT32, 1, I64(2), I32(-2, 5))), I32(-1, 1), 2);
+    expect_i32(RUN(op_sign, NODE("Sign"), tu_tensor(DTYPE_INT32, 1, I64(2), I32(-2, 5))),
+               I32(-1, 1), 2);
 }
 
 Test(math, round_sends_halves_to_the_even_neighbour)
@@ -297,8 +279,8 @@ Test(math, mod_takes_the_divisors_sign_unless_fmod_is_set)
     expect_l(RUN(op_mod, NODE_A("Mod", fm), L(4, -7, 7, 7, -7), L(4, 3, -3, 3, -3)),
              I64(-1, 1, 1, -1), 4);
     /* int32 broadcast of a [2,2] against a [2]; a divisor of 0 gives 0; MIN % -1 is 0. */
-    struct tensor *a = mk(DTYPE_INT32, 2, I64(2, 2), I32(5, -5, 9, INT32_MIN));
-    struct tensor *b = mk(DTYPE_INT32, 1, I64(2), I32(0, -1));
+    struct tensor *a = tu_tensor(DTYPE_INT32, 2, I64(2, 2), I32(5, -5, 9, INT32_MIN));
+    struct tensor *b = tu_tensor(DTYPE_INT32, 1, I64(2), I32(0, -1));
     struct tensor *y = RUN(op_mod, NODE("Mod"), a, b);
     tu_expect_shape(y, 2, I64(2, 2));
     expect_i32(y, I32(0, 0, 0, 0), 4);
@@ -348,7 +330,7 @@ Test(math, float_only_ops_refuse_integers_as_unsupported)
 
 Test(size, counts_elements_from_the_shape_alone)
 {
-    struct tensor *x = mk(DTYPE_FLOAT, 3, I64(2, 3, 4), NULL);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 3, I64(2, 3, 4), NULL);
     struct tensor *y = RUN_AT(op_size, NODE("Size"), 13, SEEN_NONE, x);
     tu_expect_shape(y, 0, NULL);
     expect_l(y, I64(24), 1);
@@ -369,8 +351,9 @@ Test(range, steps_floats_and_int32_up_to_but_excluding_the_limit)
     struct tensor *y = RUN_AT(op_range, NODE("Range"), 11, SEEN_ALL, SF(1), SF(5), SF(1.5f));
     tu_expect_shape(y, 1, I64(3));
     expect_f(y, F32(1, 2.5f, 4), 3, 0);
-    struct tensor *s = mk(DTYPE_INT32, 0, NULL, I32(-2)), *l = mk(DTYPE_INT32, 0, NULL, I32(3));
-    struct tensor *d = mk(DTYPE_INT32, 0, NULL, I32(2));
+    struct tensor *s = tu_tensor(DTYPE_INT32, 0, NULL, I32(-2)),
+                  *l = tu_tensor(DTYPE_INT32, 0, NULL, I32(3));
+    struct tensor *d = tu_tensor(DTYPE_INT32, 0, NULL, I32(2));
     expect_i32(RUN_AT(op_range, NODE("Range"), 11, SEEN_ALL, s, l, d), I32(-2, 0, 2), 3);
 }
 
@@ -402,13 +385,13 @@ Test(argmax, keeps_the_axis_and_picks_the_first_or_last_of_equals)
 {
     /* [[2, 5, 5], [7, 1, 7]] along axis 1. */
     struct attr a1[] = {A_INT("axis", 1)};
-    struct tensor *y =
-        RUN(op_argmax, NODE_A("ArgMax", a1), mk(DTYPE_FLOAT, 2, I64(2, 3), F32(2, 5, 5, 7, 1, 7)));
+    struct tensor *y = RUN(op_argmax, NODE_A("ArgMax", a1),
+                           tu_tensor(DTYPE_FLOAT, 2, I64(2, 3), F32(2, 5, 5, 7, 1, 7)));
     tu_expect_shape(y, 2, I64(2, 1));
     expect_l(y, I64(1, 0), 2);
     struct attr last[] = {A_INT("axis", 1), A_INT("select_last_index", 1)};
     expect_l(RUN(op_argmax, NODE_A("ArgMax", last),
-                 mk(DTYPE_FLOAT, 2, I64(2, 3), F32(2, 5, 5, 7, 1, 7))),
+                 tu_tensor(DTYPE_FLOAT, 2, I64(2, 3), F32(2, 5, 5, 7, 1, 7))),
              I64(2, 2), 2);
 }
 
@@ -421,12 +404,13 @@ Test(argmin, drops_the_axis_without_keepdims_on_int64)
 {
     /* [[4, -1], [0, 3], [-5, 8]] along axis 0: column minima at rows 2 and 0. */
     struct attr a[] = {A_INT("axis", 0), A_INT("keepdims", 0)};
-    struct tensor *y =
-        RUN(op_argmin, NODE_A("ArgMin", a), mk(DTYPE_INT64, 2, I64(3, 2), I64(4, -1, 0, 3, -5, 8)));
+    struct tensor *y = RUN(op_argmin, NODE_A("ArgMin", a),
+                           tu_tensor(DTYPE_INT64, 2, I64(3, 2), I64(4, -1, 0, 3, -5, 8)));
     tu_expect_shape(y, 1, I64(2));
     expect_l(y, I64(2, 0), 2);
     struct attr neg[] = {A_INT("axis", -1), A_INT("keepdims", 0)};
-    expect_l(RUN(op_argmin, NODE_A("ArgMin", neg), mk(DTYPE_INT32, 2, I64(2, 2), I32(3, 3, 9, -9))),
+    expect_l(RUN(op_argmin, NODE_A("ArgMin", neg),
+                 tu_tensor(DTYPE_INT32, 2, I64(2, 2), I32(3, 3, 9, -9))),
              I64(0, 1), 2);
 }
 
@@ -434,7 +418,7 @@ Test(argmax, refuses_an_axis_out_of_range_naming_it)
 {
     struct attr a[] = {A_INT("axis", 2)};
     struct node nd = {.name = "am", .op_type = "ArgMax", ATTRS(a)};
-    struct err e = FAILS(op_argmax, &nd, mk(DTYPE_FLOAT, 2, I64(2, 2), F32(0, 0, 0, 0)));
+    struct err e = FAILS(op_argmax, &nd, tu_tensor(DTYPE_FLOAT, 2, I64(2, 2), F32(0, 0, 0, 0)));
     tu_expect_error(&e, "am", "axis 2");
 }
 
@@ -466,8 +450,8 @@ Test(topk, returns_the_smallest_along_axis_0)
     /* [[5, 1], [2, 8], [2, 0]] along axis 0, k = 2, smallest. */
     struct attr a[] = {A_INT("axis", 0), A_INT("largest", 0)};
     struct tensor *v, *i;
-    topk(NODE_A("TopK", a), 11, mk(DTYPE_INT64, 2, I64(3, 2), I64(5, 1, 2, 8, 2, 0)), L(1, 2), &v,
-         &i);
+    topk(NODE_A("TopK", a), 11, tu_tensor(DTYPE_INT64, 2, I64(3, 2), I64(5, 1, 2, 8, 2, 0)),
+         L(1, 2), &v, &i);
     tu_expect_shape(v, 2, I64(2, 2));
     expect_l(v, I64(2, 0, 2, 1), 4);
     expect_l(i, I64(1, 2, 2, 0), 4);
@@ -499,13 +483,13 @@ Test(gatherelements, picks_along_the_axis_with_negative_indices)
     /* data [[1,2],[3,4]], indices [[0,0],[1,0]] on axis 1 -> [[1,1],[4,3]]. */
     struct attr a1[] = {A_INT("axis", 1)};
     struct tensor *y = RUN(op_gatherelements, NODE_A("GatherElements", a1),
-                           mk(DTYPE_FLOAT, 2, I64(2, 2), F32(1, 2, 3, 4)),
-                           mk(DTYPE_INT64, 2, I64(2, 2), I64(0, 0, 1, 0)));
+                           tu_tensor(DTYPE_FLOAT, 2, I64(2, 2), F32(1, 2, 3, 4)),
+                           tu_tensor(DTYPE_INT64, 2, I64(2, 2), I64(0, 0, 1, 0)));
     expect_f(y, F32(1, 1, 4, 3), 4, 0);
     /* data [[1,2,3],[4,5,6],[7,8,9]], int32 indices [[1,2,0],[-1,0,0]] on axis 0. */
     y = RUN(op_gatherelements, NODE("GatherElements"),
-            mk(DTYPE_INT64, 2, I64(3, 3), I64(1, 2, 3, 4, 5, 6, 7, 8, 9)),
-            mk(DTYPE_INT32, 2, I64(2, 3), I32(1, 2, 0, -1, 0, 0)));
+            tu_tensor(DTYPE_INT64, 2, I64(3, 3), I64(1, 2, 3, 4, 5, 6, 7, 8, 9)),
+            tu_tensor(DTYPE_INT32, 2, I64(2, 3), I32(1, 2, 0, -1, 0, 0)));
     tu_expect_shape(y, 2, I64(2, 3));
     expect_l(y, I64(4, 8, 3, 7, 2, 3), 6);
 }
@@ -515,7 +499,7 @@ Test(gatherelements, refuses_an_index_out_of_range)
     struct node nd = {.name = "ge", .op_type = "GatherElements"};
     struct err e = FAILS(op_gatherelements, &nd, F(2, 1, 2), L(1, 2));
     tu_expect_error(&e, "ge", "index 2 is out of range");
-    e = FAILS(op_gatherelements, &nd, F(2, 1, 2), mk(DTYPE_INT64, 2, I64(1, 1), I64(0)));
+    e = FAILS(op_gatherelements, &nd, F(2, 1, 2), tu_tensor(DTYPE_INT64, 2, I64(1, 1), I64(0)));
     tu_expect_error(&e, "ge", "same rank");
 }
 
@@ -532,7 +516,7 @@ Test(onehot, inserts_the_axis_where_asked_and_skips_indices_out_of_range)
     /* Float indices [1, 7] with depth 4 on axis 0: a [4, 2] output; 7 gives a column of off. */
     struct attr a[] = {A_INT("axis", 0)};
     struct tensor *y = RUN_AT(op_onehot, NODE_A("OneHot", a), 11, SEEN_INTS, F(2, 1, 7),
-                              mk(DTYPE_INT64, 1, I64(1), I64(4)), F(2, 0, 1));
+                              tu_tensor(DTYPE_INT64, 1, I64(1), I64(4)), F(2, 0, 1));
     tu_expect_shape(y, 2, I64(4, 2));
     expect_f(y, F32(0, 0, 1, 0, 0, 0, 0, 0), 8, 0);
 }
@@ -552,16 +536,16 @@ Test(onehot, refuses_a_depth_unknown_at_planning_and_a_bad_axis)
 Test(trilu, keeps_the_upper_or_lower_triangle_shifted_by_k)
 {
     /* [[1,2,3],[4,5,6]]: upper with k=1 keeps j - i >= 1; lower with k=-1 keeps j - i <= -1. */
-    struct tensor *y =
-        RUN(op_trilu, NODE("Trilu"), mk(DTYPE_INT64, 2, I64(2, 3), I64(1, 2, 3, 4, 5, 6)), SL(1));
+    struct tensor *y = RUN(op_trilu, NODE("Trilu"),
+                           tu_tensor(DTYPE_INT64, 2, I64(2, 3), I64(1, 2, 3, 4, 5, 6)), SL(1));
     expect_l(y, I64(0, 2, 3, 0, 0, 6), 6);
     struct attr lo[] = {A_INT("upper", 0)};
-    y = RUN(op_trilu, NODE_A("Trilu", lo), mk(DTYPE_FLOAT, 3, I64(1, 2, 3), F32(1, 2, 3, 4, 5, 6)),
-            SL(-1));
+    y = RUN(op_trilu, NODE_A("Trilu", lo),
+            tu_tensor(DTYPE_FLOAT, 3, I64(1, 2, 3), F32(1, 2, 3, 4, 5, 6)), SL(-1));
     tu_expect_shape(y, 3, I64(1, 2, 3));
     expect_f(y, F32(0, 0, 0, 4, 0, 0), 6, 0);
     /* Without k: the main diagonal and above, on bool. */
-    expect_bools(RUN(op_trilu, NODE("Trilu"), mk(DTYPE_BOOL, 2, I64(2, 2), B8(1, 1, 1, 1))),
+    expect_bools(RUN(op_trilu, NODE("Trilu"), tu_tensor(DTYPE_BOOL, 2, I64(2, 2), B8(1, 1, 1, 1))),
                  B8(1, 1, 0, 1), 4);
 }
 
@@ -588,8 +572,8 @@ Test(cumsum, sums_along_a_negative_axis_of_int32)
 {
     /* [[1,2,3],[4,5,6]] along axis -1 (given as int32). */
     struct tensor *y =
-        RUN(op_cumsum, NODE("CumSum"), mk(DTYPE_INT32, 2, I64(2, 3), I32(1, 2, 3, 4, 5, 6)),
-            mk(DTYPE_INT32, 0, NULL, I32(-1)));
+        RUN(op_cumsum, NODE("CumSum"), tu_tensor(DTYPE_INT32, 2, I64(2, 3), I32(1, 2, 3, 4, 5, 6)),
+            tu_tensor(DTYPE_INT32, 0, NULL, I32(-1)));
     expect_i32(y, I32(1, 3, 6, 4, 9, 15), 6);
     struct node nd = {.name = "cs", .op_type = "CumSum"};
     struct err e = FAILS(op_cumsum, &nd, F(2, 1, 2), SL(1));
@@ -600,7 +584,7 @@ Test(nonzero, lists_coordinates_of_a_known_input_in_row_major_order)
 {
     /* [[1, 0], [0, 3], [2, 0]]: non-zeros at (0,0), (1,1), (2,0). */
     struct tensor *y = RUN_AT(op_nonzero, NODE("NonZero"), 13, SEEN_ALL,
-                              mk(DTYPE_FLOAT, 2, I64(3, 2), F32(1, 0, 0, 3, 2, 0)));
+                              tu_tensor(DTYPE_FLOAT, 2, I64(3, 2), F32(1, 0, 0, 3, 2, 0)));
     tu_expect_shape(y, 2, I64(2, 3));
     expect_l(y, I64(0, 1, 2, 0, 1, 0), 6);
 }
@@ -621,22 +605,23 @@ Test(depthtospace, reads_the_depth_in_dcr_or_crd_order)
      * x[(2i + j) 2 + c']; CRD: y[c', i, j] = x[4c' + 2i + j]. */
     const float x[] = {0, 1, 2, 3, 4, 5, 6, 7};
     struct attr dcr[] = {A_INT("blocksize", 2)};
-    struct tensor *y =
-        RUN(op_depthtospace, NODE_A("DepthToSpace", dcr), mk(DTYPE_FLOAT, 4, I64(1, 8, 1, 1), x));
+    struct tensor *y = RUN(op_depthtospace, NODE_A("DepthToSpace", dcr),
+                           tu_tensor(DTYPE_FLOAT, 4, I64(1, 8, 1, 1), x));
     tu_expect_shape(y, 4, I64(1, 2, 2, 2));
     expect_f(y, F32(0, 2, 4, 6, 1, 3, 5, 7), 8, 0);
     struct attr crd[] = {A_INT("blocksize", 2), A_STR("mode", "CRD")};
-    expect_f(
-        RUN(op_depthtospace, NODE_A("DepthToSpace", crd), mk(DTYPE_FLOAT, 4, I64(1, 8, 1, 1), x)),
-        F32(0, 1, 2, 3, 4, 5, 6, 7), 8, 0);
+    expect_f(RUN(op_depthtospace, NODE_A("DepthToSpace", crd),
+                 tu_tensor(DTYPE_FLOAT, 4, I64(1, 8, 1, 1), x)),
+             F32(0, 1, 2, 3, 4, 5, 6, 7), 8, 0);
 }
 
 Test(depthtospace, interleaves_blocks_across_width)
 {
     /* x[c, 0, w] = 10c + w on [1, 4, 1, 2]: y rows are [0,10,1,11] and [20,30,21,31]. */
     struct attr a[] = {A_INT("blocksize", 2)};
-    struct tensor *y = RUN(op_depthtospace, NODE_A("DepthToSpace", a),
-                           mk(DTYPE_INT64, 4, I64(1, 4, 1, 2), I64(0, 1, 10, 11, 20, 21, 30, 31)));
+    struct tensor *y =
+        RUN(op_depthtospace, NODE_A("DepthToSpace", a),
+            tu_tensor(DTYPE_INT64, 4, I64(1, 4, 1, 2), I64(0, 1, 10, 11, 20, 21, 30, 31)));
     tu_expect_shape(y, 4, I64(1, 1, 2, 4));
     expect_l(y, I64(0, 10, 1, 11, 20, 30, 21, 31), 8);
 }
@@ -644,8 +629,9 @@ Test(depthtospace, interleaves_blocks_across_width)
 Test(spacetodepth, undoes_depthtospace_in_dcr_order)
 {
     struct attr a[] = {A_INT("blocksize", 2)};
-    struct tensor *y = RUN(op_spacetodepth, NODE_A("SpaceToDepth", a),
-                           mk(DTYPE_INT64, 4, I64(1, 1, 2, 4), I64(0, 10, 1, 11, 20, 30, 21, 31)));
+    struct tensor *y =
+        RUN(op_spacetodepth, NODE_A("SpaceToDepth", a),
+            tu_tensor(DTYPE_INT64, 4, I64(1, 1, 2, 4), I64(0, 10, 1, 11, 20, 30, 21, 31)));
     tu_expect_shape(y, 4, I64(1, 4, 1, 2));
     expect_l(y, I64(0, 1, 10, 11, 20, 21, 30, 31), 8);
 }
@@ -654,21 +640,21 @@ Test(depthtospace, refuses_a_bad_mode_and_an_indivisible_depth)
 {
     struct attr m[] = {A_INT("blocksize", 2), A_STR("mode", "RDC")};
     struct node nd = {.name = "d2s", .op_type = "DepthToSpace", ATTRS(m)};
-    struct err e = FAILS(op_depthtospace, &nd, mk(DTYPE_FLOAT, 4, I64(1, 4, 1, 1), NULL));
+    struct err e = FAILS(op_depthtospace, &nd, tu_tensor(DTYPE_FLOAT, 4, I64(1, 4, 1, 1), NULL));
     tu_expect_error(&e, "d2s", "mode");
     struct attr b[] = {A_INT("blocksize", 2)};
     struct node nd2 = {.name = "d2s", .op_type = "DepthToSpace", ATTRS(b)};
-    e = FAILS(op_depthtospace, &nd2, mk(DTYPE_FLOAT, 4, I64(1, 6, 1, 1), NULL));
+    e = FAILS(op_depthtospace, &nd2, tu_tensor(DTYPE_FLOAT, 4, I64(1, 6, 1, 1), NULL));
     tu_expect_error(&e, "d2s", "blocksize^2");
     struct node nd3 = {.name = "s2d", .op_type = "SpaceToDepth"};
-    e = FAILS(op_spacetodepth, &nd3, mk(DTYPE_FLOAT, 4, I64(1, 1, 2, 2), NULL));
+    e = FAILS(op_spacetodepth, &nd3, tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 2, 2), NULL));
     tu_expect_error(&e, "s2d", "blocksize");
 }
 
 Test(globalmaxpool, takes_the_maximum_of_each_channel_and_nan_wins)
 {
     struct tensor *y = RUN(op_globalmaxpool, NODE("GlobalMaxPool"),
-                           mk(DTYPE_FLOAT, 4, I64(1, 3, 1, 2), F32(-1, -3, 2, 7, NAN, 1)));
+                           tu_tensor(DTYPE_FLOAT, 4, I64(1, 3, 1, 2), F32(-1, -3, 2, 7, NAN, 1)));
     tu_expect_shape(y, 4, I64(1, 3, 1, 1));
     expect_f(y, F32(-1, 7, NAN), 3, 0);
 }
@@ -677,12 +663,12 @@ Test(hardmax, marks_the_first_maximum_along_the_axis)
 {
     /* Rows [1, 3, 3] and [4, 0, -1]; opset 13 default axis -1. */
     struct tensor *y = RUN_AT(op_hardmax, NODE("Hardmax"), 13, SEEN_INTS,
-                              mk(DTYPE_FLOAT, 2, I64(2, 3), F32(1, 3, 3, 4, 0, -1)));
+                              tu_tensor(DTYPE_FLOAT, 2, I64(2, 3), F32(1, 3, 3, 4, 0, -1)));
     expect_f(y, F32(0, 1, 0, 1, 0, 0), 6, 0);
     /* Along axis 0: column maxima at rows 1, 0, 0. */
     struct attr a0[] = {A_INT("axis", 0)};
     expect_f(RUN_AT(op_hardmax, NODE_A("Hardmax", a0), 13, SEEN_INTS,
-                    mk(DTYPE_FLOAT, 2, I64(2, 3), F32(1, 3, 3, 4, 0, -1))),
+                    tu_tensor(DTYPE_FLOAT, 2, I64(2, 3), F32(1, 3, 3, 4, 0, -1))),
              F32(0, 1, 1, 1, 0, 0), 6, 0);
 }
 
@@ -690,14 +676,14 @@ Test(hardmax, coerces_to_2d_before_opset_13)
 {
     /* [2, 2, 2] at axis 1 (the default) is 2 rows of 4. */
     struct tensor *y = RUN_AT(op_hardmax, NODE("Hardmax"), 11, SEEN_INTS,
-                              mk(DTYPE_FLOAT, 3, I64(2, 2, 2), F32(0, 1, 5, 2, 9, 1, 1, 9)));
+                              tu_tensor(DTYPE_FLOAT, 3, I64(2, 2, 2), F32(0, 1, 5, 2, 9, 1, 1, 9)));
     expect_f(y, F32(0, 0, 1, 0, 1, 0, 0, 0), 8, 0);
 }
 
 Test(sum, adds_three_broadcast_inputs)
 {
     /* [2,1] + [3] + scalar. */
-    struct tensor *y = RUN(op_sum, NODE("Sum"), mk(DTYPE_FLOAT, 2, I64(2, 1), F32(10, 20)),
+    struct tensor *y = RUN(op_sum, NODE("Sum"), tu_tensor(DTYPE_FLOAT, 2, I64(2, 1), F32(10, 20)),
                            F(3, 1, 2, 3), SF(0.5f));
     tu_expect_shape(y, 2, I64(2, 3));
     expect_f(y, F32(11.5f, 12.5f, 13.5f, 21.5f, 22.5f, 23.5f), 6, 0);
@@ -726,20 +712,21 @@ Test(meanvariancenormalization, normalizes_each_channel_over_n_h_and_w)
     /* [1, 2, 1, 2]: channel 0 (1, 3) has mean 2 and std 1 -> (-1, 1); channel 1 (2, 2) has
      * std 0 -> 0 / 1e-9 = 0. */
     struct tensor *y = RUN(op_meanvariancenormalization, NODE("MeanVarianceNormalization"),
-                           mk(DTYPE_FLOAT, 4, I64(1, 2, 1, 2), F32(1, 3, 2, 2)));
+                           tu_tensor(DTYPE_FLOAT, 4, I64(1, 2, 1, 2), F32(1, 3, 2, 2)));
     expect_f(y, F32(-1, 1, 0, 0), 4, 1e-6f);
     /* axes [1] of [2, 3]: rows (0, 3, 6) -> mean 3, std sqrt(6). */
     struct attr a[] = {A_INTS("axes", 1)};
     float s6 = sqrtf(6);
     expect_f(RUN(op_meanvariancenormalization, NODE_A("MeanVarianceNormalization", a),
-                 mk(DTYPE_FLOAT, 2, I64(2, 3), F32(0, 3, 6, 1, 1, 1))),
+                 tu_tensor(DTYPE_FLOAT, 2, I64(2, 3), F32(0, 3, 6, 1, 1, 1))),
              F32(-3 / s6, 0, 3 / s6, 0, 0, 0), 6, 1e-6f);
 }
 
 Test(meanvariancenormalization, refuses_default_axes_on_a_matrix_naming_them)
 {
     struct node nd = {.name = "mvn", .op_type = "MeanVarianceNormalization"};
-    struct err e = FAILS(op_meanvariancenormalization, &nd, mk(DTYPE_FLOAT, 2, I64(2, 2), NULL));
+    struct err e =
+        FAILS(op_meanvariancenormalization, &nd, tu_tensor(DTYPE_FLOAT, 2, I64(2, 2), NULL));
     tu_expect_error(&e, "mvn", "axes[1] = 2");
 }
 
@@ -749,20 +736,20 @@ Test(lrn, divides_by_the_sum_of_squares_of_neighbouring_channels)
      * 1 / (1 + 1 + 4), 2 / (1 + 1 + 4 + 9), 3 / (1 + 4 + 9). */
     struct attr a[] = {A_INT("size", 3), A_FLOAT("alpha", 3), A_FLOAT("beta", 1)};
     struct tensor *y =
-        RUN(op_lrn, NODE_A("LRN", a), mk(DTYPE_FLOAT, 4, I64(1, 3, 1, 1), F32(1, 2, 3)));
+        RUN(op_lrn, NODE_A("LRN", a), tu_tensor(DTYPE_FLOAT, 4, I64(1, 3, 1, 1), F32(1, 2, 3)));
     expect_f(y, F32(1 / 6.0f, 2 / 15.0f, 3 / 14.0f), 3, 1e-6f);
     /* Size 2 looks at the channel and the next one (floor 0 before, ceil 1 after); defaults
      * alpha 1e-4, beta 0.75, bias 1. */
     struct attr b[] = {A_INT("size", 2)};
     float d0 = powf(1 + 1e-4f / 2 * (4 + 16), 0.75f), d1 = powf(1 + 1e-4f / 2 * 16, 0.75f);
-    expect_f(RUN(op_lrn, NODE_A("LRN", b), mk(DTYPE_FLOAT, 3, I64(1, 2, 1), F32(2, 4))),
+    expect_f(RUN(op_lrn, NODE_A("LRN", b), tu_tensor(DTYPE_FLOAT, 3, I64(1, 2, 1), F32(2, 4))),
              F32(2 / d0, 4 / d1), 2, 1e-6f);
 }
 
 Test(lrn, refuses_a_missing_size_naming_the_attribute)
 {
     struct node nd = {.name = "lrn1", .op_type = "LRN"};
-    struct err e = FAILS(op_lrn, &nd, mk(DTYPE_FLOAT, 4, I64(1, 1, 1, 1), NULL));
+    struct err e = FAILS(op_lrn, &nd, tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 1, 1), NULL));
     tu_expect_error(&e, "lrn1", "size");
 }
 
@@ -771,12 +758,12 @@ Test(reducelogsum, takes_the_log_of_the_sum_over_the_axes)
     /* [[1, 2], [3, 4]] over axis 1 (opset 18: axes as input): log 3, log 7. */
     struct attr k0[] = {A_INT("keepdims", 0)};
     struct tensor *y = RUN(op_reducelogsum, NODE_A("ReduceLogSum", k0),
-                           mk(DTYPE_FLOAT, 2, I64(2, 2), F32(1, 2, 3, 4)), L(1, 1));
+                           tu_tensor(DTYPE_FLOAT, 2, I64(2, 2), F32(1, 2, 3, 4)), L(1, 1));
     tu_expect_shape(y, 1, I64(2));
     expect_f(y, F32(logf(3), logf(7)), 2, 1e-6f);
     /* Opset 13: axes attribute, keepdims by default; all axes: log 10. */
     y = RUN_AT(op_reducelogsum, NODE("ReduceLogSum"), 13, SEEN_INTS,
-               mk(DTYPE_FLOAT, 2, I64(2, 2), F32(1, 2, 3, 4)));
+               tu_tensor(DTYPE_FLOAT, 2, I64(2, 2), F32(1, 2, 3, 4)));
     tu_expect_shape(y, 2, I64(1, 1));
     expect_f(y, F32(logf(10)), 1, 1e-6f);
 }
@@ -785,9 +772,9 @@ Test(reducelogsumexp, does_not_overflow_on_large_inputs)
 {
     /* log(e^1000 + e^1000) = 1000 + log 2; log(e^0 + e^ln3) = log 4; all -inf gives -inf. */
     struct attr a[] = {A_INTS("axes", 0)};
-    struct tensor *y =
-        RUN_AT(op_reducelogsumexp, NODE_A("ReduceLogSumExp", a), 13, SEEN_INTS,
-               mk(DTYPE_FLOAT, 2, I64(2, 3), F32(1000, 0, -INFINITY, 1000, logf(3), -INFINITY)));
+    struct tensor *y = RUN_AT(
+        op_reducelogsumexp, NODE_A("ReduceLogSumExp", a), 13, SEEN_INTS,
+        tu_tensor(DTYPE_FLOAT, 2, I64(2, 3), F32(1000, 0, -INFINITY, 1000, logf(3), -INFINITY)));
     tu_expect_shape(y, 2, I64(1, 3));
     const float *v = tensor_f32(y);
     cr_expect(fabsf(v[0] - (1000 + logf(2))) <= 1e-3f, "got %.9g", v[0]);

@@ -18,25 +18,14 @@ extern const struct op_def op_reducesum, op_reducemean, op_reducemax, op_reducem
 #define BIG   INT64_MAX
 #define SMALL INT64_MIN
 
-static struct tensor *mk(enum dtype t, int ndim, const int64_t *dims, const void *vals)
-{
-    struct err err;
-    struct shape s = shape_make(ndim, dims);
-    struct tensor *x = tensor_new(t, &s, &err);
-    cr_assert_not_null(x, "%s", err.msg);
-    if (vals && tensor_bytes(x))
-        memcpy(x->data, vals, tensor_bytes(x));
-    return x;
-}
-
 static struct tensor *f32(int ndim, const int64_t *dims, const float *vals)
 {
-    return mk(DTYPE_FLOAT, ndim, dims, vals);
+    return tu_tensor(DTYPE_FLOAT, ndim, dims, vals);
 }
 
 static struct tensor *i64(int ndim, const int64_t *dims, const int64_t *vals)
 {
-    return mk(DTYPE_INT64, ndim, dims, vals);
+    return tu_tensor(DTYPE_INT64, ndim, dims, vals);
 }
 
 /* A 1-D int64 list (starts, axes, shape...). */

@@ -16,55 +16,6 @@
 extern const struct op_def op_resize, op_upsample, op_layernormalization, op_instancenormalization,
     op_convtranspose, op_conv, op_maxpool, op_averagepool, op_globalaveragepool;
 
-static struct tensor *mk_f32(int ndim, const int64_t *dims, const float *vals)
-{
-    struct tensor *t = tu_f32(ndim, dims, vals);
-    cr_assert_not_null(t);
-    return t;
-}
-
-static struct tensor *mk_i64(int ndim, const int64_t *dims, const int64_t *vals)
-{
-    struct tensor *t = tu_i64(ndim, dims, vals);
-    cr_assert_not_null(t);
-    return t;
-}
-
-/* Shape call, allocation and run call with one output; *y is always set (free it). */
-static int run1(const struct op_def *op, const struct node *nd, int64_t opset,
-                const struct tensor *const *ins, int n_in, struct tensor **y, struct err *err)
-{
-    struct tensor *outs[1] = {NULL};
-    err_clear(err);
-    int rc = tu_op_run(op, nd, opset, ins, n_in, outs, 1, err);
-    *y = outs[0];
-    return rc;
-}
-
-static void check_op(const struct op_def *op, const struct node *nd, int64_t opset,
-                     const struct tensor *const *ins, int n_in, int ndim, const int64_t *dims,
-                     const float *want, float tol)
-{
-    struct tensor *y;
-    struct err err;
-    cr_assert_eq(run1(op, nd, opset, ins, n_in, &y, &err), 0, "%s", err.msg);
-    tu_expect_shape(y, ndim, dims);
-    struct shape s = shape_make(ndim, dims);
-    tu_expect_floats(y, want, shape_numel(&s), tol);
-    tensor_free(y);
-}
-
-static void check_fails(const struct op_def *op, const struct node *nd, int64_t opset,
-                        const struct tensor *const *ins, int n_in, enum err_code code,
-                        struct err *err)
-{
-    struct tensor *y;
-    cr_expect_eq(run1(op, nd, opset, ins, n_in, &y, err), -1, "the op succeeded");
-    cr_expect_eq(err->code, code, "error code %d, expected %d (%s)", (int)err->code, (int)code,
-                 err->msg);
-    tensor_free(y);
-}
-
 /* A small LCG (Numerical Recipes constants): values in [-1, 1). */
 static uint32_t lcg_state;
 
@@ -88,15 +39,15 @@ Test(resize, bilinear_half_pixel_matches_a_hand_computed_2x2)
      * 0.75, 1.25; clamped to the edge, a row [a, b] becomes [a, .75a + .25b, .25a + .75b, b]:
      *   [1,2] -> [1, 1.25, 1.75, 2]      [3,4] -> [3, 3.25, 3.75, 4]
      * and the same weights down the columns give rows r0, .75r0 + .25r1, .25r0 + .75r1, r1. */
-    struct tensor *x = mk_f32(4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
-    struct tensor *sc = mk_f32(1, I64(4), F32(1, 1, 2, 2));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
+    struct tensor *sc = tu_tensor(DTYPE_FLOAT, 1, I64(4), F32(1, 1, 2, 2));
     struct attr at[] = {A_STR("mode", "linear")};
     struct node nd = {.name = "up", .op_type = "Resize", ATTRS(at)};
     const struct tensor *ins[] = {x, NULL, sc};
-    check_op(&op_resize, &nd, 13, ins, 3, 4, I64(1, 1, 4, 4),
-             F32(1, 1.25f, 1.75f, 2, 1.5f, 1.75f, 2.25f, 2.5f, 2.5f, 2.75f, 3.25f, 3.5f, 3, 3.25f,
-                 3.75f, 4),
-             1e-6f);
+    tu_check_op(&op_resize, &nd, 13, ins, 3, 4, I64(1, 1, 4, 4),
+                F32(1, 1.25f, 1.75f, 2, 1.5f, 1.75f, 2.25f, 2.5f, 2.5f, 2.75f, 3.25f, 3.5f, 3,
+                    3.25f, 3.75f, 4),
+                1e-6f);
     tensor_free(x), tensor_free(sc);
 }
 
@@ -105,8 +56,8 @@ Test(resize, nearest_modes_round_ties_their_own_way)
     /* asymmetric with scale 2 maps o to o / 2 = 0, .5, 1, 1.5, 2, 2.5, 3, 3.5: the halves
      * go down with round_prefer_floor and floor, up with round_prefer_ceil and ceil (the
      * last clamped to index 3). */
-    struct tensor *x = mk_f32(1, I64(4), F32(10, 20, 30, 40));
-    struct tensor *sz = mk_i64(1, I64(1), (const int64_t[]){8});
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 1, I64(4), F32(10, 20, 30, 40));
+    struct tensor *sz = tu_tensor(DTYPE_INT64, 1, I64(1), (const int64_t[]){8});
     static const struct {
         const char *mode;
         float want[8];
@@ -121,7 +72,7 @@ Test(resize, nearest_modes_round_ties_their_own_way)
                             A_STR("nearest_mode", (char *)cases[i].mode)};
         struct node nd = {.name = "nn", .op_type = "Resize", ATTRS(at)};
         const struct tensor *ins[] = {x, NULL, NULL, sz};
-        check_op(&op_resize, &nd, 13, ins, 4, 1, I64(8), cases[i].want, 0.0f);
+        tu_check_op(&op_resize, &nd, 13, ins, 4, 1, I64(8), cases[i].want, 0.0f);
     }
     tensor_free(x), tensor_free(sz);
 }
@@ -130,28 +81,28 @@ Test(resize, nearest_half_pixel_floor_and_ceil_differ_off_the_ties)
 {
     /* half_pixel with scale 2: o -> -0.25, 0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 3.25.
      *   floor: -1(->0), 0, 0, 1, 1, 2, 2, 3      ceil: 0, 1, 1, 2, 2, 3, 3, 4(->3) */
-    struct tensor *x = mk_f32(1, I64(4), F32(10, 20, 30, 40));
-    struct tensor *sc = mk_f32(1, I64(1), F32(2));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 1, I64(4), F32(10, 20, 30, 40));
+    struct tensor *sc = tu_tensor(DTYPE_FLOAT, 1, I64(1), F32(2));
     struct attr fl[] = {A_STR("nearest_mode", "floor")};
     struct attr ce[] = {A_STR("nearest_mode", "ceil")};
     struct node nf = {.name = "nf", .op_type = "Resize", ATTRS(fl)};
     struct node nc = {.name = "nc", .op_type = "Resize", ATTRS(ce)};
     const struct tensor *ins[] = {x, NULL, sc};
-    check_op(&op_resize, &nf, 13, ins, 3, 1, I64(8), F32(10, 10, 10, 20, 20, 30, 30, 40), 0.0f);
-    check_op(&op_resize, &nc, 13, ins, 3, 1, I64(8), F32(10, 20, 20, 30, 30, 40, 40, 40), 0.0f);
+    tu_check_op(&op_resize, &nf, 13, ins, 3, 1, I64(8), F32(10, 10, 10, 20, 20, 30, 30, 40), 0.0f);
+    tu_check_op(&op_resize, &nc, 13, ins, 3, 1, I64(8), F32(10, 20, 20, 30, 30, 40, 40, 40), 0.0f);
     tensor_free(x), tensor_free(sc);
 }
 
 Test(resize, linear_align_corners_keeps_the_end_points)
 {
     /* [1,2,3] to 5: o -> o * (3 - 1) / (5 - 1) = 0, .5, 1, 1.5, 2. */
-    struct tensor *x = mk_f32(1, I64(3), F32(1, 2, 3));
-    struct tensor *sz = mk_i64(1, I64(1), (const int64_t[]){5});
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 1, I64(3), F32(1, 2, 3));
+    struct tensor *sz = tu_tensor(DTYPE_INT64, 1, I64(1), (const int64_t[]){5});
     struct attr at[] = {A_STR("mode", "linear"),
                         A_STR("coordinate_transformation_mode", "align_corners")};
     struct node nd = {.name = "ac", .op_type = "Resize", ATTRS(at)};
     const struct tensor *ins[] = {x, NULL, NULL, sz};
-    check_op(&op_resize, &nd, 13, ins, 4, 1, I64(5), F32(1, 1.5f, 2, 2.5f, 3), 1e-6f);
+    tu_check_op(&op_resize, &nd, 13, ins, 4, 1, I64(5), F32(1, 1.5f, 2, 2.5f, 3), 1e-6f);
     tensor_free(x), tensor_free(sz);
 }
 
@@ -159,28 +110,28 @@ Test(resize, pytorch_half_pixel_takes_the_first_pixel_for_a_single_output)
 {
     /* [1,2,3,4] to 1: pytorch_half_pixel puts the one output at -0.5 (clamped: 1), where
      * half_pixel puts it at (0 + 0.5) / 0.25 - 0.5 = 1.5, between 2 and 3: 2.5. */
-    struct tensor *x = mk_f32(1, I64(4), F32(1, 2, 3, 4));
-    struct tensor *sz = mk_i64(1, I64(1), (const int64_t[]){1});
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 1, I64(4), F32(1, 2, 3, 4));
+    struct tensor *sz = tu_tensor(DTYPE_INT64, 1, I64(1), (const int64_t[]){1});
     struct attr pt[] = {A_STR("mode", "linear"),
                         A_STR("coordinate_transformation_mode", "pytorch_half_pixel")};
     struct attr hp[] = {A_STR("mode", "linear")};
     struct node np = {.name = "pt", .op_type = "Resize", ATTRS(pt)};
     struct node nh = {.name = "hp", .op_type = "Resize", ATTRS(hp)};
     const struct tensor *ins[] = {x, NULL, NULL, sz};
-    check_op(&op_resize, &np, 13, ins, 4, 1, I64(1), F32(1), 1e-6f);
-    check_op(&op_resize, &nh, 13, ins, 4, 1, I64(1), F32(2.5f), 1e-6f);
+    tu_check_op(&op_resize, &np, 13, ins, 4, 1, I64(1), F32(1), 1e-6f);
+    tu_check_op(&op_resize, &nh, 13, ins, 4, 1, I64(1), F32(2.5f), 1e-6f);
     tensor_free(x), tensor_free(sz);
 }
 
 Test(resize, tf_half_pixel_for_nearest_shifts_by_half_an_input_pixel)
 {
     /* scale 0.5: o -> (o + 0.5) / 0.5 = 1, 3, whole numbers, so indices 1 and 3. */
-    struct tensor *x = mk_f32(1, I64(4), F32(1, 2, 3, 4));
-    struct tensor *sc = mk_f32(1, I64(1), F32(0.5f));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 1, I64(4), F32(1, 2, 3, 4));
+    struct tensor *sc = tu_tensor(DTYPE_FLOAT, 1, I64(1), F32(0.5f));
     struct attr at[] = {A_STR("coordinate_transformation_mode", "tf_half_pixel_for_nearest")};
     struct node nd = {.name = "tf", .op_type = "Resize", ATTRS(at)};
     const struct tensor *ins[] = {x, NULL, sc};
-    check_op(&op_resize, &nd, 13, ins, 3, 1, I64(2), F32(2, 4), 0.0f);
+    tu_check_op(&op_resize, &nd, 13, ins, 3, 1, I64(2), F32(2, 4), 0.0f);
     tensor_free(x), tensor_free(sc);
 }
 
@@ -188,11 +139,11 @@ Test(resize, downscaling_floors_the_output_size)
 {
     /* [1,1,2,4] by 0.6: floor(1.2) = 1 row, floor(2.4) = 2 columns. Nearest half_pixel:
      * row 0 -> 0.5 / 0.6 - 0.5 = 0.33 -> 0; columns -> 0.33 -> 0 and 2.0 -> 2: [1, 3]. */
-    struct tensor *x = mk_f32(4, I64(1, 1, 2, 4), F32(1, 2, 3, 4, 5, 6, 7, 8));
-    struct tensor *sc = mk_f32(1, I64(4), F32(1, 1, 0.6f, 0.6f));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 2, 4), F32(1, 2, 3, 4, 5, 6, 7, 8));
+    struct tensor *sc = tu_tensor(DTYPE_FLOAT, 1, I64(4), F32(1, 1, 0.6f, 0.6f));
     struct node nd = {.name = "down", .op_type = "Resize"};
     const struct tensor *ins[] = {x, NULL, sc};
-    check_op(&op_resize, &nd, 13, ins, 3, 4, I64(1, 1, 1, 2), F32(1, 3), 0.0f);
+    tu_check_op(&op_resize, &nd, 13, ins, 3, 4, I64(1, 1, 1, 2), F32(1, 3), 0.0f);
     tensor_free(x), tensor_free(sc);
 }
 
@@ -201,27 +152,27 @@ Test(resize, tf_crop_and_resize_fills_outside_the_roi_with_the_extrapolation_val
     /* roi [-0.25, 1.25] of [1,2,3,4,5] (length 5) to 4 outputs:
      *   o -> o * 1.5 * 4 / 3 - 0.25 * 4 = 2o - 1 = -1, 1, 3, 5
      * -1 and 5 fall outside [0, 4] and take the extrapolation value 9. */
-    struct tensor *x = mk_f32(1, I64(5), F32(1, 2, 3, 4, 5));
-    struct tensor *roi = mk_f32(1, I64(2), F32(-0.25f, 1.25f));
-    struct tensor *sz = mk_i64(1, I64(1), (const int64_t[]){4});
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 1, I64(5), F32(1, 2, 3, 4, 5));
+    struct tensor *roi = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(-0.25f, 1.25f));
+    struct tensor *sz = tu_tensor(DTYPE_INT64, 1, I64(1), (const int64_t[]){4});
     struct attr at[] = {A_STR("mode", "linear"),
                         A_STR("coordinate_transformation_mode", "tf_crop_and_resize"),
                         A_FLOAT("extrapolation_value", 9.0f)};
     struct node nd = {.name = "crop", .op_type = "Resize", ATTRS(at)};
     const struct tensor *ins[] = {x, roi, NULL, sz};
-    check_op(&op_resize, &nd, 13, ins, 4, 1, I64(4), F32(9, 2, 4, 9), 1e-6f);
+    tu_check_op(&op_resize, &nd, 13, ins, 4, 1, I64(4), F32(9, 2, 4, 9), 1e-6f);
     tensor_free(x), tensor_free(roi), tensor_free(sz);
 }
 
 Test(resize, opset10_is_asymmetric)
 {
     /* Resize-10 (X, scales) maps o to o / 2: [1,2] -> 0, .5, 1, 1.5 -> [1, 1.5, 2, 2]. */
-    struct tensor *x = mk_f32(1, I64(2), F32(1, 2));
-    struct tensor *sc = mk_f32(1, I64(1), F32(2));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(1, 2));
+    struct tensor *sc = tu_tensor(DTYPE_FLOAT, 1, I64(1), F32(2));
     struct attr at[] = {A_STR("mode", "linear")};
     struct node nd = {.name = "r10", .op_type = "Resize", ATTRS(at)};
     const struct tensor *ins[] = {x, sc};
-    check_op(&op_resize, &nd, 10, ins, 2, 1, I64(4), F32(1, 1.5f, 2, 2), 1e-6f);
+    tu_check_op(&op_resize, &nd, 10, ins, 2, 1, I64(4), F32(1, 1.5f, 2, 2), 1e-6f);
     tensor_free(x), tensor_free(sc);
 }
 
@@ -229,20 +180,21 @@ Test(resize, opset18_axes_and_keep_aspect_ratio_policy)
 {
     /* X [1,1,2,4], sizes [4,4] for axes [2,3]: the scales would be 2 and 1. not_larger
      * keeps 1 for both (out 2x4), not_smaller takes 2 for both (out round(4) x round(8)). */
-    struct tensor *x = mk_f32(4, I64(1, 1, 2, 4), F32(1, 2, 3, 4, 5, 6, 7, 8));
-    struct tensor *sz = mk_i64(1, I64(2), I64(4, 4));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 2, 4), F32(1, 2, 3, 4, 5, 6, 7, 8));
+    struct tensor *sz = tu_tensor(DTYPE_INT64, 1, I64(2), I64(4, 4));
     struct attr nl[] = {A_INTS("axes", 2, 3), A_STR("keep_aspect_ratio_policy", "not_larger")};
     struct attr ns[] = {A_INTS("axes", -2, -1), A_STR("keep_aspect_ratio_policy", "not_smaller"),
                         A_STR("coordinate_transformation_mode", "asymmetric")};
     struct node nd1 = {.name = "nl", .op_type = "Resize", ATTRS(nl)};
     struct node nd2 = {.name = "ns", .op_type = "Resize", ATTRS(ns)};
     const struct tensor *ins[] = {x, NULL, NULL, sz};
-    check_op(&op_resize, &nd1, 18, ins, 4, 4, I64(1, 1, 2, 4), F32(1, 2, 3, 4, 5, 6, 7, 8), 0.0f);
+    tu_check_op(&op_resize, &nd1, 18, ins, 4, 4, I64(1, 1, 2, 4), F32(1, 2, 3, 4, 5, 6, 7, 8),
+                0.0f);
     /* Asymmetric nearest with scale 2 repeats every element twice along both axes. */
-    check_op(&op_resize, &nd2, 18, ins, 4, 4, I64(1, 1, 4, 8),
-             F32(1, 1, 2, 2, 3, 3, 4, 4, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 5, 5, 6, 6,
-                 7, 7, 8, 8),
-             0.0f);
+    tu_check_op(&op_resize, &nd2, 18, ins, 4, 4, I64(1, 1, 4, 8),
+                F32(1, 1, 2, 2, 3, 3, 4, 4, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 5, 5, 6,
+                    6, 7, 7, 8, 8),
+                0.0f);
     tensor_free(x), tensor_free(sz);
 }
 
@@ -251,26 +203,26 @@ Test(resize, trilinear_on_a_5d_input_matches_a_separable_hand_computation)
     /* [1,1,2,1,2] = [[a b], [c d]] with a..d = 0, 1, 2, 3, doubled along dims 2 and 4 with
      * align_corners to 3: positions 0, .5, 1 on each, so the 3x3 grid holds the bilinear
      * blend: row 0 [0, .5, 1], row 1 [1, 1.5, 2], row 2 [2, 2.5, 3]. */
-    struct tensor *x = mk_f32(5, I64(1, 1, 2, 1, 2), F32(0, 1, 2, 3));
-    struct tensor *sz = mk_i64(1, I64(5), I64(1, 1, 3, 1, 3));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 5, I64(1, 1, 2, 1, 2), F32(0, 1, 2, 3));
+    struct tensor *sz = tu_tensor(DTYPE_INT64, 1, I64(5), I64(1, 1, 3, 1, 3));
     struct attr at[] = {A_STR("mode", "linear"),
                         A_STR("coordinate_transformation_mode", "align_corners")};
     struct node nd = {.name = "tri", .op_type = "Resize", ATTRS(at)};
     const struct tensor *ins[] = {x, NULL, NULL, sz};
-    check_op(&op_resize, &nd, 13, ins, 4, 5, I64(1, 1, 3, 1, 3),
-             F32(0, 0.5f, 1, 1, 1.5f, 2, 2, 2.5f, 3), 1e-6f);
+    tu_check_op(&op_resize, &nd, 13, ins, 4, 5, I64(1, 1, 3, 1, 3),
+                F32(0, 0.5f, 1, 1, 1.5f, 2, 2, 2.5f, 3), 1e-6f);
     tensor_free(x), tensor_free(sz);
 }
 
 Test(resize, refuses_cubic_as_unsupported_naming_the_node)
 {
-    struct tensor *x = mk_f32(4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
-    struct tensor *sc = mk_f32(1, I64(4), F32(1, 1, 2, 2));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
+    struct tensor *sc = tu_tensor(DTYPE_FLOAT, 1, I64(4), F32(1, 1, 2, 2));
     struct attr at[] = {A_STR("mode", "cubic")};
     struct node nd = {.name = "cub", .op_type = "Resize", ATTRS(at)};
     const struct tensor *ins[] = {x, NULL, sc};
     struct err err;
-    check_fails(&op_resize, &nd, 13, ins, 3, ERR_UNSUPPORTED, &err);
+    tu_check_fails(&op_resize, &nd, 13, ins, 3, ERR_UNSUPPORTED, &err);
     tu_expect_error(&err, "node 'cub' (Resize)", "cubic");
     tensor_free(x), tensor_free(sc);
 }
@@ -278,7 +230,7 @@ Test(resize, refuses_cubic_as_unsupported_naming_the_node)
 Test(resize, refuses_scales_not_known_at_planning_as_unsupported)
 {
     /* A float scales input without data is what the planner shows for a graph input. */
-    struct tensor *x = mk_f32(1, I64(2), F32(1, 2));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(1, 2));
     struct tensor sc = {.dtype = DTYPE_FLOAT, .shape = shape_make(1, I64(1))};
     struct node nd = {.name = "late", .op_type = "Resize"};
     const struct tensor *ins[] = {x, NULL, &sc};
@@ -295,37 +247,37 @@ Test(resize, refuses_scales_not_known_at_planning_as_unsupported)
 
 Test(resize, refuses_bad_attributes_and_inputs_naming_them)
 {
-    struct tensor *x = mk_f32(2, I64(2, 2), F32(1, 2, 3, 4));
-    struct tensor *sc = mk_f32(1, I64(2), F32(2, 2));
-    struct tensor *sc3 = mk_f32(1, I64(3), F32(1, 2, 2));
-    struct tensor *sz = mk_i64(1, I64(2), I64(4, 4));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 2, I64(2, 2), F32(1, 2, 3, 4));
+    struct tensor *sc = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(2, 2));
+    struct tensor *sc3 = tu_tensor(DTYPE_FLOAT, 1, I64(3), F32(1, 2, 2));
+    struct tensor *sz = tu_tensor(DTYPE_INT64, 1, I64(2), I64(4, 4));
     struct err err;
 
     struct attr ctm[] = {A_STR("coordinate_transformation_mode", "sideways")};
     struct node n1 = {.name = "r1", .op_type = "Resize", ATTRS(ctm)};
     const struct tensor *i1[] = {x, NULL, sc};
-    check_fails(&op_resize, &n1, 13, i1, 3, ERR_FAILED, &err);
+    tu_check_fails(&op_resize, &n1, 13, i1, 3, ERR_FAILED, &err);
     tu_expect_error(&err, "node 'r1' (Resize)", "coordinate_transformation_mode is 'sideways'");
 
     struct attr nm[] = {A_STR("nearest_mode", "nearest")};
     struct node n2 = {.name = "r2", .op_type = "Resize", ATTRS(nm)};
-    check_fails(&op_resize, &n2, 13, i1, 3, ERR_FAILED, &err);
+    tu_check_fails(&op_resize, &n2, 13, i1, 3, ERR_FAILED, &err);
     tu_expect_error(&err, "node 'r2' (Resize)", "nearest_mode");
 
     struct node n3 = {.name = "r3", .op_type = "Resize"};
     const struct tensor *i3[] = {x, NULL, sc, sz};
-    check_fails(&op_resize, &n3, 13, i3, 4, ERR_FAILED, &err);
+    tu_check_fails(&op_resize, &n3, 13, i3, 4, ERR_FAILED, &err);
     tu_expect_error(&err, "node 'r3' (Resize)", "scales and sizes");
 
     const struct tensor *i4[] = {x, NULL, sc3};
-    check_fails(&op_resize, &n3, 13, i4, 3, ERR_FAILED, &err);
+    tu_check_fails(&op_resize, &n3, 13, i4, 3, ERR_FAILED, &err);
     tu_expect_error(&err, "node 'r3' (Resize)", "scales has 3 values");
 
     struct attr aa[] = {A_STR("mode", "linear"), A_INT("antialias", 1)};
     struct node n5 = {.name = "r5", .op_type = "Resize", ATTRS(aa)};
-    struct tensor *half = mk_f32(1, I64(2), F32(0.5f, 0.5f));
+    struct tensor *half = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(0.5f, 0.5f));
     const struct tensor *i5[] = {x, NULL, half};
-    check_fails(&op_resize, &n5, 18, i5, 3, ERR_UNSUPPORTED, &err);
+    tu_check_fails(&op_resize, &n5, 18, i5, 3, ERR_UNSUPPORTED, &err);
     tu_expect_error(&err, "node 'r5' (Resize)", "antialias");
 
     tensor_free(x), tensor_free(sc), tensor_free(sc3), tensor_free(sz), tensor_free(half);
@@ -337,35 +289,35 @@ Test(upsample, opset7_scales_attribute_repeats_nearest_pixels)
 {
     /* [[1,2],[3,4]] by scales [1,1,2,3] (asymmetric, floor): rows o/2 -> 0,0,1,1 and
      * columns o/3 -> 0,0,0,1,1,1. */
-    struct tensor *x = mk_f32(4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 1, 2, 2), F32(1, 2, 3, 4));
     struct attr at[] = {
         {.name = "scales", .type = ATTR_FLOATS, .floats = (float[]){1, 1, 2, 3}, .n = 4}};
     struct node nd = {.name = "up7", .op_type = "Upsample", ATTRS(at)};
     const struct tensor *ins[] = {x};
-    check_op(&op_upsample, &nd, 7, ins, 1, 4, I64(1, 1, 4, 6),
-             F32(1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 3, 3, 3, 4, 4, 4), 0.0f);
+    tu_check_op(&op_upsample, &nd, 7, ins, 1, 4, I64(1, 1, 4, 6),
+                F32(1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 3, 3, 3, 4, 4, 4), 0.0f);
     tensor_free(x);
 }
 
 Test(upsample, opset9_linear_scales_input_is_asymmetric)
 {
     /* [1,3] by 2 linear: o/2 -> 0, .5, 1, 1.5 -> [1, 2, 3, 3]. */
-    struct tensor *x = mk_f32(2, I64(1, 2), F32(1, 3));
-    struct tensor *sc = mk_f32(1, I64(2), F32(1, 2));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 2, I64(1, 2), F32(1, 3));
+    struct tensor *sc = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(1, 2));
     struct attr at[] = {A_STR("mode", "linear")};
     struct node nd = {.name = "up9", .op_type = "Upsample", ATTRS(at)};
     const struct tensor *ins[] = {x, sc};
-    check_op(&op_upsample, &nd, 9, ins, 2, 2, I64(1, 4), F32(1, 2, 3, 3), 1e-6f);
+    tu_check_op(&op_upsample, &nd, 9, ins, 2, 2, I64(1, 4), F32(1, 2, 3, 3), 1e-6f);
     tensor_free(x), tensor_free(sc);
 }
 
 Test(upsample, opset7_refuses_a_missing_scales_attribute)
 {
-    struct tensor *x = mk_f32(2, I64(1, 2), F32(1, 3));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 2, I64(1, 2), F32(1, 3));
     struct node nd = {.name = "up", .op_type = "Upsample"};
     const struct tensor *ins[] = {x};
     struct err err;
-    check_fails(&op_upsample, &nd, 7, ins, 1, ERR_FAILED, &err);
+    tu_check_fails(&op_upsample, &nd, 7, ins, 1, ERR_FAILED, &err);
     tu_expect_error(&err, "node 'up' (Upsample)", "scales");
     tensor_free(x);
 }
@@ -378,9 +330,9 @@ Test(layernorm, matches_a_hand_computed_2x3_with_mean_and_inv_std_dev)
      * 1.2247449, normalized [-1.2247449, 0, 1.2247449]. Row [2,4,6]: mean 4, variance 8/3,
      * 1/std = sqrt(3/8) = 0.6123724, the same normalized row. With Scale [1,2,3] and
      * B [0.5, 0, -0.5]: [-0.7247449, 0, 3.1742346] for both. */
-    struct tensor *x = mk_f32(2, I64(2, 3), F32(1, 2, 3, 2, 4, 6));
-    struct tensor *s = mk_f32(1, I64(3), F32(1, 2, 3));
-    struct tensor *b = mk_f32(1, I64(3), F32(0.5f, 0, -0.5f));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 2, I64(2, 3), F32(1, 2, 3, 2, 4, 6));
+    struct tensor *s = tu_tensor(DTYPE_FLOAT, 1, I64(3), F32(1, 2, 3));
+    struct tensor *b = tu_tensor(DTYPE_FLOAT, 1, I64(3), F32(0.5f, 0, -0.5f));
     struct attr at[] = {A_FLOAT("epsilon", 0.0f)};
     struct node nd = {.name = "ln", .op_type = "LayerNormalization", ATTRS(at)};
     const struct tensor *ins[] = {x, s, b};
@@ -408,49 +360,49 @@ Test(layernorm, axis_1_normalizes_the_trailing_dims_together)
     float xv[8];
     for (int i = 0; i < 8; i++)
         xv[i] = (float)i;
-    struct tensor *x = mk_f32(3, I64(2, 2, 2), xv);
-    struct tensor *s = mk_f32(2, I64(2, 2), F32(1, 1, 1, 1));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 3, I64(2, 2, 2), xv);
+    struct tensor *s = tu_tensor(DTYPE_FLOAT, 2, I64(2, 2), F32(1, 1, 1, 1));
     struct attr at[] = {A_INT("axis", 1), A_FLOAT("epsilon", 0.0f)};
     struct node nd = {.name = "ln", .op_type = "LayerNormalization", ATTRS(at)};
     const struct tensor *ins[] = {x, s};
     const float r[] = {-1.3416408f, -0.4472136f, 0.4472136f, 1.3416408f};
-    check_op(&op_layernormalization, &nd, 17, ins, 2, 3, I64(2, 2, 2),
-             F32(r[0], r[1], r[2], r[3], r[0], r[1], r[2], r[3]), 1e-5f);
+    tu_check_op(&op_layernormalization, &nd, 17, ins, 2, 3, I64(2, 2, 2),
+                F32(r[0], r[1], r[2], r[3], r[0], r[1], r[2], r[3]), 1e-5f);
     tensor_free(x), tensor_free(s);
 }
 
 Test(layernorm, broadcasts_a_scale_of_fewer_dims)
 {
     /* Scale [1] (one value, 3) over rows of 2: [1,3] -> [-1, 1] * 3 (epsilon 0). */
-    struct tensor *x = mk_f32(2, I64(2, 2), F32(1, 3, 5, 9));
-    struct tensor *s = mk_f32(1, I64(1), F32(3));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 2, I64(2, 2), F32(1, 3, 5, 9));
+    struct tensor *s = tu_tensor(DTYPE_FLOAT, 1, I64(1), F32(3));
     struct attr at[] = {A_FLOAT("epsilon", 0.0f)};
     struct node nd = {.name = "ln", .op_type = "LayerNormalization", ATTRS(at)};
     const struct tensor *ins[] = {x, s};
-    check_op(&op_layernormalization, &nd, 17, ins, 2, 2, I64(2, 2), F32(-3, 3, -3, 3), 1e-5f);
+    tu_check_op(&op_layernormalization, &nd, 17, ins, 2, 2, I64(2, 2), F32(-3, 3, -3, 3), 1e-5f);
     tensor_free(x), tensor_free(s);
 }
 
 Test(layernorm, refuses_bad_scale_axis_and_stash_type_naming_them)
 {
-    struct tensor *x = mk_f32(2, I64(2, 3), NULL);
-    struct tensor *s2 = mk_f32(1, I64(2), NULL);
-    struct tensor *s3 = mk_f32(1, I64(3), NULL);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 2, I64(2, 3), NULL);
+    struct tensor *s2 = tu_tensor(DTYPE_FLOAT, 1, I64(2), NULL);
+    struct tensor *s3 = tu_tensor(DTYPE_FLOAT, 1, I64(3), NULL);
     struct err err;
     struct node nd = {.name = "ln", .op_type = "LayerNormalization"};
     const struct tensor *i1[] = {x, s2};
-    check_fails(&op_layernormalization, &nd, 17, i1, 2, ERR_FAILED, &err);
+    tu_check_fails(&op_layernormalization, &nd, 17, i1, 2, ERR_FAILED, &err);
     tu_expect_error(&err, "node 'ln' (LayerNormalization)", "Scale of shape [2]");
 
     struct attr ax[] = {A_INT("axis", 2)};
     struct node na = {.name = "lna", .op_type = "LayerNormalization", ATTRS(ax)};
     const struct tensor *i2[] = {x, s3};
-    check_fails(&op_layernormalization, &na, 17, i2, 2, ERR_FAILED, &err);
+    tu_check_fails(&op_layernormalization, &na, 17, i2, 2, ERR_FAILED, &err);
     tu_expect_error(&err, "node 'lna' (LayerNormalization)", "axis 2");
 
     struct attr st[] = {A_INT("stash_type", 11)};
     struct node ns = {.name = "lns", .op_type = "LayerNormalization", ATTRS(st)};
-    check_fails(&op_layernormalization, &ns, 17, i2, 2, ERR_UNSUPPORTED, &err);
+    tu_check_fails(&op_layernormalization, &ns, 17, i2, 2, ERR_UNSUPPORTED, &err);
     tu_expect_error(&err, "node 'lns' (LayerNormalization)", "stash_type");
     tensor_free(x), tensor_free(s2), tensor_free(s3);
 }
@@ -517,8 +469,9 @@ static void check_backward_numerically(const struct op_def *op, const struct nod
 Test(layernorm, backward_matches_finite_differences_with_all_three_outputs)
 {
     lcg_state = 11;
-    struct tensor *x = mk_f32(2, I64(3, 4), NULL), *s = mk_f32(1, I64(4), NULL);
-    struct tensor *b = mk_f32(1, I64(4), NULL);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 2, I64(3, 4), NULL),
+                  *s = tu_tensor(DTYPE_FLOAT, 1, I64(4), NULL);
+    struct tensor *b = tu_tensor(DTYPE_FLOAT, 1, I64(4), NULL);
     fill_random(x), fill_random(s), fill_random(b);
     struct node nd = {.name = "ln", .op_type = "LayerNormalization"};
     struct tensor *ins[] = {x, s, b};
@@ -529,8 +482,9 @@ Test(layernorm, backward_matches_finite_differences_with_all_three_outputs)
 Test(layernorm, backward_matches_finite_differences_over_two_dims_with_a_broadcast_bias)
 {
     lcg_state = 23;
-    struct tensor *x = mk_f32(3, I64(2, 3, 2), NULL), *s = mk_f32(2, I64(3, 2), NULL);
-    struct tensor *b = mk_f32(2, I64(1, 2), NULL);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 3, I64(2, 3, 2), NULL),
+                  *s = tu_tensor(DTYPE_FLOAT, 2, I64(3, 2), NULL);
+    struct tensor *b = tu_tensor(DTYPE_FLOAT, 2, I64(1, 2), NULL);
     fill_random(x), fill_random(s), fill_random(b);
     struct attr at[] = {A_INT("axis", -2)};
     struct node nd = {.name = "ln", .op_type = "LayerNormalization", ATTRS(at)};
@@ -546,24 +500,25 @@ Test(instancenorm, normalizes_each_channel_of_each_image)
     /* X [1,2,3]: channel 0 [1,2,3] -> mean 2, variance 2/3, 1/std = 1/sqrt(2/3 + 1e-5) =
      * 1.2247357; scale 2, B 1: 1 + 2 * 1.2247357 * [-1, 0, 1] = [-1.4494714, 1, 3.4494714].
      * Channel 1 [5,5,5] has variance 0: only B = -1 remains. */
-    struct tensor *x = mk_f32(3, I64(1, 2, 3), F32(1, 2, 3, 5, 5, 5));
-    struct tensor *s = mk_f32(1, I64(2), F32(2, 4));
-    struct tensor *b = mk_f32(1, I64(2), F32(1, -1));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 3, I64(1, 2, 3), F32(1, 2, 3, 5, 5, 5));
+    struct tensor *s = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(2, 4));
+    struct tensor *b = tu_tensor(DTYPE_FLOAT, 1, I64(2), F32(1, -1));
     struct node nd = {.name = "in", .op_type = "InstanceNormalization"};
     const struct tensor *ins[] = {x, s, b};
-    check_op(&op_instancenormalization, &nd, 6, ins, 3, 3, I64(1, 2, 3),
-             F32(-1.4494714f, 1, 3.4494714f, -1, -1, -1), 1e-5f);
+    tu_check_op(&op_instancenormalization, &nd, 6, ins, 3, 3, I64(1, 2, 3),
+                F32(-1.4494714f, 1, 3.4494714f, -1, -1, -1), 1e-5f);
     tensor_free(x), tensor_free(s), tensor_free(b);
 }
 
 Test(instancenorm, refuses_a_scale_not_one_per_channel)
 {
-    struct tensor *x = mk_f32(4, I64(1, 3, 2, 2), NULL);
-    struct tensor *s = mk_f32(1, I64(2), NULL), *b = mk_f32(1, I64(3), NULL);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 3, 2, 2), NULL);
+    struct tensor *s = tu_tensor(DTYPE_FLOAT, 1, I64(2), NULL),
+                  *b = tu_tensor(DTYPE_FLOAT, 1, I64(3), NULL);
     struct node nd = {.name = "inorm", .op_type = "InstanceNormalization"};
     const struct tensor *ins[] = {x, s, b};
     struct err err;
-    check_fails(&op_instancenormalization, &nd, 6, ins, 3, ERR_FAILED, &err);
+    tu_check_fails(&op_instancenormalization, &nd, 6, ins, 3, ERR_FAILED, &err);
     tu_expect_error(&err, "node 'inorm' (InstanceNormalization)", "scale of shape [2]");
     tensor_free(x), tensor_free(s), tensor_free(b);
 }
@@ -571,8 +526,9 @@ Test(instancenorm, refuses_a_scale_not_one_per_channel)
 Test(instancenorm, backward_matches_finite_differences)
 {
     lcg_state = 31;
-    struct tensor *x = mk_f32(4, I64(2, 3, 2, 2), NULL), *s = mk_f32(1, I64(3), NULL);
-    struct tensor *b = mk_f32(1, I64(3), NULL);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(2, 3, 2, 2), NULL),
+                  *s = tu_tensor(DTYPE_FLOAT, 1, I64(3), NULL);
+    struct tensor *b = tu_tensor(DTYPE_FLOAT, 1, I64(3), NULL);
     fill_random(x), fill_random(s), fill_random(b);
     struct node nd = {.name = "in", .op_type = "InstanceNormalization"};
     struct tensor *ins[] = {x, s, b};
@@ -587,16 +543,16 @@ Test(convtranspose, strided_1d_spreads_each_input_over_the_kernel)
     /* X [1,2,3], W [1,1] (C 1, M 1): y[i*s + k] += x[i] * w[k].
      *   stride 2: out 2*(3-1) + 2 = 6 -> [1,1,2,2,3,3] (+ bias 0.5)
      *   stride 1: out 4              -> [1, 1+2, 2+3, 3] = [1,3,5,3] */
-    struct tensor *x = mk_f32(3, I64(1, 1, 3), F32(1, 2, 3));
-    struct tensor *w = mk_f32(3, I64(1, 1, 2), F32(1, 1));
-    struct tensor *b = mk_f32(1, I64(1), F32(0.5f));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 3), F32(1, 2, 3));
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 2), F32(1, 1));
+    struct tensor *b = tu_tensor(DTYPE_FLOAT, 1, I64(1), F32(0.5f));
     struct attr at[] = {A_INTS("strides", 2)};
     struct node n2 = {.name = "ct", .op_type = "ConvTranspose", ATTRS(at)};
     struct node n1 = {.name = "ct", .op_type = "ConvTranspose"};
     const struct tensor *ins[] = {x, w, b};
-    check_op(&op_convtranspose, &n2, 11, ins, 3, 3, I64(1, 1, 6),
-             F32(1.5f, 1.5f, 2.5f, 2.5f, 3.5f, 3.5f), 1e-6f);
-    check_op(&op_convtranspose, &n1, 11, ins, 2, 3, I64(1, 1, 4), F32(1, 3, 5, 3), 1e-6f);
+    tu_check_op(&op_convtranspose, &n2, 11, ins, 3, 3, I64(1, 1, 6),
+                F32(1.5f, 1.5f, 2.5f, 2.5f, 3.5f, 3.5f), 1e-6f);
+    tu_check_op(&op_convtranspose, &n1, 11, ins, 2, 3, I64(1, 1, 4), F32(1, 3, 5, 3), 1e-6f);
     tensor_free(x), tensor_free(w), tensor_free(b);
 }
 
@@ -604,14 +560,14 @@ Test(convtranspose, output_shape_pads_the_end_with_bias)
 {
     /* The stride-2 case above asked for 7 outputs: the total padding 6 - 7 = -1 goes to
      * the end (pads begin = -1 - floor(-1/2) = 0), so a 7th output holds the bias alone. */
-    struct tensor *x = mk_f32(3, I64(1, 1, 3), F32(1, 2, 3));
-    struct tensor *w = mk_f32(3, I64(1, 1, 2), F32(1, 1));
-    struct tensor *b = mk_f32(1, I64(1), F32(0.5f));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 3), F32(1, 2, 3));
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 2), F32(1, 1));
+    struct tensor *b = tu_tensor(DTYPE_FLOAT, 1, I64(1), F32(0.5f));
     struct attr at[] = {A_INTS("strides", 2), A_INTS("output_shape", 7)};
     struct node nd = {.name = "ct", .op_type = "ConvTranspose", ATTRS(at)};
     const struct tensor *ins[] = {x, w, b};
-    check_op(&op_convtranspose, &nd, 11, ins, 3, 3, I64(1, 1, 7),
-             F32(1.5f, 1.5f, 2.5f, 2.5f, 3.5f, 3.5f, 0.5f), 1e-6f);
+    tu_check_op(&op_convtranspose, &nd, 11, ins, 3, 3, I64(1, 1, 7),
+                F32(1.5f, 1.5f, 2.5f, 2.5f, 3.5f, 3.5f, 0.5f), 1e-6f);
     tensor_free(x), tensor_free(w), tensor_free(b);
 }
 
@@ -662,8 +618,9 @@ static void run_ct_case(const struct ct_case *cc, uint32_t seed)
         xd[2 + i] = in[i], wd[2 + i] = k[i], yd[2 + i] = out[i];
     }
     struct shape xs = shape_make(rank, xd), ws = shape_make(rank, wd), ys = shape_make(rank, yd);
-    struct tensor *x = mk_f32(rank, xd, NULL), *w = mk_f32(rank, wd, NULL);
-    struct tensor *b = mk_f32(1, I64(cc->m), NULL);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, rank, xd, NULL),
+                  *w = tu_tensor(DTYPE_FLOAT, rank, wd, NULL);
+    struct tensor *b = tu_tensor(DTYPE_FLOAT, 1, I64(cc->m), NULL);
     lcg_state = seed;
     fill_random(x), fill_random(w), fill_random(b);
     size_t ny = shape_numel(&ys);
@@ -725,11 +682,11 @@ static void run_ct_case(const struct ct_case *cc, uint32_t seed)
         at[n_at++] =
             (struct attr){.name = "pads", .type = ATTR_INTS, .ints = pads, .n = 2 * (size_t)nsp};
     struct node nd = {.name = "rct", .op_type = "ConvTranspose", .n_attrs = n_at, .attrs = at};
-    struct tensor *want = mk_f32(rank, yd, yv);
+    struct tensor *want = tu_tensor(DTYPE_FLOAT, rank, yd, yv);
     const struct tensor *ins[] = {x, w, b};
     struct tensor *y;
     struct err err;
-    cr_assert_eq(run1(&op_convtranspose, &nd, 11, ins, cc->bias ? 3 : 2, &y, &err), 0,
+    cr_assert_eq(tu_run1(&op_convtranspose, &nd, 11, ins, cc->bias ? 3 : 2, &y, &err), 0,
                  "seed %u: %s", seed, err.msg);
     struct tu_compare cmp = tu_compare(y, want, 1e-4, 1e-4);
     cr_expect(cmp.ok, "seed %u (nsp %d, group %lld): %s", seed, nsp, (long long)cc->group, cmp.why);
@@ -835,29 +792,29 @@ Test(convtranspose, matches_a_naive_scatter_add_on_random_cases)
 
 Test(convtranspose, refuses_bad_weights_and_attributes_naming_them)
 {
-    struct tensor *x = mk_f32(4, I64(1, 4, 3, 3), NULL);
-    struct tensor *w = mk_f32(4, I64(2, 1, 2, 2), NULL);
-    struct tensor *w4 = mk_f32(4, I64(4, 1, 2, 2), NULL);
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 4, I64(1, 4, 3, 3), NULL);
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 4, I64(2, 1, 2, 2), NULL);
+    struct tensor *w4 = tu_tensor(DTYPE_FLOAT, 4, I64(4, 1, 2, 2), NULL);
     struct err err;
     struct node nd = {.name = "dec", .op_type = "ConvTranspose"};
     const struct tensor *i1[] = {x, w};
-    check_fails(&op_convtranspose, &nd, 11, i1, 2, ERR_FAILED, &err);
+    tu_check_fails(&op_convtranspose, &nd, 11, i1, 2, ERR_FAILED, &err);
     tu_expect_error(&err, "node 'dec' (ConvTranspose)", "C = 4");
 
     struct attr op[] = {A_INTS("strides", 2, 2), A_INTS("output_padding", 2, 0)};
     struct node no = {.name = "dec2", .op_type = "ConvTranspose", ATTRS(op)};
     const struct tensor *i2[] = {x, w4};
-    check_fails(&op_convtranspose, &no, 11, i2, 2, ERR_FAILED, &err);
+    tu_check_fails(&op_convtranspose, &no, 11, i2, 2, ERR_FAILED, &err);
     tu_expect_error(&err, "node 'dec2' (ConvTranspose)", "output_padding[0] = 2");
 
     struct attr ap[] = {A_STR("auto_pad", "SAME")};
     struct node na = {.name = "dec3", .op_type = "ConvTranspose", ATTRS(ap)};
-    check_fails(&op_convtranspose, &na, 11, i2, 2, ERR_FAILED, &err);
+    tu_check_fails(&op_convtranspose, &na, 11, i2, 2, ERR_FAILED, &err);
     tu_expect_error(&err, "node 'dec3' (ConvTranspose)", "auto_pad is 'SAME'");
 
     struct attr gr[] = {A_INT("group", 3)};
     struct node ng = {.name = "dec4", .op_type = "ConvTranspose", ATTRS(gr)};
-    check_fails(&op_convtranspose, &ng, 11, i2, 2, ERR_FAILED, &err);
+    tu_check_fails(&op_convtranspose, &ng, 11, i2, 2, ERR_FAILED, &err);
     tu_expect_error(&err, "node 'dec4' (ConvTranspose)", "group = 3");
     tensor_free(x), tensor_free(w), tensor_free(w4);
 }
@@ -869,13 +826,13 @@ Test(spatial_1d, conv_with_stride_pads_and_dilation)
     /* X [1,2,3,4,5], W [1,0,-1] dilation 2 (taps i, i+2, i+4), pads [2,2], stride 2:
      * padded 0 0 1 2 3 4 5 0 0, windows at 0, 2, 4: 0 - 3 = -3, 1 - 5 = -4, 3 - 0 = 3;
      * plus bias 1. */
-    struct tensor *x = mk_f32(3, I64(1, 1, 5), F32(1, 2, 3, 4, 5));
-    struct tensor *w = mk_f32(3, I64(1, 1, 3), F32(1, 0, -1));
-    struct tensor *b = mk_f32(1, I64(1), F32(1));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 5), F32(1, 2, 3, 4, 5));
+    struct tensor *w = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 3), F32(1, 0, -1));
+    struct tensor *b = tu_tensor(DTYPE_FLOAT, 1, I64(1), F32(1));
     struct attr at[] = {A_INTS("pads", 2, 2), A_INTS("strides", 2), A_INTS("dilations", 2)};
     struct node nd = {.name = "c1", .op_type = "Conv", ATTRS(at)};
     const struct tensor *ins[] = {x, w, b};
-    check_op(&op_conv, &nd, 13, ins, 3, 3, I64(1, 1, 3), F32(-2, -3, 4), 1e-6f);
+    tu_check_op(&op_conv, &nd, 13, ins, 3, 3, I64(1, 1, 3), F32(-2, -3, 4), 1e-6f);
     tensor_free(x), tensor_free(w), tensor_free(b);
 }
 
@@ -884,7 +841,7 @@ Test(spatial_1d, maxpool_and_averagepool_with_pads)
     /* X [1,5,2,4], kernel 2, stride 2, pads [1,1]: windows {pad,1}, {5,2}, {4,pad}.
      *   MaxPool: 1, 5, 4
      *   AveragePool: 1, 3.5, 4 (pads not counted); with count_include_pad: .5, 3.5, 2 */
-    struct tensor *x = mk_f32(3, I64(1, 1, 4), F32(1, 5, 2, 4));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 3, I64(1, 1, 4), F32(1, 5, 2, 4));
     struct attr at[] = {A_INTS("kernel_shape", 2), A_INTS("strides", 2), A_INTS("pads", 1, 1)};
     struct attr ac[] = {A_INTS("kernel_shape", 2), A_INTS("strides", 2), A_INTS("pads", 1, 1),
                         A_INT("count_include_pad", 1)};
@@ -892,18 +849,18 @@ Test(spatial_1d, maxpool_and_averagepool_with_pads)
     struct node na = {.name = "ap", .op_type = "AveragePool", ATTRS(at)};
     struct node nc = {.name = "ap", .op_type = "AveragePool", ATTRS(ac)};
     const struct tensor *ins[] = {x};
-    check_op(&op_maxpool, &nm, 12, ins, 1, 3, I64(1, 1, 3), F32(1, 5, 4), 0.0f);
-    check_op(&op_averagepool, &na, 11, ins, 1, 3, I64(1, 1, 3), F32(1, 3.5f, 4), 1e-6f);
-    check_op(&op_averagepool, &nc, 11, ins, 1, 3, I64(1, 1, 3), F32(0.5f, 3.5f, 2), 1e-6f);
+    tu_check_op(&op_maxpool, &nm, 12, ins, 1, 3, I64(1, 1, 3), F32(1, 5, 4), 0.0f);
+    tu_check_op(&op_averagepool, &na, 11, ins, 1, 3, I64(1, 1, 3), F32(1, 3.5f, 4), 1e-6f);
+    tu_check_op(&op_averagepool, &nc, 11, ins, 1, 3, I64(1, 1, 3), F32(0.5f, 3.5f, 2), 1e-6f);
     tensor_free(x);
 }
 
 Test(spatial_1d, global_average_pool_over_time)
 {
     /* [N 1, C 2, T 4]: means 2.5 and -1. */
-    struct tensor *x = mk_f32(3, I64(1, 2, 4), F32(1, 2, 3, 4, -1, -2, 0, -1));
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 3, I64(1, 2, 4), F32(1, 2, 3, 4, -1, -2, 0, -1));
     struct node nd = {.name = "gap", .op_type = "GlobalAveragePool"};
     const struct tensor *ins[] = {x};
-    check_op(&op_globalaveragepool, &nd, 11, ins, 1, 3, I64(1, 2, 1), F32(2.5f, -1), 1e-6f);
+    tu_check_op(&op_globalaveragepool, &nd, 11, ins, 1, 3, I64(1, 2, 1), F32(2.5f, -1), 1e-6f);
     tensor_free(x);
 }

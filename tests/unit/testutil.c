@@ -343,3 +343,67 @@ struct session *tu_open_session(const char *model, const char *csv, float scale,
     cr_assert_eq(session_load_data(s, tu_src_path(csv), &opt, NULL, &err), 0, "%s", err.msg);
     return s;
 }
+
+struct tensor *tu_tensor(enum dtype t, int ndim, const int64_t *dims, const void *vals)
+{
+    struct err err;
+    struct shape s = shape_make(ndim, dims);
+    struct tensor *x = tensor_new(t, &s, &err);
+    cr_assert_not_null(x, "%s", err.msg);
+    if (vals && tensor_bytes(x))
+        memcpy(x->data, vals, tensor_bytes(x));
+    return x;
+}
+
+int tu_run1(const struct op_def *op, const struct node *nd, int64_t opset,
+            const struct tensor *const *ins, int n_in, struct tensor **y, struct err *err)
+{
+    struct tensor *outs[1] = {NULL};
+    err_clear(err);
+    int rc = tu_op_run(op, nd, opset, ins, n_in, outs, 1, err);
+    *y = outs[0];
+    return rc;
+}
+
+void tu_check_op(const struct op_def *op, const struct node *nd, int64_t opset,
+                 const struct tensor *const *ins, int n_in, int ndim, const int64_t *dims,
+                 const float *want, float tol)
+{
+    struct tensor *y;
+    struct err err;
+    cr_assert_eq(tu_run1(op, nd, opset, ins, n_in, &y, &err), 0, "%s", err.msg);
+    tu_expect_shape(y, ndim, dims);
+    struct shape s = shape_make(ndim, dims);
+    tu_expect_floats(y, want, (size_t)shape_numel(&s), tol);
+    tensor_free(y);
+}
+
+void tu_check_fails(const struct op_def *op, const struct node *nd, int64_t opset,
+                    const struct tensor *const *ins, int n_in, enum err_code code, struct err *err)
+{
+    struct tensor *y;
+    cr_expect_eq(tu_run1(op, nd, opset, ins, n_in, &y, err), -1, "the op succeeded");
+    cr_expect_eq(err->code, code, "error code %d, expected %d (%s)", (int)err->code, (int)code,
+                 err->msg);
+    tensor_free(y);
+}
+
+void tu_expect_i32(const struct tensor *t, const int32_t *want, size_t n)
+{
+    cr_assert_eq(t->dtype, DTYPE_INT32, "dtype %s, expected int32", dtype_name(t->dtype));
+    cr_assert_eq(tensor_numel(t), n, "numel %zu, expected %zu", tensor_numel(t), n);
+    cr_expect_eq(tensor_bytes(t), n * 4);
+    for (size_t i = 0; i < n; i++)
+        cr_expect_eq(tensor_i32(t)[i], want[i], "element %zu: %d, expected %d", i,
+                     (int)tensor_i32(t)[i], (int)want[i]);
+}
+
+void tu_expect_bools(const struct tensor *t, const uint8_t *want, size_t n)
+{
+    cr_assert_eq(t->dtype, DTYPE_BOOL, "dtype %s, expected bool", dtype_name(t->dtype));
+    cr_assert_eq(tensor_numel(t), n, "numel %zu, expected %zu", tensor_numel(t), n);
+    cr_expect_eq(tensor_bytes(t), n);
+    for (size_t i = 0; i < n; i++)
+        cr_expect_eq(tensor_bool(t)[i], want[i], "element %zu: %d, expected %d", i,
+                     (int)tensor_bool(t)[i], (int)want[i]);
+}

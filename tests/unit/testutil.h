@@ -65,6 +65,19 @@ int tu_op_run(const struct op_def *op, const struct node *nd, int64_t opset,
 /* A float32 tensor of the given shape holding vals (numel values; NULL for zeros). */
 struct tensor *tu_f32(int ndim, const int64_t *dims, const float *vals);
 struct tensor *tu_i64(int ndim, const int64_t *dims, const int64_t *vals);
+/* A tensor of any dtype holding vals (NULL: zeros); the test stops if it cannot be made. */
+struct tensor *tu_tensor(enum dtype t, int ndim, const int64_t *dims, const void *vals);
+/* tu_op_run for an op with one output: *y is always set (the caller frees it), also when
+ * the op fails; err is cleared first. */
+int tu_run1(const struct op_def *op, const struct node *nd, int64_t opset,
+            const struct tensor *const *ins, int n_in, struct tensor **y, struct err *err);
+/* Runs op and expects success with a float output of this shape and these values. */
+void tu_check_op(const struct op_def *op, const struct node *nd, int64_t opset,
+                 const struct tensor *const *ins, int n_in, int ndim, const int64_t *dims,
+                 const float *want, float tol);
+/* Runs op and expects a failure with this code; err is left for further checks. */
+void tu_check_fails(const struct op_def *op, const struct node *nd, int64_t opset,
+                    const struct tensor *const *ins, int n_in, enum err_code code, struct err *err);
 /* Literal arrays for shapes and values in tests. */
 #define I64(...) ((const int64_t[]){__VA_ARGS__})
 #define F32(...) ((const float[]){__VA_ARGS__})
@@ -94,6 +107,9 @@ void tu_expect_shape(const struct tensor *t, int ndim, const int64_t *dims);
 /* |got - want| <= tol elementwise; a NaN in want requires a NaN. */
 void tu_expect_floats(const struct tensor *t, const float *want, size_t n, float tol);
 void tu_expect_ints(const struct tensor *t, const int64_t *want, size_t n);
+/* dtype int32 (bool), n elements of 4 bytes (1), equal to want. */
+void tu_expect_i32(const struct tensor *t, const int32_t *want, size_t n);
+void tu_expect_bools(const struct tensor *t, const uint8_t *want, size_t n);
 /* err's message contains part1 and (when non-NULL) part2. */
 void tu_expect_error(const struct err *err, const char *part1, const char *part2);
 
