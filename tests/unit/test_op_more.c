@@ -136,37 +136,6 @@ static void expect_bools(struct tensor *t, const uint8_t *want, size_t n)
     tensor_free(t);
 }
 
-/* The backward of op at x0 against a central difference of its run: dL/dx for L = sum(y). */
-static void expect_gradient_matches_difference(const struct op_def *op, const struct node *nd,
-                                               float x0)
-{
-    const float h = 1e-2f;
-    float xs[3] = {x0, x0 - h, x0 + h}, ys[3];
-    struct tensor *y0 = NULL;
-    for (int k = 0; k < 3; k++) {
-        struct tensor *y = RUN(*op, nd, F(1, xs[k]));
-        ys[k] = tensor_f32(y)[0];
-        if (k == 0)
-            y0 = y;
-        else
-            tensor_free(y);
-    }
-    struct tensor *x = F(1, x0), *dy = F(1, 1), *dx = F(1, 0);
-    const struct tensor *ins[] = {x};
-    struct tensor *outs[] = {y0};
-    struct op_io io = {.node = nd, .opset = 18, .n_in = 1, .in = ins, .n_out = 1, .out = outs};
-    struct err err;
-    cr_assert_not_null(op->backward, "%s has no backward", op->name);
-    cr_assert_eq(
-        op->backward(&io, (const struct tensor *const[]){dy}, (struct tensor *const[]){dx}, &err),
-        0, "%s", err.msg);
-    float numeric = (ys[2] - ys[1]) / (2 * h);
-    cr_expect(fabsf(tensor_f32(dx)[0] - numeric) <= 2e-3f * (1 + fabsf(numeric)),
-              "%s at %g: gradient %g, central difference %g", op->name, x0, tensor_f32(dx)[0],
-              numeric);
-    tensor_free(x), tensor_free(dy), tensor_free(dx), tensor_free(y0);
-}
-
 /* ---- op_math.c ---- */
 
 Test(math, trigonometric_and_hyperbolic_functions_match_libm)
@@ -261,12 +230,13 @@ Test(math, gradients_match_central_differences)
     const float points[] = {-1.3f, 0.7f, 2.1f};
     for (size_t i = 0; i < 3; i++) {
         float v = points[i];
-        expect_gradient_matches_difference(&op_sin, NODE("Sin"), v);
-        expect_gradient_matches_difference(&op_cos, NODE("Cos"), v);
-        expect_gradient_matches_difference(&op_selu, NODE("Selu"), v);
-        expect_gradient_matches_difference(&op_selu, NODE_A("Selu", sa), v);
-        expect_gradient_matches_difference(&op_celu, NODE_A("Celu", ca), v);
-        expect_gradient_matches_difference(&op_thresholdedrelu, NODE_A("ThresholdedRelu", ta), v);
+        tu_expect_gradient_matches_difference(&op_sin, NODE("Sin"), v);
+        tu_expect_gradient_matches_difference(&op_cos, NODE("Cos"), v);
+        tu_expect_gradient_matches_difference(&op_selu, NODE("Selu"), v);
+        tu_expect_gradient_matches_difference(&op_selu, NODE_A("Selu", sa), v);
+        tu_expect_gradient_matches_difference(&op_celu, NODE_A("Celu", ca), v);
+        tu_expect_gradient_matches_difference(&op_thresholdedrelu, NODE_A("ThresholdedRelu", ta),
+                                              v);
     }
 }
 

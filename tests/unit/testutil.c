@@ -407,3 +407,37 @@ void tu_expect_bools(const struct tensor *t, const uint8_t *want, size_t n)
         cr_expect_eq(tensor_bool(t)[i], want[i], "element %zu: %d, expected %d", i,
                      (int)tensor_bool(t)[i], (int)want[i]);
 }
+
+void tu_expect_gradient_matches_difference(const struct op_def *op, const struct node *nd, float x0)
+{
+    const float h = 1e-2f;
+    float xs[3] = {x0, x0 - h, x0 + h}, ys[3];
+    struct tensor *y0 = NULL;
+    struct err err;
+    for (int k = 0; k < 3; k++) {
+        struct tensor *x = tu_tensor(DTYPE_FLOAT, 1, I64(1), &xs[k]), *y;
+        cr_assert_eq(tu_run1(op, nd, 18, (const struct tensor *const[]){x}, 1, &y, &err), 0, "%s",
+                     err.msg);
+        tensor_free(x);
+        ys[k] = tensor_f32(y)[0];
+        if (k == 0)
+            y0 = y;
+        else
+            tensor_free(y);
+    }
+    struct tensor *x = tu_tensor(DTYPE_FLOAT, 1, I64(1), &x0);
+    struct tensor *dy = tu_tensor(DTYPE_FLOAT, 1, I64(1), F32(1));
+    struct tensor *dx = tu_tensor(DTYPE_FLOAT, 1, I64(1), F32(0));
+    const struct tensor *ins[] = {x};
+    struct tensor *outs[] = {y0};
+    struct op_io io = {.node = nd, .opset = 18, .n_in = 1, .in = ins, .n_out = 1, .out = outs};
+    cr_assert_not_null(op->backward, "%s has no backward", op->name);
+    cr_assert_eq(
+        op->backward(&io, (const struct tensor *const[]){dy}, (struct tensor *const[]){dx}, &err),
+        0, "%s", err.msg);
+    float numeric = (ys[2] - ys[1]) / (2 * h);
+    cr_expect(fabsf(tensor_f32(dx)[0] - numeric) <= 2e-3f * (1 + fabsf(numeric)),
+              "%s at %g: gradient %g, central difference %g", op->name, x0, tensor_f32(dx)[0],
+              numeric);
+    tensor_free(x), tensor_free(dy), tensor_free(dx), tensor_free(y0);
+}

@@ -110,6 +110,10 @@ void tu_expect_ints(const struct tensor *t, const int64_t *want, size_t n);
 /* dtype int32 (bool), n elements of 4 bytes (1), equal to want. */
 void tu_expect_i32(const struct tensor *t, const int32_t *want, size_t n);
 void tu_expect_bools(const struct tensor *t, const uint8_t *want, size_t n);
+/* The backward of a one-input float op at x0 against a central difference of its run
+ * (h = 0.01): dL/dx for L = sum(y), within 2e-3 relative. */
+void tu_expect_gradient_matches_difference(const struct op_def *op, const struct node *nd,
+                                           float x0);
 /* err's message contains part1 and (when non-NULL) part2. */
 void tu_expect_error(const struct err *err, const char *part1, const char *part2);
 
