@@ -142,14 +142,8 @@ static int conv_shape(struct op_io *io, struct err *err)
     struct conv_geom g;
     if (conv_geometry(io, &g, err) < 0)
         return -1;
-    if (op_has_in(io, 2)) {
-        const struct shape *b = &io->in[2]->shape;
-        if (b->ndim != 1 || b->dims[0] != g.m) {
-            char sb[96];
-            return op_fail(io, err, "bias B of shape %s must be [%lld]",
-                           shape_format(b, sb, sizeof sb), (long long)g.m);
-        }
-    }
+    if (win_check_bias(io, g.m, err) < 0)
+        return -1;
     struct shape out = {.ndim = io->in[0]->shape.ndim};
     out.dims[0] = g.n;
     out.dims[1] = g.m;

@@ -22,27 +22,6 @@ static inline int64_t floor_half(int64_t a)
     return a >= 0 ? a / 2 : -((-a + 1) / 2);
 }
 
-static int ct_ints(const struct op_io *io, const char *name, size_t want, int64_t *dst,
-                   int64_t dflt, int64_t min, struct err *err)
-{
-    size_t n;
-    const int64_t *v = node_attr_ints(io->node, name, &n);
-    if (!v) {
-        for (size_t i = 0; i < want; i++)
-            dst[i] = dflt;
-        return 0;
-    }
-    if (n != want)
-        return op_fail(io, err, "attribute %s has %zu values, expected %zu", name, n, want);
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] < min)
-            return op_fail(io, err, "attribute %s[%zu] = %lld, must be at least %lld", name, i,
-                           (long long)v[i], (long long)min);
-        dst[i] = v[i];
-    }
-    return 0;
-}
-
 static int ct_geometry(const struct op_io *io, struct ct_geom *g, struct err *err)
 {
     const struct shape *x = &io->in[0]->shape, *wt = &io->in[1]->shape;
@@ -87,10 +66,10 @@ static int ct_geometry(const struct op_io *io, struct ct_geom *g, struct err *er
     }
     int64_t strides[WIN_MAX_SPATIAL], dil[WIN_MAX_SPATIAL], pads[2 * WIN_MAX_SPATIAL];
     int64_t opad[WIN_MAX_SPATIAL], oshape[WIN_MAX_SPATIAL];
-    if (ct_ints(io, "strides", n, strides, 1, 1, err) < 0 ||
-        ct_ints(io, "dilations", n, dil, 1, 1, err) < 0 ||
-        ct_ints(io, "pads", 2 * n, pads, 0, 0, err) < 0 ||
-        ct_ints(io, "output_padding", n, opad, 0, 0, err) < 0)
+    if (win_attr_ints(io, "strides", n, strides, 1, 1, err) < 0 ||
+        win_attr_ints(io, "dilations", n, dil, 1, 1, err) < 0 ||
+        win_attr_ints(io, "pads", 2 * n, pads, 0, 0, err) < 0 ||
+        win_attr_ints(io, "output_padding", n, opad, 0, 0, err) < 0)
         return -1;
     for (int i = 0; i < nsp; i++)
         if (opad[i] >= strides[i] && opad[i] >= dil[i])
@@ -175,14 +154,8 @@ static int ct_shape(struct op_io *io, struct err *err)
     struct ct_geom g;
     if (ct_geometry(io, &g, err) < 0)
         return -1;
-    if (op_has_in(io, 2)) {
-        const struct shape *b = &io->in[2]->shape;
-        if (b->ndim != 1 || b->dims[0] != g.m) {
-            char sb[96];
-            return op_fail(io, err, "bias B of shape %s must be [%lld]",
-                           shape_format(b, sb, sizeof sb), (long long)g.m);
-        }
-    }
+    if (win_check_bias(io, g.m, err) < 0)
+        return -1;
     struct shape out = {.ndim = io->in[0]->shape.ndim};
     out.dims[0] = g.n;
     out.dims[1] = g.m;

@@ -4,8 +4,7 @@
 
 #include <string.h>
 
-/* Reads an optional ints attribute of exactly nsp (or 2 * nsp for pads) entries. */
-static int win_ints(const struct op_io *io, const char *name, size_t want, int64_t *dst,
+int win_attr_ints(const struct op_io *io, const char *name, size_t want, int64_t *dst,
                     int64_t dflt, int64_t min, struct err *err)
 {
     size_t n;
@@ -42,9 +41,9 @@ int win_resolve(const struct op_io *io, const int64_t *kernel, bool allow_ceil,
                               shape_format(x, sb, sizeof sb), x->ndim);
     int64_t strides[WIN_MAX_SPATIAL], dil[WIN_MAX_SPATIAL], pads[2 * WIN_MAX_SPATIAL];
     size_t n = (size_t)nsp;
-    if (win_ints(io, "strides", n, strides, 1, 1, err) < 0 ||
-        win_ints(io, "dilations", n, dil, 1, 1, err) < 0 ||
-        win_ints(io, "pads", 2 * n, pads, 0, 0, err) < 0)
+    if (win_attr_ints(io, "strides", n, strides, 1, 1, err) < 0 ||
+        win_attr_ints(io, "dilations", n, dil, 1, 1, err) < 0 ||
+        win_attr_ints(io, "pads", 2 * n, pads, 0, 0, err) < 0)
         return -1;
     if (!allow_dilations && node_attr(io->node, "dilations"))
         for (size_t i = 0; i < n; i++)
@@ -114,6 +113,19 @@ int win_resolve(const struct op_io *io, const int64_t *kernel, bool allow_ceil,
         w->dilation[d] = dl;
         w->pad_begin[d] = pb;
         w->pad_end[d] = pe;
+    }
+    return 0;
+}
+
+int win_check_bias(const struct op_io *io, int64_t m, struct err *err)
+{
+    if (!op_has_in(io, 2))
+        return 0;
+    const struct shape *b = &io->in[2]->shape;
+    if (b->ndim != 1 || b->dims[0] != m) {
+        char sb[96];
+        return op_fail(io, err, "bias B of shape %s must be [%lld]",
+                       shape_format(b, sb, sizeof sb), (long long)m);
     }
     return 0;
 }

@@ -27,6 +27,15 @@ struct window {
  * size per spatial dim (from the kernel_shape attribute or, for Conv, the weight's shape);
  * ceil_mode is read from the node when allow_ceil. Sets err naming the node and attribute
  * on bad values. */
+/* Reads the optional ints attribute name of exactly want entries (one per spatial dim, or
+ * begins then ends for pads) into dst, each at least min; dflt for every entry when it is
+ * absent. Sets err naming the node and attribute otherwise. */
+int win_attr_ints(const struct op_io *io, const char *name, size_t want, int64_t *dst,
+                  int64_t dflt, int64_t min, struct err *err);
+
+/* The optional bias (input 2) of Conv or ConvTranspose: absent, or of shape [m]. */
+int win_check_bias(const struct op_io *io, int64_t m, struct err *err);
+
 int win_resolve(const struct op_io *io, const int64_t *kernel, bool allow_ceil,
                 bool allow_dilations, struct window *w, struct err *err);
 
