@@ -117,3 +117,15 @@ int op_const_ints(const struct op_io *io, int i, struct op_ints *keep, const int
     *count = n;
     return 0;
 }
+
+int op_broadcast_inputs(const struct op_io *io, struct shape *out, struct err *err)
+{
+    const struct tensor *a = io->in[0], *b = io->in[1];
+    if (op_broadcast_shape(&a->shape, &b->shape, out) < 0) {
+        char sa[96], sb[96];
+        return op_fail(io, err, "shapes %s and %s cannot be broadcast together",
+                       shape_format(&a->shape, sa, sizeof sa),
+                       shape_format(&b->shape, sb, sizeof sb));
+    }
+    return 0;
+}

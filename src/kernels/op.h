@@ -86,6 +86,9 @@ void op_set_out(struct op_io *io, int i, enum dtype t, const struct shape *s);
 
 /* Numpy-style multidirectional broadcasting of two shapes. */
 int op_broadcast_shape(const struct shape *a, const struct shape *b, struct shape *out);
+/* The broadcast shape of inputs 0 and 1; sets err naming the node and both shapes when
+ * they do not broadcast. */
+int op_broadcast_inputs(const struct op_io *io, struct shape *out, struct err *err);
 
 /* Room for the widened values of an int32 input (the caller's, e.g. on its stack). */
 #define OP_INTS_MAX 32

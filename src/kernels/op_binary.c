@@ -93,12 +93,8 @@ static int binary_shape(struct op_io *io, struct err *err)
         return op_unsupported(io, err, "element type %s (expected float32, int64 or int32)",
                               dtype_name(a->dtype));
     struct shape out;
-    if (op_broadcast_shape(&a->shape, &b->shape, &out) < 0) {
-        char sa[96], sb[96];
-        return op_fail(io, err, "shapes %s and %s cannot be broadcast together",
-                       shape_format(&a->shape, sa, sizeof sa),
-                       shape_format(&b->shape, sb, sizeof sb));
-    }
+    if (op_broadcast_inputs(io, &out, err) < 0)
+        return -1;
     op_set_out(io, 0, a->dtype, &out);
     return 0;
 }

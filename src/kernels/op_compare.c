@@ -87,12 +87,8 @@ static int cmp_shape(struct op_io *io, enum cmp op, struct err *err)
                               : op == CMP_EQ ? "float32, int64, int32 or bool"
                                              : "float32, int64 or int32");
     struct shape out;
-    if (op_broadcast_shape(&a->shape, &b->shape, &out) < 0) {
-        char sa[96], sb[96];
-        return op_fail(io, err, "shapes %s and %s cannot be broadcast together",
-                       shape_format(&a->shape, sa, sizeof sa),
-                       shape_format(&b->shape, sb, sizeof sb));
-    }
+    if (op_broadcast_inputs(io, &out, err) < 0)
+        return -1;
     op_set_out(io, 0, DTYPE_BOOL, &out);
     return 0;
 }
