@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "commands/command.h"
+#include "engine/plan.h"
 #include "session/allocate.h"
 
 /* Slowest nodes the text shows (JSON lists every node that ran). */
@@ -170,9 +171,31 @@ static int report_timing(struct cmd_ctx *c, const struct engine_node_time *times
                elapsed_ms > 0 ? 100.0 * rest / elapsed_ms : 0.0, engine_rest);
     out_printf(c->o, "          (chunking, thread hand-off), %.3f ms outside it (metrics)\n",
                outside);
+    /* Nodes run inside the Conv before them (engine/plan.c) add their time to it. */
+    json_t *jfused = json_object();
+    struct err ignored;
+    const struct plan *p = engine_plan_rows(e, 1, &ignored);
+    for (int s = 0; p && s < p->n_steps; s++)
+        for (int f = 0; f < p->steps[s].n_fused; f++) {
+            const char *op = g->nodes[p->steps[s].fused[f]].op_type;
+            json_t *have = json_object_get(jfused, op);
+            json_object_set_new(jfused, op, json_integer(have ? json_integer_value(have) + 1 : 1));
+        }
+    if (json_object_size(jfused) > 0) {
+        const char *op, *sep = "";
+        json_t *count;
+        out_printf(c->o, "fused    ");
+        json_object_foreach(jfused, op, count)
+        {
+            out_printf(c->o, "%s %lld %s", sep, (long long)json_integer_value(count), op);
+            sep = ",";
+        }
+        out_printf(c->o, ": timed with the Conv each follows\n");
+    }
     out_set(c->o, "timing",
-            json_pack("{s:o, s:o, s:f, s:f, s:f, s:i}", "ops", jops, "nodes", jnodes, "nodes_ms",
-                      all, "elapsed_ms", elapsed_ms, "run_ms", total->run_ms, "threads", workers));
+            json_pack("{s:o, s:o, s:f, s:f, s:f, s:i, s:o}", "ops", jops, "nodes", jnodes,
+                      "nodes_ms", all, "elapsed_ms", elapsed_ms, "run_ms", total->run_ms, "threads",
+                      workers, "fused", jfused));
     free(ops);
     free(ranked);
     return 0;
@@ -306,6 +329,8 @@ const struct cmd_def cmd_eval = {
             "--timing adds where the time went: per op type (nodes, ms, share, and GFLOP/s\n"
             "of Conv, Gemm and MatMul, 2 per multiply-add), the 15 slowest nodes, and the\n"
             "nodes' total (thread time, summed over threads) against the elapsed time.\n"
+            "A BatchNormalization, Relu or Clip fused into the Conv before it is timed\n"
+            "with that Conv (the `fused` line counts them).\n"
             "Ctrl-C cancels a running evaluation.",
     .complete = CMD_COMPLETE_NONE,
     .run = eval_run,

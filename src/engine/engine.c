@@ -42,6 +42,7 @@ struct cached_plan {
     struct plan *plan;
     struct workspace **ws; /* one per thread, made on first use */
     unsigned long last_used;
+    bool fused; /* planned with plan_opts.fuse */
 };
 
 struct engine {
@@ -54,6 +55,7 @@ struct engine {
     size_t chunk_rows;
     double *node_macs; /* per node, multiply-adds per row; set with chunk_rows */
     const volatile sig_atomic_t *cancel;
+    bool fuse; /* plans fuse Conv with what follows (PRUNESCOPE_FUSE=0 turns it off) */
     enum batch_mode batch_mode;
     int64_t fixed_batch;    /* dim 0 that graph input 0 declares, or 0 when symbolic */
     char batch_text[48];    /* engine_batch_mode */
@@ -194,15 +196,18 @@ const char *engine_batch_reason(const struct engine *e)
     return e->batch_reason;
 }
 
-/* The plan for these input shapes, made (evicting the least recently used) when absent. */
-static struct cached_plan *get_plan(struct engine *e, const struct shape *shapes,
-                                    const enum dtype *dtypes, const struct tensor *const *values,
-                                    struct err *err)
+/* The plan for these input shapes, fused (plan_opts.fuse) when asked and the engine fuses,
+ * made (evicting the least recently used) when absent. */
+static struct cached_plan *get_plan_fused(struct engine *e, const struct shape *shapes,
+                                          const enum dtype *dtypes,
+                                          const struct tensor *const *values, bool fuse,
+                                          struct err *err)
 {
+    fuse = fuse && e->fuse;
     struct cached_plan *slot = &e->plans[0];
     for (int i = 0; i < MAX_PLANS; i++) {
         struct cached_plan *c = &e->plans[i];
-        if (c->plan && plan_matches(c->plan, shapes, values)) {
+        if (c->plan && c->fused == fuse && plan_matches(c->plan, shapes, values)) {
             c->last_used = ++e->clock;
             return c;
         }
@@ -210,10 +215,11 @@ static struct cached_plan *get_plan(struct engine *e, const struct shape *shapes
             slot = c;
     }
     cached_plan_fini(e, slot);
-    struct plan_opts opts = {.free_batch = e->batch_mode == BATCH_REPLANNED};
+    struct plan_opts opts = {.free_batch = e->batch_mode == BATCH_REPLANNED, .fuse = fuse};
     slot->plan = plan_new_opts(e->g, e->ops, shapes, dtypes, values, &opts, err);
     if (!slot->plan)
         return NULL;
+    slot->fused = fuse;
     slot->ws = calloc((size_t)e->threads, sizeof *slot->ws);
     if (!slot->ws) {
         cached_plan_fini(e, slot);
@@ -222,6 +228,32 @@ static struct cached_plan *get_plan(struct engine *e, const struct shape *shapes
     }
     slot->last_used = ++e->clock;
     return slot;
+}
+
+static struct cached_plan *get_plan(struct engine *e, const struct shape *shapes,
+                                    const enum dtype *dtypes, const struct tensor *const *values,
+                                    struct err *err)
+{
+    return get_plan_fused(e, shapes, dtypes, values, true, err);
+}
+
+/* Whether a partial run needs what plan p fused away: a value it keeps or gives, or a
+ * fused node run apart from the node it was fused into. */
+static bool needs_unfused(const struct plan *p, const struct engine_rows_opts *o)
+{
+    if (!o || !p->fused_away)
+        return false;
+    for (int k = 0; k < o->n_capture; k++)
+        if (p->fused_away[o->capture_values[k]])
+            return true;
+    for (int b = 0; b < o->n_bind; b++)
+        if (p->fused_away[o->bind_values[b]])
+            return true;
+    for (int s = 0; o->run_node && s < p->n_steps; s++)
+        for (int f = 0; f < p->steps[s].n_fused; f++)
+            if (o->run_node[p->steps[s].fused[f]] != o->run_node[p->steps[s].node])
+                return true;
+    return false;
 }
 
 static struct workspace *get_workspace(struct cached_plan *c, int worker, struct err *err)
@@ -507,6 +539,8 @@ struct engine *engine_new(struct graph *g, int threads, struct err *err)
     }
     e->g = g;
     e->threads = threads > 0 ? threads : pool_cpu_count();
+    const char *fuse = getenv("PRUNESCOPE_FUSE");
+    e->fuse = !(fuse && strcmp(fuse, "0") == 0);
     ops_blas_single_thread();
     if (resolve_ops(e, err) < 0 || !(e->pool = pool_new(e->threads, err))) {
         engine_free(e);
@@ -833,15 +867,18 @@ static int run_rows(struct engine *e, const struct tensor *input,
     j.full = get_plan(e, &shape, &dt, NULL, err);
     if (!j.full)
         return -1;
+    bool fuse = !needs_unfused(j.full->plan, opts);
+    if (!fuse && !(j.full = get_plan_fused(e, &shape, &dt, NULL, false, err)))
+        return -1;
     j.tail = j.full;
     if (!fixed && rows % chunk) {
         shape.dims[0] = (int64_t)(rows % chunk);
-        j.tail = get_plan(e, &shape, &dt, NULL, err);
+        j.tail = get_plan_fused(e, &shape, &dt, NULL, fuse, err);
         if (!j.tail)
             return -1;
         /* get_plan may have evicted the first plan; look it up again. */
         shape.dims[0] = (int64_t)chunk;
-        j.full = get_plan(e, &shape, &dt, NULL, err);
+        j.full = get_plan_fused(e, &shape, &dt, NULL, fuse, err);
         if (!j.full)
             return -1;
     }

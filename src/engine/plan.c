@@ -3,6 +3,7 @@
  * (engine.c). */
 #include "engine/plan.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +25,13 @@ void plan_free(struct plan *p)
     free(p->owned);
     free(p->buffer);
     free(p->buffer_bytes);
-    for (int i = 0; p->steps && i < p->n_steps; i++)
+    for (int i = 0; p->steps && i < p->n_steps; i++) {
         if (p->steps[i].prepared && p->steps[i].op->release)
             p->steps[i].op->release(p->steps[i].prepared);
+        free(p->steps[i].post);
+    }
     free(p->steps);
+    free(p->fused_away);
     free(p->input_shapes);
     free(p);
 }
@@ -123,6 +127,12 @@ static int fold_node(struct plan *p, const struct node *nd, const struct op_def 
     return rc;
 }
 
+/* Output o of a step: for a fused step, output 0 is the last fused node's. */
+static int step_output(const struct graph *g, const struct plan_step *st, int o)
+{
+    return o == 0 && st->n_fused ? st->out_value : g->nodes[st->node].outputs[o];
+}
+
 /* Give every runtime value a buffer, reusing one whose last reader has run. Graph outputs
  * keep theirs to the end. */
 static int assign_buffers(struct plan *p, struct err *err)
@@ -151,7 +161,7 @@ static int assign_buffers(struct plan *p, struct err *err)
     for (int s = 0; s < p->n_steps; s++) {
         const struct node *nd = &g->nodes[p->steps[s].node];
         for (int o = 0; o < nd->n_outputs; o++) {
-            int v = nd->outputs[o];
+            int v = step_output(g, &p->steps[s], o);
             if (v < 0)
                 continue;
             size_t need = tensor_bytes(&p->values[v]);
@@ -194,7 +204,7 @@ static int assign_buffers(struct plan *p, struct err *err)
             last_use[v] = -2;
         }
         for (int o = 0; o < nd->n_outputs; o++) {
-            int v = nd->outputs[o];
+            int v = step_output(g, &p->steps[s], o);
             if (v >= 0 && last_use[v] == -1)
                 free_list[n_free++] = p->buffer[v];
         }
@@ -224,6 +234,173 @@ static void report_shapes(const struct plan *p, struct plan_opts *opts)
         if (p->values[v].dtype == DTYPE_UNDEFINED)
             opts->shapes[v].ndim = -1;
     }
+}
+
+/* An op_io over the plan's values for node nd (in and out have room for its inputs and
+ * outputs). */
+static struct op_io plan_io(struct plan *p, const struct node *nd, const struct tensor **in,
+                            struct tensor **out)
+{
+    for (int k = 0; k < nd->n_inputs; k++)
+        in[k] = nd->inputs[k] >= 0 ? &p->values[nd->inputs[k]] : NULL;
+    for (int o = 0; o < nd->n_outputs; o++)
+        out[o] = nd->outputs[o] >= 0 ? &p->values[nd->outputs[o]] : NULL;
+    return (struct op_io){.node = nd,
+                          .opset = p->opset,
+                          .n_in = nd->n_inputs,
+                          .in = in,
+                          .n_out = nd->n_outputs,
+                          .out = out};
+}
+
+static bool node_is(const struct node *nd, const char *op_type)
+{
+    return strcmp(nd->op_type, op_type) == 0;
+}
+
+/* Fills a fused step's post from its fused nodes: the BatchNormalization's per-channel map
+ * (from its parameters as they are now) and the activation's bounds. */
+static int make_post(struct plan *p, struct plan_step *st, struct err *err)
+{
+    const struct graph *g = p->graph;
+    const struct tensor *in[8];
+    struct tensor *out[8];
+    for (int f = 0; f < st->n_fused; f++) {
+        const struct node *nd = &g->nodes[st->fused[f]];
+        if (nd->n_inputs > 8 || nd->n_outputs > 8)
+            return err_set(err, "node '%s' has too many inputs to fuse", nd->name);
+        struct op_io io = plan_io(p, nd, in, out);
+        if (node_is(nd, "BatchNormalization")) {
+            op_batchnorm_affine(&io, (float *)st->post->scale, (float *)st->post->shift);
+        } else if (node_is(nd, "Relu")) {
+            st->post->clamp = true;
+            st->post->lo = 0.0f;
+            st->post->hi = INFINITY;
+        } else {
+            st->post->clamp = true;
+            if (!op_clip_bounds(&io, &st->post->lo, &st->post->hi))
+                return err_set(err, "node '%s': its bounds are not known", nd->name);
+        }
+    }
+    return 0;
+}
+
+/* The step that reads value v (at reader[v]) when it is the only reader, v is no graph
+ * output, and v may be fused away; else -1. */
+static int sole_reader(const struct plan *p, const int *readers, const int *reader, int v,
+                       const bool *keep)
+{
+    if (v < 0 || readers[v] != 1 || (keep && keep[v]) || p->values[v].dtype != DTYPE_FLOAT)
+        return -1;
+    return reader[v];
+}
+
+/* All inputs of nd after the first known before running. */
+static bool params_known(const struct plan *p, const struct node *nd, int from)
+{
+    for (int k = from; k < nd->n_inputs; k++)
+        if (nd->inputs[k] >= 0 && !p->known[nd->inputs[k]])
+            return false;
+    return true;
+}
+
+/* A node reading one value into its one output, as the activations we fuse do. */
+static bool one_in_one_out(const struct node *nd, int v)
+{
+    if (nd->n_inputs < 1 || nd->inputs[0] != v || nd->n_outputs < 1 || nd->outputs[0] < 0)
+        return false;
+    for (int o = 1; o < nd->n_outputs; o++)
+        if (nd->outputs[o] >= 0)
+            return false;
+    return true;
+}
+
+/* Fuse into each step whose op takes OP_FUSES_POST (Conv) the BatchNormalization that alone reads
+ * its output, then the Relu or Clip (constant bounds) that alone reads the result: computed on each
+ * image's outputs while they are in cache instead of in passes of their own over the whole chunk,
+ * and the intermediate values never stored. The fused nodes' steps are removed;
+ * plan_refresh_prepared fills in their post. */
+static int fuse_steps(struct plan *p, const struct op_def *const *ops, const bool *keep,
+                      struct err *err)
+{
+    const struct graph *g = p->graph;
+    int nv = g->n_values, rc = 0;
+    int *readers = calloc((size_t)nv + 1, sizeof *readers);
+    int *reader = calloc((size_t)nv + 1, sizeof *reader);
+    bool *gone = calloc((size_t)p->n_steps + 1, sizeof *gone);
+    p->fused_away = calloc((size_t)nv + 1, sizeof *p->fused_away);
+    if (!readers || !reader || !gone || !p->fused_away) {
+        rc = err_oom(err, "fusion", (size_t)nv * sizeof *readers);
+        goto done;
+    }
+    for (int s = 0; s < p->n_steps; s++) {
+        const struct node *nd = &g->nodes[p->steps[s].node];
+        for (int k = 0; k < nd->n_inputs; k++)
+            if (nd->inputs[k] >= 0) {
+                readers[nd->inputs[k]]++;
+                reader[nd->inputs[k]] = s;
+            }
+    }
+    for (int k = 0; k < g->n_outputs; k++)
+        readers[g->outputs[k]] += 2;
+    for (int s = 0; s < p->n_steps; s++) {
+        struct plan_step *st = &p->steps[s];
+        const struct node *nd = &g->nodes[st->node];
+        if (gone[s] || !(ops[st->node]->flags & OP_FUSES_POST) || nd->n_outputs != 1)
+            continue;
+        int cur = nd->outputs[0], n = 0, fused[2], at[2];
+        bool bn = false;
+        int r = sole_reader(p, readers, reader, cur, keep);
+        const struct node *rn = r >= 0 ? &g->nodes[p->steps[r].node] : NULL;
+        if (rn && node_is(rn, "BatchNormalization") && one_in_one_out(rn, cur) &&
+            params_known(p, rn, 1)) {
+            at[n] = r;
+            fused[n++] = p->steps[r].node;
+            cur = rn->outputs[0];
+            bn = true;
+            r = sole_reader(p, readers, reader, cur, keep);
+            rn = r >= 0 ? &g->nodes[p->steps[r].node] : NULL;
+        }
+        if (rn && one_in_one_out(rn, cur) &&
+            (node_is(rn, "Relu") || (node_is(rn, "Clip") && params_known(p, rn, 1)))) {
+            at[n] = r;
+            fused[n++] = p->steps[r].node;
+            cur = rn->outputs[0];
+        }
+        if (n == 0)
+            continue;
+        int64_t m = p->values[nd->outputs[0]].shape.dims[1];
+        size_t floats = bn ? 2 * (size_t)m : 0;
+        st->post = calloc(1, sizeof *st->post + floats * sizeof(float));
+        if (!st->post) {
+            rc = err_oom(err, "fusion", floats * sizeof(float));
+            goto done;
+        }
+        if (bn) {
+            float *ab = (float *)(st->post + 1);
+            st->post->scale = ab;
+            st->post->shift = ab + m;
+        }
+        st->n_fused = n;
+        st->out_value = cur;
+        for (int f = 0; f < n; f++) {
+            st->fused[f] = fused[f];
+            gone[at[f]] = true;
+        }
+        p->fused_away[nd->outputs[0]] = true;
+        if (n == 2)
+            p->fused_away[g->nodes[fused[0]].outputs[0]] = true;
+    }
+    int kept = 0;
+    for (int s = 0; s < p->n_steps; s++)
+        if (!gone[s])
+            p->steps[kept++] = p->steps[s];
+    p->n_steps = kept;
+done:
+    free(readers);
+    free(reader);
+    free(gone);
+    return rc;
 }
 
 struct plan *plan_new_opts(const struct graph *g, const struct op_def *const *ops,
@@ -343,15 +520,14 @@ struct plan *plan_new_opts(const struct graph *g, const struct op_def *const *op
         st->node = n;
         st->op = op;
         st->scratch_bytes = io.scratch_bytes;
-        if (op->prepare && op->prepare(&io, &st->prepared, err) < 0)
-            goto fail;
         if (io.scratch_bytes > p->max_scratch_bytes)
             p->max_scratch_bytes = io.scratch_bytes;
     }
     free(ins);
     free(outs);
     report_shapes(p, opts);
-    if (assign_buffers(p, err) < 0) {
+    if ((opts && opts->fuse && fuse_steps(p, ops, opts->keep, err) < 0) ||
+        plan_refresh_prepared(p, NULL, err) < 0 || assign_buffers(p, err) < 0) {
         plan_free(p);
         return NULL;
     }
@@ -373,6 +549,15 @@ int plan_refresh_prepared(struct plan *p, const bool *changed, struct err *err)
     struct tensor *outs[64];
     for (int i = 0; i < p->n_steps; i++) {
         struct plan_step *st = &p->steps[i];
+        /* The fused nodes' parameters (a BatchNormalization's, pruned with its channels). */
+        bool post_changed = !changed;
+        for (int f = 0; f < st->n_fused && !post_changed; f++) {
+            const struct node *fn = &g->nodes[st->fused[f]];
+            for (int k = 1; k < fn->n_inputs && !post_changed; k++)
+                post_changed = fn->inputs[k] >= 0 && changed[fn->inputs[k]];
+        }
+        if (st->n_fused && post_changed && make_post(p, st, err) < 0)
+            return -1;
         if (!st->op->prepare)
             continue;
         const struct node *nd = &g->nodes[st->node];
@@ -383,16 +568,7 @@ int plan_refresh_prepared(struct plan *p, const bool *changed, struct err *err)
             reads_changed = nd->inputs[k] >= 0 && changed[nd->inputs[k]];
         if (!reads_changed)
             continue;
-        for (int k = 0; k < nd->n_inputs; k++)
-            ins[k] = nd->inputs[k] >= 0 ? &p->values[nd->inputs[k]] : NULL;
-        for (int o = 0; o < nd->n_outputs; o++)
-            outs[o] = nd->outputs[o] >= 0 ? &p->values[nd->outputs[o]] : NULL;
-        struct op_io io = {.node = nd,
-                           .opset = p->opset,
-                           .n_in = nd->n_inputs,
-                           .in = ins,
-                           .n_out = nd->n_outputs,
-                           .out = outs};
+        struct op_io io = plan_io(p, nd, ins, outs);
         if (st->prepared && st->op->release)
             st->op->release(st->prepared);
         st->prepared = NULL;
@@ -516,8 +692,10 @@ int workspace_run_subset(struct workspace *w, const struct tensor *const *inputs
                            nd->op_type);
         for (int k = 0; k < nd->n_inputs; k++)
             ins[k] = nd->inputs[k] >= 0 ? &w->values[nd->inputs[k]] : NULL;
-        for (int o = 0; o < nd->n_outputs; o++)
-            outs[o] = nd->outputs[o] >= 0 ? &w->values[nd->outputs[o]] : NULL;
+        for (int o = 0; o < nd->n_outputs; o++) {
+            int v = step_output(g, st, o);
+            outs[o] = v >= 0 ? &w->values[v] : NULL;
+        }
         struct op_io io = {.node = nd,
                            .opset = p->opset,
                            .n_in = nd->n_inputs,
@@ -526,12 +704,13 @@ int workspace_run_subset(struct workspace *w, const struct tensor *const *inputs
                            .out = outs,
                            .scratch = w->scratch,
                            .scratch_bytes = st->scratch_bytes,
-                           .prepared = st->prepared};
+                           .prepared = st->prepared,
+                           .post = st->post};
         if ((w->times ? run_timed(w, st, &io, err) : st->op->run(&io, err)) < 0)
             return -1;
         for (int o = 0; n_capture && o < nd->n_outputs; o++)
-            if (nd->outputs[o] >= 0)
-                capture(w, nd->outputs[o], n_capture, capture_values, capture_dst);
+            if (step_output(g, st, o) >= 0)
+                capture(w, step_output(g, st, o), n_capture, capture_values, capture_dst);
     }
     return 0;
 }

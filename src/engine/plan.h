@@ -17,6 +17,13 @@ struct plan_step {
     const struct op_def *op;
     size_t scratch_bytes;
     void *prepared; /* from op->prepare, released with the plan */
+    /* Nodes run inside this step's run call (plan_opts.fuse): a BatchNormalization and/or
+     * a Relu or Clip after a Conv, in order; the step then writes out_value, the last
+     * one's output, and post holds what they compute (its arrays owned). */
+    int n_fused;
+    int fused[2];
+    int out_value;
+    struct op_post *post;
 };
 
 struct plan {
@@ -36,6 +43,9 @@ struct plan {
     size_t max_scratch_bytes;
     size_t activation_bytes; /* total of buffer_bytes: the workspace size */
     bool folds_float;        /* some folded node read float data (weights) */
+    /* Per value: computed inside a fused step and never stored (NULL when nothing was
+     * fused). */
+    bool *fused_away;
 };
 
 /* After the graph's weights changed in place: make the ops' prepared data again (of the
@@ -63,6 +73,12 @@ struct plan_opts {
     struct shape *shapes;
     /* Out: the node whose shape function failed, or -1. */
     int failed_node;
+    /* Run a BatchNormalization and an activation after a Conv inside its run call when
+     * the Conv's output has no other reader (the engine's plans; the gradient pass keeps
+     * every value). Values flagged in keep (per graph value; NULL: none) are never fused
+     * away. */
+    bool fuse;
+    const bool *keep;
 };
 
 /* plan_new with options (NULL: none, the same as plan_new). */

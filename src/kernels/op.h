@@ -3,6 +3,7 @@
 #ifndef PRUNESCOPE_KERNELS_OP_H
 #define PRUNESCOPE_KERNELS_OP_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,13 +33,68 @@ struct op_io {
     /* What the op's prepare function made for this node when the plan was made (a sparse
      * copy of a constant weight), or NULL. */
     const void *prepared;
+    /* Nodes that follow this one and run inside its run call (OP_FUSES_POST), or NULL: set
+     * in its run calls. out[0] is then the last fused node's output. */
+    const struct op_post *post;
 };
+
+/* What a convolution computes after its own sum when the plan fused the nodes after it
+ * (engine/plan.c): per output channel the affine map of a BatchNormalization in inference
+ * mode, y a + b, then a clamp to [lo, hi] (Relu is [0, inf), Clip its bounds), each
+ * computed exactly as those ops compute it, so the results are the same to the bit. */
+struct op_post {
+    const float *scale, *shift; /* a and b, one per output channel; NULL: no affine map */
+    bool clamp;
+    float lo, hi;
+};
+
+/* The post of channel ch over its n outputs at y, in one pass (without a clamp the bounds
+ * are -inf and inf, which leave every value as it is). */
+static inline void op_post_channel(const struct op_post *p, int64_t ch, float *y, int64_t n)
+{
+    if (!p)
+        return;
+    const float lo = p->clamp ? p->lo : -INFINITY, hi = p->clamp ? p->hi : INFINITY;
+    if (p->scale) {
+        const float a = p->scale[ch], b = p->shift[ch];
+        for (int64_t i = 0; i < n; i++) {
+            float v = y[i] * a + b;
+            v = v < lo ? lo : v;
+            y[i] = v > hi ? hi : v;
+        }
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        float v = y[i] < lo ? lo : y[i];
+        y[i] = v > hi ? hi : v;
+    }
+}
+
+/* The post of one image's outputs at y: channels x vol, channel-major (NCHW). */
+static inline void op_post_image(const struct op_post *p, float *y, int64_t channels, int64_t vol)
+{
+    if (!p)
+        return;
+    if (vol > 1) {
+        for (int64_t ch = 0; ch < channels; ch++)
+            op_post_channel(p, ch, y + ch * vol, vol);
+        return;
+    }
+    const float lo = p->clamp ? p->lo : -INFINITY, hi = p->clamp ? p->hi : INFINITY;
+    for (int64_t ch = 0; ch < channels; ch++) {
+        float v = p->scale ? y[ch] * p->scale[ch] + p->shift[ch] : y[ch];
+        v = v < lo ? lo : v;
+        y[ch] = v > hi ? hi : v;
+    }
+}
 
 /* Flags of an op_def. */
 enum {
     /* The run function reads only its inputs' shapes (Shape), so its output is known at
      * planning time even when the input's data is not. */
     OP_READS_SHAPE_ONLY = 1u << 0,
+    /* The op applies io->post (a BatchNormalization's map and a clamp) to its output 0. */
+    OP_FUSES_POST = 1u << 1,
 };
 
 struct op_def {
@@ -89,6 +145,15 @@ int op_broadcast_shape(const struct shape *a, const struct shape *b, struct shap
 /* The broadcast shape of inputs 0 and 1; sets err naming the node and both shapes when
  * they do not broadcast. */
 int op_broadcast_inputs(const struct op_io *io, struct shape *out, struct err *err);
+
+/* The per-channel map of a BatchNormalization node in inference mode (io as in its shape
+ * call, with its parameters known): a[c] = scale / sqrt(var + epsilon), b[c] = B - mean a[c],
+ * so that y = x a + b. */
+void op_batchnorm_affine(const struct op_io *io, float *a, float *b);
+/* The bounds of a Clip node (attributes before opset 11, constant inputs from 11 on;
+ * -FLT_MAX and FLT_MAX when absent, as Clip runs). False when a bound input is not known before
+ * running. */
+bool op_clip_bounds(const struct op_io *io, float *lo, float *hi);
 
 /* Room for the widened values of an int32 input (the caller's, e.g. on its stack). */
 #define OP_INTS_MAX 32

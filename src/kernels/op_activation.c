@@ -26,7 +26,7 @@ static inline float clamp01(float t)
 /* NaN passes through, as in PyTorch and onnxruntime. */
 DEFINE_FLOAT_RUN(relu, (void)0, v < 0.0f ? 0.0f : v)
 DEFINE_FLOAT_RUN(leakyrelu, float alpha = node_attr_float(io->node, "alpha", 0.01f),
-             v >= 0.0f ? v : alpha * v)
+                 v >= 0.0f ? v : alpha * v)
 /* Eight at a time where the CPU allows (vmath.h). */
 static int sigmoid_run(struct op_io *io, struct err *err)
 {
@@ -36,9 +36,8 @@ static int sigmoid_run(struct op_io *io, struct err *err)
 }
 DEFINE_FLOAT_RUN(tanh, (void)0, tanhf(v))
 DEFINE_FLOAT_RUN(hardsigmoid, float alpha = node_attr_float(io->node, "alpha", 0.2f);
-             float beta = node_attr_float(io->node, "beta", 0.5f), clamp01(alpha *v + beta))
+                 float beta = node_attr_float(io->node, "beta", 0.5f), clamp01(alpha *v + beta))
 DEFINE_FLOAT_RUN(hardswish, (void)0, v *clamp01(v / 6.0f + 0.5f))
-
 
 DEFINE_FLOAT_BACKWARD(relu, (void)0, v > 0.0f ? 1.0f : 0.0f)
 DEFINE_FLOAT_BACKWARD(leakyrelu, float alpha = node_attr_float(io->node, "alpha", 0.01f),
@@ -82,18 +81,30 @@ static int clip_shape(struct op_io *io, struct err *err)
     return 0;
 }
 
+bool op_clip_bounds(const struct op_io *io, float *lo, float *hi)
+{
+    *lo = -FLT_MAX;
+    *hi = FLT_MAX;
+    if (io->opset < 11) {
+        *lo = node_attr_float(io->node, "min", -FLT_MAX);
+        *hi = node_attr_float(io->node, "max", FLT_MAX);
+        return true;
+    }
+    for (int i = 1; i < 3; i++)
+        if (op_has_in(io, i) && !io->in[i]->data)
+            return false;
+    if (op_has_in(io, 1))
+        *lo = tensor_f32(io->in[1])[0];
+    if (op_has_in(io, 2))
+        *hi = tensor_f32(io->in[2])[0];
+    return true;
+}
+
 static int clip_run(struct op_io *io, struct err *err)
 {
-    float lo = -FLT_MAX, hi = FLT_MAX;
-    if (io->opset < 11) {
-        lo = node_attr_float(io->node, "min", -FLT_MAX);
-        hi = node_attr_float(io->node, "max", FLT_MAX);
-    } else {
-        if (op_has_in(io, 1))
-            lo = tensor_f32(io->in[1])[0];
-        if (op_has_in(io, 2))
-            hi = tensor_f32(io->in[2])[0];
-    }
+    (void)err;
+    float lo, hi;
+    op_clip_bounds(io, &lo, &hi);
     const float *x = tensor_f32(io->in[0]);
     float *y = tensor_f32(io->out[0]);
     size_t n = tensor_numel(io->in[0]);

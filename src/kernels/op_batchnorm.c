@@ -41,11 +41,22 @@ static int bn_shape(struct op_io *io, struct err *err)
 }
 
 /* dst[k] = src[k] * a + b for k < n. */
-static void scale_shift(float *restrict dst, const float *restrict src, int64_t n, float a,
-                        float b)
+static void scale_shift(float *restrict dst, const float *restrict src, int64_t n, float a, float b)
 {
     for (int64_t k = 0; k < n; k++)
         dst[k] = src[k] * a + b;
+}
+
+void op_batchnorm_affine(const struct op_io *io, float *a, float *b)
+{
+    int64_t c = io->in[0]->shape.dims[1];
+    float eps = node_attr_float(io->node, "epsilon", 1e-5f);
+    const float *scale = tensor_f32(io->in[1]), *bias = tensor_f32(io->in[2]);
+    const float *mean = tensor_f32(io->in[3]), *var = tensor_f32(io->in[4]);
+    for (int64_t ch = 0; ch < c; ch++) {
+        a[ch] = scale[ch] / sqrtf(var[ch] + eps);
+        b[ch] = bias[ch] - mean[ch] * a[ch];
+    }
 }
 
 static int bn_run(struct op_io *io, struct err *err)
@@ -54,18 +65,12 @@ static int bn_run(struct op_io *io, struct err *err)
     int64_t n = x->dims[0], c = x->dims[1], vol = 1;
     for (int i = 2; i < x->ndim; i++)
         vol *= x->dims[i];
-    float eps = node_attr_float(io->node, "epsilon", 1e-5f);
-    const float *xv = tensor_f32(io->in[0]), *scale = tensor_f32(io->in[1]);
-    const float *bias = tensor_f32(io->in[2]), *mean = tensor_f32(io->in[3]);
-    const float *var = tensor_f32(io->in[4]);
+    const float *xv = tensor_f32(io->in[0]);
     float *y = tensor_f32(io->out[0]);
     /* Folded into one multiply-add per element; the rounding differs from the literal
      * formula by a few ulps, far inside any comparison tolerance. */
     float *a = io->scratch, *b = a + c;
-    for (int64_t ch = 0; ch < c; ch++) {
-        a[ch] = scale[ch] / sqrtf(var[ch] + eps);
-        b[ch] = bias[ch] - mean[ch] * a[ch];
-    }
+    op_batchnorm_affine(io, a, b);
     /* Image by image in memory order; 1x1 planes (the last layers of most CNNs) as one
      * loop over the channels. */
     for (int64_t i = 0; i < n; i++) {

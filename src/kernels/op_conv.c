@@ -33,6 +33,7 @@ struct conv_geom {
     bool simd;                      /* wide, computed directly by conv_simd_wide */
     bool batched;                   /* few outputs per image: one GEMM over all images */
     int64_t hp, wp;                 /* wide: padded input height and width */
+    const struct op_post *post;     /* what fused nodes compute after the sum, or NULL */
 };
 
 static int conv_geometry(const struct op_io *io, struct conv_geom *g, struct err *err)
@@ -49,6 +50,7 @@ static int conv_geometry(const struct op_io *io, struct conv_geom *g, struct err
     int64_t group = node_attr_int(io->node, "group", 1);
     if (group < 1)
         return op_fail(io, err, "attribute group = %lld must be positive", (long long)group);
+    g->post = io->post;
     g->n = x->dims[0];
     g->c = x->dims[1];
     g->m = wt->dims[0];
@@ -94,8 +96,7 @@ static int conv_geometry(const struct op_io *io, struct conv_geom *g, struct err
               g->cg * g->hp * g->wp + g->wp * g->w.kernel[1] * g->w.dilation[1] < INT32_MAX;
     /* A GEMM per image with few output positions is a matrix-vector product; with the
      * images side by side in the columns it is one real GEMM (per group). */
-    g->batched = !g->depthwise && g->n > 1 &&
-                 win_out_volume(w) <= BATCHED_MAX_OUTPUTS &&
+    g->batched = !g->depthwise && g->n > 1 && win_out_volume(w) <= BATCHED_MAX_OUTPUTS &&
                  g->n * win_out_volume(w) <= BATCHED_MAX_COLUMNS;
     if (g->batched)
         g->wide = g->simd = false;
@@ -170,10 +171,9 @@ static int conv_shape(struct op_io *io, struct err *err)
         /* One image channels-last (input and output), the weights tap by tap and the bias,
          * then the taps of each output (depthwise_nhwc). */
         int64_t out_vol = win_out_volume(&g.w), k_vol = win_kernel_volume(&g.w);
-        io->scratch_bytes =
-            (size_t)((win_in_volume(&g.w) + out_vol + k_vol + 1) * g.c + out_vol + 1 +
-                     2 * out_vol * k_vol) *
-            sizeof(float);
+        io->scratch_bytes = (size_t)((win_in_volume(&g.w) + out_vol + k_vol + 1) * g.c + out_vol +
+                                     1 + 2 * out_vol * k_vol) *
+                            sizeof(float);
     } else if (g.wide) {
         wide_layout(&g, &l);
         io->scratch_bytes = (size_t)l.total * sizeof(float);
@@ -385,6 +385,8 @@ static void conv_batched(const struct conv_geom *g, const float *x, const float 
                     y[n * g->m + m] = b ? b[m] : 0.0f;
             csr_gemm(prep->csr, x, (size_t)g->n, (size_t)g->c, 1.0f, y, (size_t)g->m, true,
                      scratch);
+            for (int64_t n = 0; n < g->n; n++)
+                op_post_image(g->post, y + n * g->m, g->m, 1);
             break;
         }
         if (in_vol == 1 && out_vol == 1 && kdim == g->cg && !(prep && prep->csr)) {
@@ -395,9 +397,11 @@ static void conv_batched(const struct conv_geom *g, const float *x, const float 
             for (int64_t n = 0; n < g->n; n++)
                 for (int64_t m = 0; m < g->mg; m++)
                     y[n * g->m + gi * g->mg + m] = b ? b[gi * g->mg + m] : 0.0f;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->n, (int)g->mg,
-                        (int)kdim, 1.0f, x + gi * g->cg, (int)g->c, wg, (int)kdim, 1.0f,
-                        y + gi * g->mg, (int)g->m);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->n, (int)g->mg, (int)kdim,
+                        1.0f, x + gi * g->cg, (int)g->c, wg, (int)kdim, 1.0f, y + gi * g->mg,
+                        (int)g->m);
+            for (int64_t n = 0; n < g->n && gi == g->group - 1; n++)
+                op_post_image(g->post, y + n * g->m, g->m, 1);
             continue;
         }
         for (int64_t n = 0; n < g->n; n++) {
@@ -422,8 +426,8 @@ static void conv_batched(const struct conv_geom *g, const float *x, const float 
             csr_rows(prep->csr, (size_t)(gi * g->mg), (size_t)((gi + 1) * g->mg), col, prep->off,
                      (size_t)cols, NULL, prod, (size_t)cols);
         else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->mg, (int)cols,
-                        (int)kdim, 1.0f, wg, (int)kdim, col, (int)cols, 0.0f, prod, (int)cols);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->mg, (int)cols, (int)kdim,
+                        1.0f, wg, (int)kdim, col, (int)cols, 0.0f, prod, (int)cols);
         for (int64_t n = 0; n < g->n; n++)
             for (int64_t m = 0; m < g->mg; m++) {
                 const float *src = prod + m * cols + n * out_vol;
@@ -431,6 +435,7 @@ static void conv_batched(const struct conv_geom *g, const float *x, const float 
                 float bias = b ? b[gi * g->mg + m] : 0.0f;
                 for (int64_t o = 0; o < out_vol; o++)
                     dst[o] = src[o] + bias;
+                op_post_channel(g->post, gi * g->mg + m, dst, out_vol);
             }
     }
     if (live != live_stack)
@@ -465,7 +470,8 @@ static void sparse_offsets(const struct conv_geom *g, int64_t inputs, int64_t *o
         for (int64_t c = 0; c < g->cg; c++)
             for (int64_t kh = 0; kh < w->kernel[1]; kh++)
                 for (int64_t kw = 0; kw < w->kernel[2]; kw++)
-                    off[k++] = c * g->hp * g->wp + kh * w->dilation[1] * g->wp + kw * w->dilation[2];
+                    off[k++] =
+                        c * g->hp * g->wp + kh * w->dilation[1] * g->wp + kw * w->dilation[2];
         return;
     }
     for (int64_t i = 0; i < inputs; i++)
@@ -483,7 +489,8 @@ static int conv_prepare(const struct op_io *io, void **out, struct err *err)
     const int64_t k_vol = win_kernel_volume(&g.w);
     const float *wt = tensor_f32(io->in[1]);
     const size_t n_weights = (size_t)(g.m * g.cg * k_vol);
-    bool sparse = n_weights > 0 && sparse_worthwhile(sparse_zero_fraction(wt, n_weights), n_weights);
+    bool sparse =
+        n_weights > 0 && sparse_worthwhile(sparse_zero_fraction(wt, n_weights), n_weights);
     bool live_stack[64], *live = k_vol <= 64 ? live_stack : malloc((size_t)k_vol * sizeof *live);
     if (!live)
         return err_oom(err, "convolution weights", (size_t)k_vol);
@@ -511,8 +518,8 @@ static int conv_prepare(const struct op_io *io, void **out, struct err *err)
     }
     if (sparse) {
         int64_t inputs = g.cg * n_live;
-        p->csr = csr_from_dense(packed ? p->w : wt, (size_t)g.m, (size_t)inputs, (size_t)inputs, 1,
-                                err);
+        p->csr =
+            csr_from_dense(packed ? p->w : wt, (size_t)g.m, (size_t)inputs, (size_t)inputs, 1, err);
         p->off = malloc((size_t)(inputs ? inputs : 1) * sizeof *p->off);
         if (!p->csr || !p->off) {
             rc = p->csr ? err_oom(err, "sparse convolution", (size_t)inputs * 8) : -1;
@@ -620,7 +627,8 @@ static void depthwise_nhwc(const struct conv_geom *g, const float *x, const floa
     const int64_t c = g->c, in_vol = win_in_volume(w), out_vol = win_out_volume(w);
     const int64_t k_vol = win_kernel_volume(w);
     float *xt = scratch, *yt = xt + in_vol * c, *wtt = yt + out_vol * c, *bias = wtt + k_vol * c;
-    int32_t *start = (int32_t *)(bias + c), *tap = start + out_vol + 1, *pos = tap + out_vol * k_vol;
+    int32_t *start = (int32_t *)(bias + c), *tap = start + out_vol + 1,
+            *pos = tap + out_vol * k_vol;
     for (int64_t k = 0; k < k_vol; k++)
         for (int64_t ch = 0; ch < c; ch++)
             wtt[k * c + ch] = wt[ch * k_vol + k];
@@ -652,6 +660,7 @@ static void depthwise_nhwc(const struct conv_geom *g, const float *x, const floa
             conv_simd_to_channels_last(xn, in_vol, c, xt);
             conv_simd_depthwise(xt, wtt, bias, start, tap, pos, out_vol, c, yt);
             conv_simd_from_channels_last(yt, out_vol, c, yn);
+            op_post_image(g->post, yn, c, out_vol);
             continue;
         }
         for (int64_t ch = 0; ch < c; ch++)
@@ -668,6 +677,7 @@ static void depthwise_nhwc(const struct conv_geom *g, const float *x, const floa
         }
         for (int64_t ch = 0; ch < c; ch++)
             scatter_column(yn + ch * out_vol, yt + ch, c, out_vol);
+        op_post_image(g->post, yn, c, out_vol);
     }
 }
 
@@ -720,13 +730,13 @@ static void conv_wide(const struct conv_geom *g, const float *x, const float *wg
                         }
                         if (!any)
                             continue;
-                        boff[t++] = (int32_t)(c * hp * wp + kh * w->dilation[1] * wp +
-                                              kw * w->dilation[2]);
+                        boff[t++] =
+                            (int32_t)(c * hp * wp + kh * w->dilation[1] * wp + kw * w->dilation[2]);
                     }
             ntaps[mb] = (int32_t)t;
         }
-        conv_simd_wide(xpad, off, ntaps, kdim, wpack, bias, l.m_rows / CONV_SIMD_MB, n_wide,
-                       ywide, n_wide);
+        conv_simd_wide(xpad, off, ntaps, kdim, wpack, bias, l.m_rows / CONV_SIMD_MB, n_wide, ywide,
+                       n_wide);
     } else {
         float *dst = scratch + l.col;
         for (int64_t c = 0; c < g->cg; c++)
@@ -765,8 +775,7 @@ static void conv_sparse(const struct conv_geom *g, const float *x, const float *
             float *yg = y + (n * g->m + gi * g->mg) * out_vol;
             size_t u0 = (size_t)(gi * g->mg), u1 = (size_t)((gi + 1) * g->mg);
             if (g->pointwise) {
-                csr_rows(prep->csr, u0, u1, xg, prep->off, (size_t)out_vol, b, yg,
-                         (size_t)out_vol);
+                csr_rows(prep->csr, u0, u1, xg, prep->off, (size_t)out_vol, b, yg, (size_t)out_vol);
             } else if (g->wide) {
                 float *xpad = scratch + l.pad, *ywide = scratch + l.ywide;
                 const int64_t hp = g->hp, wp = g->wp, out_h = w->out[1], out_w = w->out[2];
@@ -788,6 +797,8 @@ static void conv_sparse(const struct conv_geom *g, const float *x, const float *
                 csr_rows(prep->csr, u0, u1, scratch, prep->off, (size_t)out_vol, b, yg,
                          (size_t)out_vol);
             }
+            if (gi == g->group - 1)
+                op_post_image(g->post, y + n * g->m * out_vol, g->m, out_vol);
         }
 }
 
@@ -825,10 +836,12 @@ static int conv_run(struct op_io *io, struct err *err)
                 free(taps);
             return 0;
         }
-        for (int64_t n = 0; n < g.n; n++)
+        for (int64_t n = 0; n < g.n; n++) {
             for (int64_t gi = 0; gi < g.group; gi++)
                 depthwise_channel(x + (n * g.c + gi) * in_vol, wt + gi * k_vol, b ? b[gi] : 0.0f, w,
                                   taps, n_taps, y + (n * g.m + gi) * out_vol);
+            op_post_image(g.post, y + n * g.m * out_vol, g.m, out_vol);
+        }
         if (taps != stack_taps)
             free(taps);
         return 0;
@@ -862,6 +875,7 @@ static int conv_run(struct op_io *io, struct err *err)
                             (int)kdim, 1.0f, wg, (int)kdim, src, (int)out_vol, beta, yg,
                             (int)out_vol);
         }
+        op_post_image(g.post, y + n * g.m * out_vol, g.m, out_vol);
     }
     return 0;
 }
@@ -948,6 +962,7 @@ static int conv_backward(const struct op_io *io, const struct tensor *const *dou
 const struct op_def op_conv = {.name = "Conv",
                                .shape = conv_shape,
                                .run = conv_run,
+                               .flags = OP_FUSES_POST,
                                .prepare = conv_prepare,
                                .release = conv_release,
                                .macs = conv_macs,
