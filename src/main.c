@@ -46,6 +46,7 @@ static void usage(FILE *out)
             "      --scale X        multiply DATA.csv's features by X\n"
             "  -t, --threads N      worker threads (default: all cores)\n"
             "      --seed N         seed of the random pruning criterion (default 0)\n"
+            "      --profile NAME   hardware profile of the estimates (see `profile`)\n"
             "      --ops            list the supported ONNX operators and exit\n"
             "  -h, --help           show this help and exit\n"
             "  -V, --version        show the version and exit\n"
@@ -110,7 +111,7 @@ static char *slurp(const char *path, struct err *err)
 struct options {
     bool repl, json, keep_going;
     const char *batch, *execute;
-    const char *label, *shape, *scale;
+    const char *label, *shape, *scale, *profile;
     int threads;
     uint64_t seed;
 };
@@ -118,13 +119,21 @@ struct options {
 static int parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
-        {"repl", no_argument, NULL, 'r'},          {"batch", required_argument, NULL, 'b'},
-        {"execute", required_argument, NULL, 'e'}, {"json", no_argument, NULL, 'j'},
-        {"keep-going", no_argument, NULL, 'k'},    {"label", required_argument, NULL, 'l'},
-        {"shape", required_argument, NULL, 's'},   {"scale", required_argument, NULL, 'x'},
-        {"threads", required_argument, NULL, 't'}, {"seed", required_argument, NULL, 'S'},
-        {"ops", no_argument, NULL, 'o'},           {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+        {"repl", no_argument, NULL, 'r'},
+        {"batch", required_argument, NULL, 'b'},
+        {"execute", required_argument, NULL, 'e'},
+        {"json", no_argument, NULL, 'j'},
+        {"keep-going", no_argument, NULL, 'k'},
+        {"label", required_argument, NULL, 'l'},
+        {"shape", required_argument, NULL, 's'},
+        {"scale", required_argument, NULL, 'x'},
+        {"threads", required_argument, NULL, 't'},
+        {"seed", required_argument, NULL, 'S'},
+        {"profile", required_argument, NULL, 'p'},
+        {"ops", no_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "rb:e:kt:hV", longopts, NULL)) != -1) {
@@ -137,6 +146,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'l': o->label = optarg; break;
         case 's': o->shape = optarg; break;
         case 'x': o->scale = optarg; break;
+        case 'p': o->profile = optarg; break;
         case 't': {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -237,6 +247,11 @@ int main(int argc, char **argv)
         return 1;
     }
     s->seed = o.seed;
+    if (o.profile && session_select_profile(s, o.profile, &err) < 0) {
+        fprintf(stderr, "prunescope: --profile: %s\n", err.msg);
+        session_free(s);
+        return 2;
+    }
     struct out out;
     out_init(&out, o.json, stdout, stderr);
     struct cmd_ctx ctx = {.s = s, .o = &out};

@@ -303,9 +303,30 @@ static int eval_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
     out_set(c->o, "macs", json_real(macs));
     out_set(c->o, "effective_macs", json_real(effective));
     out_set(c->o, "storage", json_string(storage_name(c->s->storage)));
-    /* No hardware profile exists yet, so there is no latency estimate to give. */
-    out_set(c->o, "latency_ms", json_null());
-    out_set(c->o, "profile", json_null());
+    /* The cost model's figures on the selected profile (null without profiles). */
+    struct err none;
+    const struct profile *prof = session_profile(c->s, &none);
+    struct cost_estimate est;
+    if (prof && session_estimate(c->s, prof, &est, &none) == 0) {
+        out_printf(c->o,
+                   "estimate  %s: %.4g ms, %.4g uJ; flash %.0f bytes %s, SRAM %.0f bytes %s\n",
+                   prof->name, est.latency_s * 1e3, est.energy_uj, est.flash_bytes,
+                   est.fits_flash ? "fits" : "does not fit", est.sram_bytes,
+                   est.fits_sram ? "fits" : "does not fit");
+        out_set(c->o, "latency_ms", json_real(est.latency_s * 1e3));
+        out_set(c->o, "energy_uj", json_real(est.energy_uj));
+        out_set(c->o, "flash_bytes", json_real(est.flash_bytes));
+        out_set(c->o, "sram_bytes", json_real(est.sram_bytes));
+        out_set(c->o, "fits_flash", json_boolean(est.fits_flash));
+        out_set(c->o, "fits_sram", json_boolean(est.fits_sram));
+        out_set(c->o, "profile", json_string(prof->name));
+        cost_estimate_fini(&est);
+    } else {
+        static const char *const keys[] = {"latency_ms", "energy_uj", "flash_bytes", "sram_bytes",
+                                           "fits_flash", "fits_sram", "profile"};
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+            out_set(c->o, keys[k], json_null());
+    }
     out_set(c->o, "elapsed_ms", json_real(ms));
     if (timing) {
         rc = report_timing(c, times, &total, ms, err);
@@ -326,6 +347,8 @@ const struct cmd_def cmd_eval = {
             "With a sensitivity table, also the accuracy predicted from its curves (the\n"
             "baseline minus each layer's drop at its sparsity, the drops scaled by a factor\n"
             "fitted to the evaluations measured so far) and that prediction's error.\n"
+            "The estimate line gives the cost model's latency, energy, flash and SRAM on\n"
+            "the selected profile (see estimate and profile).\n"
             "--timing adds where the time went: per op type (nodes, ms, share, and GFLOP/s\n"
             "of Conv, Gemm and MatMul, 2 per multiply-add), the 15 slowest nodes, and the\n"
             "nodes' total (thread time, summed over threads) against the elapsed time.\n"

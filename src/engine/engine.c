@@ -1001,20 +1001,7 @@ static double node_macs_per_row(struct engine *e, double *macs)
         const struct plan_step *st = &p->steps[s];
         if (!st->op->macs)
             continue;
-        const struct node *nd = &e->g->nodes[st->node];
-        const struct tensor *ins[64];
-        struct tensor *outs[64];
-        for (int k = 0; k < nd->n_inputs && k < 64; k++)
-            ins[k] = nd->inputs[k] >= 0 ? &p->values[nd->inputs[k]] : NULL;
-        for (int o = 0; o < nd->n_outputs && o < 64; o++)
-            outs[o] = nd->outputs[o] >= 0 ? &p->values[nd->outputs[o]] : NULL;
-        struct op_io io = {.node = nd,
-                           .opset = p->opset,
-                           .n_in = nd->n_inputs,
-                           .in = ins,
-                           .n_out = nd->n_outputs,
-                           .out = outs};
-        double m = st->op->macs(&io) / per_plan_rows;
+        double m = plan_step_macs(p, st) / per_plan_rows;
         if (macs)
             macs[st->node] = m;
         total += m;

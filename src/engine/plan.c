@@ -127,10 +127,9 @@ static int fold_node(struct plan *p, const struct node *nd, const struct op_def 
     return rc;
 }
 
-/* Output o of a step: for a fused step, output 0 is the last fused node's. */
-static int step_output(const struct graph *g, const struct plan_step *st, int o)
+int plan_step_output(const struct plan *p, const struct plan_step *st, int o)
 {
-    return o == 0 && st->n_fused ? st->out_value : g->nodes[st->node].outputs[o];
+    return o == 0 && st->n_fused ? st->out_value : p->graph->nodes[st->node].outputs[o];
 }
 
 /* Give every runtime value a buffer, reusing one whose last reader has run. Graph outputs
@@ -161,7 +160,7 @@ static int assign_buffers(struct plan *p, struct err *err)
     for (int s = 0; s < p->n_steps; s++) {
         const struct node *nd = &g->nodes[p->steps[s].node];
         for (int o = 0; o < nd->n_outputs; o++) {
-            int v = step_output(g, &p->steps[s], o);
+            int v = plan_step_output(p, &p->steps[s], o);
             if (v < 0)
                 continue;
             size_t need = tensor_bytes(&p->values[v]);
@@ -204,7 +203,7 @@ static int assign_buffers(struct plan *p, struct err *err)
             last_use[v] = -2;
         }
         for (int o = 0; o < nd->n_outputs; o++) {
-            int v = step_output(g, &p->steps[s], o);
+            int v = plan_step_output(p, &p->steps[s], o);
             if (v >= 0 && last_use[v] == -1)
                 free_list[n_free++] = p->buffer[v];
         }
@@ -251,6 +250,18 @@ static struct op_io plan_io(struct plan *p, const struct node *nd, const struct 
                           .in = in,
                           .n_out = nd->n_outputs,
                           .out = out};
+}
+
+double plan_step_macs(const struct plan *p, const struct plan_step *st)
+{
+    const struct node *nd = &p->graph->nodes[st->node];
+    const struct tensor *in[64];
+    struct tensor *out[64];
+    if (!st->op->macs || nd->n_inputs > 64 || nd->n_outputs > 64)
+        return 0.0;
+    /* The macs functions only read the shapes. */
+    struct op_io io = plan_io((struct plan *)p, nd, in, out);
+    return st->op->macs(&io);
 }
 
 static bool node_is(const struct node *nd, const char *op_type)
@@ -693,7 +704,7 @@ int workspace_run_subset(struct workspace *w, const struct tensor *const *inputs
         for (int k = 0; k < nd->n_inputs; k++)
             ins[k] = nd->inputs[k] >= 0 ? &w->values[nd->inputs[k]] : NULL;
         for (int o = 0; o < nd->n_outputs; o++) {
-            int v = step_output(g, st, o);
+            int v = plan_step_output(p, st, o);
             outs[o] = v >= 0 ? &w->values[v] : NULL;
         }
         struct op_io io = {.node = nd,
@@ -709,8 +720,8 @@ int workspace_run_subset(struct workspace *w, const struct tensor *const *inputs
         if ((w->times ? run_timed(w, st, &io, err) : st->op->run(&io, err)) < 0)
             return -1;
         for (int o = 0; n_capture && o < nd->n_outputs; o++)
-            if (step_output(g, st, o) >= 0)
-                capture(w, step_output(g, st, o), n_capture, capture_values, capture_dst);
+            if (plan_step_output(p, st, o) >= 0)
+                capture(w, plan_step_output(p, st, o), n_capture, capture_values, capture_dst);
     }
     return 0;
 }

@@ -48,6 +48,13 @@ struct plan {
     bool *fused_away;
 };
 
+/* The value output o of step st writes: for a fused step, output 0 is the last fused
+ * node's. */
+int plan_step_output(const struct plan *p, const struct plan_step *st, int o);
+
+/* Multiply-adds of step st with the plan's shapes (0 for ops that count none). */
+double plan_step_macs(const struct plan *p, const struct plan_step *st);
+
 /* After the graph's weights changed in place: make the ops' prepared data again (of the
  * steps reading a value flagged in changed; NULL: all). Returns
  * 1 when the plan cannot follow the change (it folded weights, or needs more scratch) and

@@ -115,6 +115,7 @@ void session_free(struct session *s)
     engine_free(s->engine);
     layers_fini(&s->layers);
     free(s->model_path);
+    profile_list_fini(&s->profiles);
     for (size_t i = 0; i < s->n_history; i++)
         free(s->history[i]);
     free(s->history);
@@ -251,7 +252,8 @@ static void find_groups(struct session *s)
     struct err err;
     const struct plan *p = engine_plan_rows(s->engine, 1, &err);
     if (!p || groups_find(engine_graph(s->engine), p, &s->layers, &s->groups, &err) < 0) {
-        snprintf(s->groups_error, sizeof s->groups_error, "no dependency analysis: %.200s", err.msg);
+        snprintf(s->groups_error, sizeof s->groups_error, "no dependency analysis: %.200s",
+                 err.msg);
         return;
     }
     s->group_ranks = calloc(s->groups.n_groups + 1, sizeof *s->group_ranks);
@@ -675,8 +677,7 @@ static int apply_config(struct session *s, const struct prune_config *cfg, struc
 
 bool session_setting_structured(const struct prune_setting *st)
 {
-    return st->sparsity > 0.0 &&
-           (st->granularity == GRAN_NEURON || st->granularity == GRAN_FILTER);
+    return st->sparsity > 0.0 && (st->granularity == GRAN_NEURON || st->granularity == GRAN_FILTER);
 }
 
 const struct prune_group *session_layer_group(const struct session *s, size_t li)
@@ -727,8 +728,8 @@ static const size_t *group_order(struct session *s, size_t gi, const struct prun
     for (size_t i = 0; i < s->layers.count; i++)
         w[i] = s->original[s->layers.items[i].weight];
     int rc = prune_group_order(engine_graph(s->engine), &s->layers, &s->groups, gi, w,
-                               (const float *const *)s->saliency, st->criterion, s->seed,
-                               gr->order, err);
+                               (const float *const *)s->saliency, st->criterion, s->seed, gr->order,
+                               err);
     free(w);
     if (rc < 0)
         return NULL;
@@ -776,7 +777,8 @@ static int check_config(const struct session *s, const struct prune_config *cfg,
     for (size_t i = 0; !cfg->global && i < s->layers.count; i++) {
         if (prune_check(g, &s->layers.items[i], &cfg->settings[i], err) < 0)
             return -1;
-        if (session_setting_structured(&cfg->settings[i]) && session_check_structured(s, i, err) < 0)
+        if (session_setting_structured(&cfg->settings[i]) &&
+            session_check_structured(s, i, err) < 0)
             return -1;
     }
     return 0;
@@ -836,8 +838,8 @@ static int apply_masks(struct session *s, const struct prune_config *cfg, struct
                              l->name, s->taylor_blocked[0] ? s->taylor_blocked : "a node");
                 break;
             }
-            const struct prune_rank *rank = prune_check(g, l, st, err) < 0 ? NULL
-                                                                           : layer_rank(s, i, st, err);
+            const struct prune_rank *rank =
+                prune_check(g, l, st, err) < 0 ? NULL : layer_rank(s, i, st, err);
             rc = rank ? prune_rank_mask(rank, st->sparsity, mask, NULL, NULL, err) : -1;
             if (rc == 0) {
                 float *dst = tensor_f32(value_tensor(s, l->weight));
@@ -1067,4 +1069,76 @@ const char *session_layer_kernel(const struct session *s, const struct layer *l)
     bool tb = node_attr_int(nd, "transB", 0) != 0;
     size_t r = (size_t)l->shape.dims[0], c = (size_t)l->shape.dims[1];
     return sparse_kernel_name(tb ? sparse_choose(w, r, c, c, 1) : sparse_choose(w, c, r, 1, c));
+}
+
+const struct profile_list *session_profiles(struct session *s, struct err *err)
+{
+    if (!s->profiles_loaded) {
+        char bundled[4096], user[4096];
+        profile_bundled_dir(bundled, sizeof bundled);
+        profile_user_dir(user, sizeof user);
+        if (profile_list_load(&s->profiles, bundled, user, err) < 0)
+            return NULL;
+        s->profiles_loaded = true;
+    }
+    return &s->profiles;
+}
+
+int session_select_profile(struct session *s, const char *name, struct err *err)
+{
+    const struct profile_list *l = session_profiles(s, err);
+    if (!l)
+        return -1;
+    if (!profile_find(l, name)) {
+        char names[1024];
+        profile_names(l, names, sizeof names);
+        return err_set(err, "unknown profile '%s' (available: %s)", name, names);
+    }
+    snprintf(s->profile, sizeof s->profile, "%s", name);
+    return 0;
+}
+
+const struct profile *session_profile(struct session *s, struct err *err)
+{
+    const struct profile_list *l = session_profiles(s, err);
+    if (!l)
+        return NULL;
+    const struct profile *p = s->profile[0] ? profile_find(l, s->profile) : NULL;
+    if (!p)
+        p = profile_find(l, "host");
+    if (!p)
+        p = profile_find(l, "cortex-m7");
+    if (!p && l->count)
+        p = &l->items[0];
+    if (!p) {
+        char dir[4096];
+        profile_bundled_dir(dir, sizeof dir);
+        err_set(err, "no hardware profiles: none in %s nor in the user's folder", dir);
+    }
+    return p;
+}
+
+int session_estimate(struct session *s, const struct profile *p, struct cost_estimate *out,
+                     struct err *err)
+{
+    if (!s->engine)
+        return err_set(err, "no model is loaded (use: load MODEL.onnx)");
+    const struct plan *plan = engine_plan_rows(s->engine, 1, err);
+    if (!plan)
+        return -1;
+    static const struct cost_format formats[] = {
+        [STORAGE_DENSE_FP32] = {COST_FP32, -1},           [STORAGE_DENSE_FP16] = {COST_FP16, -1},
+        [STORAGE_DENSE_INT8] = {COST_INT8, -1},           [STORAGE_CSR] = {COST_FP32, PROFILE_CSR},
+        [STORAGE_BITMASK] = {COST_FP32, PROFILE_BITMASK}, [STORAGE_NM] = {COST_FP32, PROFILE_NM},
+        [STORAGE_BLOCK] = {COST_FP32, PROFILE_BLOCK},
+    };
+    double *bytes = calloc(s->layers.count + 1, sizeof *bytes);
+    if (!bytes)
+        return err_oom(err, "estimate", s->layers.count * sizeof *bytes);
+    for (size_t i = 0; i < s->layers.count; i++)
+        bytes[i] = (double)layer_bytes(s, i, s->storage);
+    int rc = cost_estimate(engine_graph(s->engine), plan, &s->layers, bytes,
+                           (double)session_weight_bytes(s), &formats[s->storage], p, out, err);
+    free(bytes);
+    return rc;
 }

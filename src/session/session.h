@@ -12,6 +12,8 @@
 #include "dataset/dataset.h"
 #include "dataset/metrics.h"
 #include "engine/engine.h"
+#include "analysis/cost.h"
+#include "analysis/profile.h"
 #include "model/layers.h"
 #include "prune/groups.h"
 #include "prune/prune.h"
@@ -81,21 +83,25 @@ struct session {
     size_t n_undo, cap_undo, undo_pos; /* undo[undo_pos..n_undo) are redo states */
     uint64_t seed;                     /* of the random criterion */
     enum storage storage;
-    struct group_set groups;        /* dependency groups of the layers' output channels */
-    bool groups_ok;                 /* false: no analysis (groups_error says why) */
+    struct group_set groups; /* dependency groups of the layers' output channels */
+    bool groups_ok;          /* false: no analysis (groups_error says why) */
     char groups_error[256];
     struct group_rank *group_ranks; /* per group */
     bool *removed;                  /* per unit: removed by the configuration applied now */
-    float **saliency;         /* per layer |w * dL/dw| on the data (taylor), or NULL */
-    bool saliency_done;       /* computed for the current model and data */
-    char taylor_blocked[512]; /* the node without a backward that stopped gradients */
-    struct sens_result *sens; /* the last sensitivity table (owned), or NULL */
+    float **saliency;               /* per layer |w * dL/dw| on the data (taylor), or NULL */
+    bool saliency_done;             /* computed for the current model and data */
+    char taylor_blocked[512];       /* the node without a backward that stopped gradients */
+    struct sens_result *sens;       /* the last sensitivity table (owned), or NULL */
     /* Online refinement of predictions (allocate.c): sums over measured evaluations of
      * predicted drop x measured drop and predicted drop squared, and their count. */
     double pred_sxy, pred_sxx, pred_last_drop;
     size_t predictions;
 
     struct session *twin; /* session_twin's, or NULL */
+
+    struct profile_list profiles; /* bundled and the user's, read on first use */
+    bool profiles_loaded;
+    char profile[64]; /* the selected profile's name; "" until one is selected */
 
     char **history;
     size_t n_history, cap_history;
@@ -186,6 +192,18 @@ size_t session_layer_zeros(const struct session *s, const struct layer *l);
  * when a run is too small to share out. Kept in s until the model or data changes. NULL
  * with err set when it cannot be made. */
 struct session *session_twin(struct session *s, struct err *err);
+
+/* The hardware profiles (read from the bundled and the user's folders on first use). */
+const struct profile_list *session_profiles(struct session *s, struct err *err);
+/* Selects profile name; fails naming the available ones. */
+int session_select_profile(struct session *s, const char *name, struct err *err);
+/* The selected profile, or by default `host` when calibrate has written it, else
+ * cortex-m7 (else the first there is). NULL with err set when there are none. */
+const struct profile *session_profile(struct session *s, struct err *err);
+/* The cost model's estimate of the model as configured now, in the session's storage
+ * format, on profile p (cost_estimate_fini frees it). */
+int session_estimate(struct session *s, const struct profile *p, struct cost_estimate *out,
+                     struct err *err);
 
 /* Remember a command line; returns -1 only on out of memory. */
 int session_add_history(struct session *s, const char *line, struct err *err);

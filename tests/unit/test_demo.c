@@ -28,7 +28,8 @@ static json_t *run_json(const char *cmds, json_t *ref, int *status)
     double s = json_number_value(json_object_get(ref, "scale"));
     if (s != 1.0)
         snprintf(scale, sizeof scale, "--scale %.17g", s);
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' --json %s -e '%s' data/%s data/%s 2>&1",
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && XDG_CONFIG_HOME=/nonexistent '%s' --json %s -e '%s' data/%s data/%s 2>&1",
              tu_src_path("."), getenv("PRUNESCOPE_BIN"), scale, cmds,
              json_string_value(json_object_get(ref, "model")),
              json_string_value(json_object_get(ref, "csv")));
@@ -72,7 +73,13 @@ static void check_demo(const char *model)
                                      "criterion", "granularity", NULL});
     expect_keys(eval, (const char *[]){"accuracy", "correct", "rows", "loss", "params",
                                        "nonzero_params", "sparsity", "weight_bytes", "storage",
-                                       "latency_ms", "profile", "elapsed_ms", NULL});
+                                       "latency_ms", "energy_uj", "flash_bytes", "sram_bytes",
+                                       "fits_flash", "fits_sram", "profile", "elapsed_ms", NULL});
+    /* The bundled profiles are there: the default one's estimate, flash as weight_bytes. */
+    cr_expect_str_eq(json_string_value(json_object_get(eval, "profile")), "cortex-m7");
+    cr_expect(json_number_value(json_object_get(eval, "latency_ms")) > 0);
+    cr_expect_eq(json_number_value(json_object_get(eval, "flash_bytes")),
+                 (double)json_integer_value(json_object_get(eval, "weight_bytes")));
     /* Exactly PyTorch's count of correct rows; the loss to float precision. */
     json_int_t want_correct = json_integer_value(json_object_get(ref, "correct"));
     json_int_t want_rows = json_integer_value(json_object_get(ref, "rows"));

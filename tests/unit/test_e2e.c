@@ -137,12 +137,14 @@ static void run_case(const char *dir, const char *file)
     cr_assert_not_null(mkdtemp(home), "mkdtemp: %s", strerror(errno));
     char cmd[16384];
     /* From the source tree, so paths in the test files are relative to it; a private,
-     * empty home (state and cache), so no REPL history or cached sweep of the user's is
-     * touched or used. */
+     * empty home (state, cache and config), so no REPL history, cached sweep or hardware
+     * profile of the user's is touched or used. */
     snprintf(cmd, sizeof cmd,
-             "cd '%s' && HOME='%s' XDG_STATE_HOME='%s/state' XDG_CACHE_HOME='%s/cache' '%s' %s "
+             "cd '%s' && HOME='%s' XDG_STATE_HOME='%s/state' XDG_CACHE_HOME='%s/cache' "
+             "XDG_CONFIG_HOME='%s/config' '%s' %s "
              "<'%s' >'%s' 2>'%s'",
-             tu_src_path("."), home, home, home, getenv("PRUNESCOPE_BIN"), c.args, in, out, errs);
+             tu_src_path("."), home, home, home, home, getenv("PRUNESCOPE_BIN"), c.args, in, out,
+             errs);
     int raw = system(cmd);
     int status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
     char *got_out = read_all(out), *got_err = read_all(errs);

@@ -1,0 +1,80 @@
+/* The cost model: a model's latency, energy, flash and SRAM on a hardware profile, per
+ * layer and in total, for the weights as they are now (pruned in place) and a storage
+ * format. It takes the graph, its one-row plan and the prunable layers as arguments; not
+ * the session (which owns the result) and not the profiles' files (profile.h). */
+#ifndef PRUNESCOPE_ANALYSIS_COST_H
+#define PRUNESCOPE_ANALYSIS_COST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "analysis/profile.h"
+#include "core/err.h"
+#include "engine/plan.h"
+#include "model/layers.h"
+
+/* Element type of weights and activations on the device. */
+enum cost_dtype { COST_FP32, COST_FP16, COST_INT8 };
+
+/* How the weights are stored: a dtype, and a sparse format (one of enum profile_sparse)
+ * or -1 for dense. */
+struct cost_format {
+    enum cost_dtype dtype;
+    int sparse;
+};
+
+/* One step of the execution order (a node, with the nodes fused into it). */
+struct cost_row {
+    int node;
+    const char *op;
+    double macs;         /* executed: structured removal and a sparse kernel leave out MACs */
+    double weight_bytes; /* read from flash (or DRAM): weights in the format, other params */
+    double act_bytes;    /* activations read and written */
+    double compute_s, memory_s, time_s;
+    double energy_uj;
+    const char *bottleneck; /* "compute" or "memory" */
+};
+
+struct cost_estimate {
+    struct cost_row *rows;
+    size_t n_rows;
+    double latency_s, energy_uj, inferences_per_mwh;
+    double flash_bytes;    /* weights and parameters in the storage format */
+    double sram_bytes;     /* arena of the greedy-by-size planner */
+    double sram_peak_live; /* the most bytes live at once (the planner's lower bound) */
+    bool fits_flash, fits_sram;
+};
+
+/* What a pruned layer executes: its weight's units (rows) and input channels that are all
+ * zero are removed outright (as export removes them); of what remains, the share that is
+ * not zero. */
+struct cost_kept {
+    double kept_fraction; /* kept weights / all weights (units x channels kept) */
+    double density;       /* non-zero weights / kept weights */
+};
+int cost_layer_kept(const struct graph *g, const struct layer *l, struct cost_kept *out,
+                    struct err *err);
+
+/* The estimate of g (planned for one row by p) on prof. layer_bytes[i] is layers[i]'s weight
+ * in the format (indices included); flash_bytes, when > 0, the total the caller counts
+ * (else the sum over the steps). Per step: MACs (a layer's dense MACs times its kept
+ * fraction, and times its density too when the format is sparse and its sparsity at or
+ * past the format's break-even), compute = MACs / the dtype's MAC rate (/ the format's
+ * efficiency on the sparse kernel), memory = weight bytes / flash bandwidth + activation
+ * bytes / SRAM bandwidth, time = max(compute, memory) + the per-layer overhead, energy =
+ * MACs x pJ/MAC + weight bytes x pJ/byte (flash) + activation bytes x pJ/byte (SRAM).
+ * SRAM: every activation buffer placed by cost_plan_arena. */
+int cost_estimate(const struct graph *g, const struct plan *p, const struct layer_list *layers,
+                  const double *layer_bytes, double flash_bytes, const struct cost_format *fmt,
+                  const struct profile *prof, struct cost_estimate *out, struct err *err);
+void cost_estimate_fini(struct cost_estimate *e);
+
+/* Greedy-by-size arena planning (as TensorFlow Lite Micro's greedy memory planner does):
+ * buffers in decreasing size, each at the lowest offset where it overlaps no placed
+ * buffer alive at the same time; buffer i lives over steps [first[i], last[i]]. Writes
+ * each offset (may be NULL) and returns the arena size; *peak gets the most bytes alive at
+ * one step. */
+double cost_plan_arena(size_t n, const double *size, const int *first, const int *last,
+                       double *offset, double *peak, struct err *err);
+
+#endif
