@@ -113,7 +113,10 @@ static int estimate_rows(const struct graph *g, const struct plan *p,
             for (int kk = 0; kk < nd->n_inputs && wk < 0; kk++)
                 if (nd->inputs[kk] == l->weight)
                     wk = kk;
-            r->weight_bytes = layer_bytes[li] + param_bytes(g, nd, wk, width);
+            /* Dense formats store what an export keeps: the removed units and channels
+             * go (the sparse formats' bytes count the non-zeros already). */
+            double kept = fmt->sparse < 0 ? k.kept_fraction : 1.0;
+            r->weight_bytes = layer_bytes[li] * kept + param_bytes(g, nd, wk, width);
         } else {
             compute = macs / rate;
             r->weight_bytes = param_bytes(g, nd, -1, width);

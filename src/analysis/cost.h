@@ -56,8 +56,9 @@ int cost_layer_kept(const struct graph *g, const struct layer *l, struct cost_ke
                     struct err *err);
 
 /* The estimate of g (planned for one row by p) on prof. layer_bytes[i] is layers[i]'s weight
- * in the format (indices included); flash_bytes, when > 0, the total the caller counts
- * (else the sum over the steps). Per step: MACs (a layer's dense MACs times its kept
+ * in the format (indices included), which a dense format scales by the kept fraction (an
+ * export drops the removed units and channels); flash_bytes, when > 0, the total the
+ * caller counts (else the sum over the steps). Per step: MACs (a layer's dense MACs times its kept
  * fraction, and times its density too when the format is sparse and its sparsity at or
  * past the format's break-even), compute = MACs / the dtype's MAC rate (/ the format's
  * efficiency on the sparse kernel), memory = weight bytes / flash bandwidth + activation

@@ -27,8 +27,10 @@ static json_t *point_json(const struct curve_point *p)
     json_object_set_new(o, "loss", json_real(p->loss));
     json_object_set_new(o, "predicted_accuracy", json_real(p->predicted));
     json_object_set_new(o, "weight_bytes", json_integer((json_int_t)p->weight_bytes));
-    /* No hardware profile exists yet, so there is no latency estimate to give. */
-    json_object_set_new(o, "latency_ms", json_null());
+    json_object_set_new(o, "latency_ms",
+                        isnan(p->latency_ms) ? json_null() : json_real(p->latency_ms));
+    json_object_set_new(o, "energy_uj",
+                        isnan(p->energy_uj) ? json_null() : json_real(p->energy_uj));
     return o;
 }
 
@@ -52,17 +54,17 @@ static int curve_cmd(struct cmd_ctx *c, int argc, char **argv, struct err *err)
     struct curve_result r;
     if (curve_run(c->s, points, show_progress, c->o, &r, err) < 0)
         return -1;
-    out_printf(c->o, "%-8s  %-28s  %s\n", "removed", "uniform", "sensitivity-guided");
-    out_printf(c->o, "%-8s  %8s %9s %9s  %8s %9s %9s\n", "target", "accuracy", "predicted",
-               "bytes", "accuracy", "predicted", "bytes");
+    out_printf(c->o, "%-8s  %-38s  %s\n", "removed", "uniform", "sensitivity-guided");
+    out_printf(c->o, "%-8s  %8s %9s %9s %9s  %8s %9s %9s %9s\n", "target", "accuracy", "predicted",
+               "bytes", "est. ms", "accuracy", "predicted", "bytes", "est. ms");
     json_t *arr = json_array();
     for (size_t t = 0; t + 1 < r.n; t += 2) {
         const struct curve_point *u = &r.points[t], *g = &r.points[t + 1];
-        out_printf(c->o, "%7.1f%%  %7.2f%% %8.2f%% %9zu", 100.0 * u->target, 100.0 * u->accuracy,
-                   100.0 * u->predicted, u->weight_bytes);
+        out_printf(c->o, "%7.1f%%  %7.2f%% %8.2f%% %9zu %9.4g", 100.0 * u->target,
+                   100.0 * u->accuracy, 100.0 * u->predicted, u->weight_bytes, u->latency_ms);
         if (g->reached)
-            out_printf(c->o, "  %7.2f%% %8.2f%% %9zu\n", 100.0 * g->accuracy,
-                       100.0 * g->predicted, g->weight_bytes);
+            out_printf(c->o, "  %7.2f%% %8.2f%% %9zu %9.4g\n", 100.0 * g->accuracy,
+                       100.0 * g->predicted, g->weight_bytes, g->latency_ms);
         else
             out_printf(c->o, "  out of reach at the table's levels\n");
         json_array_append_new(arr, point_json(u));
@@ -91,7 +93,8 @@ const struct cmd_def cmd_curve = {
     .help = "N targets (default 20) evenly spaced from 0 to 95% of the prunable weights\n"
             "removed. At each, uniform pruning (every layer at the target) and\n"
             "sensitivity-guided allocation (as auto --params) are both measured on all\n"
-            "rows, beside the accuracy the sensitivity curves predict; the median and\n"
+            "rows, beside the accuracy the sensitivity curves predict and the latency the\n"
+            "cost model estimates on the selected profile; the median and\n"
             "largest prediction error up to 80% removed close the table. Each layer keeps\n"
             "the method it was swept with. Without a sensitivity table the default sweep\n"
             "runs first. The configuration is unchanged afterwards; Ctrl-C cancels.",

@@ -97,8 +97,7 @@ double alloc_row_removed(const struct session *s, const struct sens_result *r, s
     return lo_v + (hi_v - lo_v) * (level - lo_x) / (hi_x - lo_x);
 }
 
-double alloc_removed_all(const struct session *s, const struct sens_result *r,
-                         const double *level)
+double alloc_removed_all(const struct session *s, const struct sens_result *r, const double *level)
 {
     double total = 0;
     for (size_t i = 0; i < r->layers_done; i++)
@@ -170,8 +169,10 @@ static void relax(const struct choice *c, double lambda, size_t *pick, double *g
 }
 
 int alloc_solve(const struct session *s, const struct sens_result *r, enum alloc_kind kind,
-                double value, double *level, struct err *err)
+                double value, const double *cost_saved, double *level, struct err *err)
 {
+    if (kind == ALLOC_COST && !cost_saved)
+        return err_set(err, "a cost target needs the savings of the table's levels");
     size_t n = r->n_layers, m = r->n_levels;
     if (r->layers_done != n)
         return err_set(err,
@@ -209,10 +210,11 @@ int alloc_solve(const struct session *s, const struct sens_result *r, enum alloc
         for (size_t k = 0; k < m; k++) {
             c.drop[i * m + k] = r->baseline_accuracy - r->accuracy[i * m + k];
             double removed = alloc_row_removed(s, r, i, r->levels[k]);
-            c.gain[i * m + k] =
-                kind != ALLOC_BYTES ? removed
-                : group_row(r, i)   ? width * removed
-                                    : layer_bytes_at(s, li, 0.0) - layer_bytes_at(s, li, r->levels[k]);
+            c.gain[i * m + k] = kind == ALLOC_COST    ? cost_saved[i * m + k]
+                                : kind != ALLOC_BYTES ? removed
+                                : group_row(r, i)     ? width * removed
+                                                      : layer_bytes_at(s, li, 0.0) -
+                                                        layer_bytes_at(s, li, r->levels[k]);
             if (c.gain[i * m + k] > best)
                 best = c.gain[i * m + k];
         }
@@ -234,6 +236,13 @@ int alloc_solve(const struct session *s, const struct sens_result *r, enum alloc
                     "removing %.0f weights (%.1f%%) is out of reach: at the table's levels "
                     "at most %.0f (%.1f%%) can go; run sensitivity with higher levels",
                     need, 100 * need / total_params, max_gain, 100 * max_gain / total_params);
+            goto done;
+        }
+    } else if (kind == ALLOC_COST) {
+        need = value;
+        if (need > max_gain + 1e-12) {
+            err_set(err, "a saving of %g is out of reach: at the table's levels at most %g", need,
+                    max_gain);
             goto done;
         }
     } else if (kind == ALLOC_BYTES) {
@@ -420,4 +429,49 @@ void predict_reset(struct session *s)
 {
     s->pred_sxy = s->pred_sxx = s->pred_last_drop = 0.0;
     s->predictions = 0;
+}
+
+int alloc_cost_savings(struct session *s, const struct sens_result *r, const struct profile *p,
+                       bool energy, double *saved, double *base, double *max, struct err *err)
+{
+    size_t n = r->n_layers, m = r->n_levels, nl = s->layers.count;
+    double *level = calloc(nl + 1, sizeof *level);
+    struct prune_config cfg;
+    if (!level)
+        return err_oom(err, "allocation", nl);
+    if (session_config_copy(s, &cfg, err) < 0) {
+        free(level);
+        return -1;
+    }
+    int rc = 0;
+    *max = 0;
+    /* Row n stands for nothing pruned: the base, estimated first. */
+    for (size_t i = n + 1; i-- > 0 && rc == 0;) {
+        double best = 0;
+        for (size_t k = 0; k < (i == n ? 1 : m) && rc == 0; k++) {
+            for (size_t j = 0; j < nl; j++)
+                level[j] = i < n && r->layer_row[j] == (int)i ? r->levels[k] : 0.0;
+            alloc_levels_to_config(s, r, level, &cfg);
+            struct cost_estimate e;
+            if ((rc = session_apply_temporary(s, &cfg, err)) < 0 ||
+                (rc = session_estimate(s, p, &e, err)) < 0)
+                break;
+            double cost = energy ? e.energy_uj : e.latency_s;
+            cost_estimate_fini(&e);
+            if (i == n) {
+                *base = cost;
+                continue;
+            }
+            saved[i * m + k] = *base - cost;
+            if (saved[i * m + k] > best)
+                best = saved[i * m + k];
+        }
+        *max += best;
+    }
+    struct err ignored;
+    if (session_apply_temporary(s, &s->config, rc < 0 ? &ignored : err) < 0 && rc == 0)
+        rc = -1;
+    free(cfg.settings);
+    free(level);
+    return rc;
 }

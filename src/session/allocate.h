@@ -41,6 +41,8 @@ enum alloc_kind {
                        over layers) */
     ALLOC_BYTES,    /* weights at most value bytes under the session's storage format */
     ALLOC_MAX_DROP, /* the most weights removed with a predicted drop of at most value */
+    ALLOC_COST,     /* save at least value of an estimated cost (latency or energy), the
+                       saving of each (row, level) given in cost_saved (alloc_cost_savings) */
 };
 
 /* Chooses one of the table's levels per row, written per layer into level[] (every layer
@@ -52,7 +54,16 @@ enum alloc_kind {
  * choice is completed greedily by the cheapest remaining steps. Fails, naming what can
  * be reached, when the target is out of reach at the table's levels. */
 int alloc_solve(const struct session *s, const struct sens_result *r, enum alloc_kind kind,
-                double value, double *level, struct err *err);
+                double value, const double *cost_saved, double *level, struct err *err);
+
+/* For ALLOC_COST: what each row of the table saves alone at each level (n_layers x
+ * n_levels, row-major) of the cost model's latency in seconds (or, with energy, its
+ * energy in uJ) on profile p, against *base, the cost with nothing pruned, and the
+ * most all rows save together (*max, the sum of each row's best). Each row's layers are
+ * put on the weights at each level and estimated; the session's configuration is on the
+ * weights again afterwards. */
+int alloc_cost_savings(struct session *s, const struct sens_result *r, const struct profile *p,
+                       bool energy, double *saved, double *base, double *max, struct err *err);
 
 /* Weights a level removes from layer li (floor(level * params)). */
 double alloc_removed(const struct session *s, size_t li, double level);
@@ -61,8 +72,7 @@ double alloc_removed(const struct session *s, size_t li, double level);
 double alloc_row_removed(const struct session *s, const struct sens_result *r, size_t row,
                          double level);
 /* Weights all rows remove at the per-layer levels (as alloc_solve gives them). */
-double alloc_removed_all(const struct session *s, const struct sens_result *r,
-                         const double *level);
+double alloc_removed_all(const struct session *s, const struct sens_result *r, const double *level);
 /* cfg's settings for per-layer levels: each layer's swept method at its level; layers no
  * row prunes (groups that cannot be pruned) at 0. */
 void alloc_levels_to_config(const struct session *s, const struct sens_result *r,

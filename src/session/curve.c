@@ -36,6 +36,16 @@ static int measure(struct session *s, const struct prune_config *cfg, struct cur
     p->loss = m.loss;
     p->correct = m.correct;
     p->weight_bytes = session_weight_bytes(s);
+    /* The cost model's figures on the session's profile (NaN without profiles). */
+    struct err none;
+    const struct profile *prof = session_profile(s, &none);
+    struct cost_estimate e;
+    p->latency_ms = p->energy_uj = NAN;
+    if (prof && session_estimate(s, prof, &e, &none) == 0) {
+        p->latency_ms = e.latency_s * 1e3;
+        p->energy_uj = e.energy_uj;
+        cost_estimate_fini(&e);
+    }
     return 0;
 }
 
@@ -83,7 +93,7 @@ int curve_run(struct session *s, size_t n_targets, curve_progress_fn progress, v
                 level[i] = target;
             if (guided) {
                 struct err why;
-                if (alloc_solve(s, r, ALLOC_PARAMS, target, level, &why) < 0) {
+                if (alloc_solve(s, r, ALLOC_PARAMS, target, NULL, level, &why) < 0) {
                     p->reached = false;
                     p->accuracy = p->predicted = NAN;
                     continue;
@@ -105,8 +115,7 @@ int curve_run(struct session *s, size_t n_targets, curve_progress_fn progress, v
     if (out->n_error) {
         qsort(errors, out->n_error, sizeof *errors, by_value);
         size_t h = out->n_error / 2;
-        out->median_error =
-            out->n_error % 2 ? errors[h] : (errors[h - 1] + errors[h]) / 2.0;
+        out->median_error = out->n_error % 2 ? errors[h] : (errors[h - 1] + errors[h]) / 2.0;
         out->max_error = errors[out->n_error - 1];
     }
     out->elapsed_ms = (timer_now_s() - t0) * 1e3;

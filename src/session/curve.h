@@ -17,6 +17,7 @@ struct curve_point {
     double sparsity;   /* zeros / prunable weights on the weights measured */
     double accuracy, loss, predicted;
     size_t correct, weight_bytes;
+    double latency_ms, energy_uj; /* estimated on the session's profile; NaN: none */
 };
 
 struct curve_result {

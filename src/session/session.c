@@ -1137,8 +1137,8 @@ int session_estimate(struct session *s, const struct profile *p, struct cost_est
         return err_oom(err, "estimate", s->layers.count * sizeof *bytes);
     for (size_t i = 0; i < s->layers.count; i++)
         bytes[i] = (double)layer_bytes(s, i, s->storage);
-    int rc = cost_estimate(engine_graph(s->engine), plan, &s->layers, bytes,
-                           (double)session_weight_bytes(s), &formats[s->storage], p, out, err);
+    int rc = cost_estimate(engine_graph(s->engine), plan, &s->layers, bytes, 0,
+                           &formats[s->storage], p, out, err);
     free(bytes);
     return rc;
 }

@@ -39,7 +39,8 @@ static void compare(const char *model, const char *csv, float scale)
     double targets[] = {0.8, 0.9};
     for (int t = 0; t < 2; t++) {
         double level[16];
-        cr_assert_eq(alloc_solve(s, &r, ALLOC_PARAMS, targets[t], level, &err), 0, "%s", err.msg);
+        cr_assert_eq(alloc_solve(s, &r, ALLOC_PARAMS, targets[t], NULL, level, &err), 0, "%s",
+                     err.msg);
         /* At least what uniform pruning removes: floor(target * params) in every layer. */
         double removed = 0, uniform_removed = 0;
         for (size_t i = 0; i < s->layers.count; i++) {
@@ -58,18 +59,20 @@ static void compare(const char *model, const char *csv, float scale)
     session_free(s);
 }
 
-Test(allocate, guided_beats_uniform_on_the_digits_mlp, .init = tu_private_cache, .fini = tu_remove_cache)
+Test(allocate, guided_beats_uniform_on_the_digits_mlp, .init = tu_private_cache,
+     .fini = tu_remove_cache)
 {
     compare("data/digits_mlp.onnx", "data/digits.csv", 1.0f);
 }
 
-Test(allocate, guided_beats_uniform_on_the_fashion_cnn, .init = tu_private_cache, .fini = tu_remove_cache)
+Test(allocate, guided_beats_uniform_on_the_fashion_cnn, .init = tu_private_cache,
+     .fini = tu_remove_cache)
 {
     compare("data/fashion_cnn.onnx", "data/fashion-mnist-test.csv.gz", 0.00392156862745098f);
 }
 
-Test(allocate, prediction_interpolates_and_unreachable_targets_are_refused, .init = tu_private_cache,
-     .fini = tu_remove_cache)
+Test(allocate, prediction_interpolates_and_unreachable_targets_are_refused,
+     .init = tu_private_cache, .fini = tu_remove_cache)
 {
     struct err err;
     struct session *s = session_new(1, NULL, &err);
@@ -84,7 +87,7 @@ Test(allocate, prediction_interpolates_and_unreachable_targets_are_refused, .ini
     double want = r.baseline_accuracy - 0.5 * (r.baseline_accuracy - r.accuracy[0 * 2 + 1]);
     cr_expect_float_eq(alloc_predict(&r, sp), want, 1e-12);
     double level[3];
-    cr_expect_eq(alloc_solve(s, &r, ALLOC_PARAMS, 0.9, level, &err), -1);
+    cr_expect_eq(alloc_solve(s, &r, ALLOC_PARAMS, 0.9, NULL, level, &err), -1);
     tu_expect_error(&err, "out of reach", "at most 1360");
     sens_result_fini(&r);
     session_free(s);

@@ -13,6 +13,7 @@
 
 #include "analysis/cost.h"
 #include "analysis/profile.h"
+#include "commands/command.h"
 #include "engine/engine.h"
 #include "session/session.h"
 #include "testutil.h"
@@ -379,4 +380,102 @@ Test(cost, a_user_profile_shadows_the_bundled_one_and_unknown_names_list_the_oth
     unsetenv("PRUNESCOPE_DATADIR");
     unsetenv("XDG_CONFIG_HOME");
     free(a), free(b), free(mine), free(bundled), free(config);
+}
+
+/* MLPerf Tiny v1.0, closed division, STMicroelectronics with X-CUBE-AI 7.3: latency = 1000
+ * / the median throughput in closed/STMicroelectronics/results/BOARD/BENCH/performance/
+ * results.txt of mlcommons/tiny_results_v1.0, and the energy per inference of ic. */
+static const struct {
+    const char *profile, *bench;
+    double ms, uj; /* uj 0: not compared */
+} TINY[] = {
+    {"cortex-m4f", "ad", 7.58, 0},    {"cortex-m4f", "ic", 226.9, 10682},
+    {"cortex-m4f", "kws", 75.1, 0},   {"cortex-m4f", "vww", 230.5, 0},
+    {"cortex-m7", "ad", 1.83, 0},     {"cortex-m7", "ic", 54.3, 8707},
+    {"cortex-m7", "kws", 16.8, 0},    {"cortex-m7", "vww", 50.7, 0},
+    {"cortex-m33", "ad", 4.85, 0},    {"cortex-m33", "ic", 139.7, 3642},
+    {"cortex-m33", "kws", 44.2, 0},   {"cortex-m33", "vww", 133.4, 0},
+};
+
+/* The four reference networks (tests/fixtures/mlperf_tiny, rebuilt from their published
+ * architectures) in dense int8 on the bundled STM32 profiles, one profile per board for all
+ * four: every latency, and the ic energies, within a factor of 2 of the published ones. */
+Test(cost, mlperf_tiny_latencies_on_the_stm32_profiles_are_within_2x_of_published)
+{
+    setenv("XDG_CONFIG_HOME", "/nonexistent", 1); /* the bundled profiles only */
+    unsetenv("PRUNESCOPE_DATADIR");
+    struct err err;
+    for (size_t i = 0; i < sizeof TINY / sizeof TINY[0]; i++) {
+        struct session *s = session_new(1, NULL, &err);
+        cr_assert_not_null(s);
+        char rel[256];
+        snprintf(rel, sizeof rel, "tests/fixtures/mlperf_tiny/%s/model.onnx", TINY[i].bench);
+        cr_assert_eq(session_load_model(s, tu_src_path(rel), NULL, 0, &err), 0, "%s", err.msg);
+        cr_assert_eq(storage_parse("dense-int8", &s->storage), 0);
+        cr_assert_eq(session_select_profile(s, TINY[i].profile, &err), 0, "%s", err.msg);
+        struct cost_estimate e;
+        cr_assert_eq(session_estimate(s, session_profile(s, &err), &e, &err), 0, "%s", err.msg);
+        double ratio = e.latency_s * 1e3 / TINY[i].ms;
+        cr_expect(ratio >= 0.5 && ratio <= 2.0, "%s %s: %.3g ms estimated, %.3g published (%.2fx)",
+                  TINY[i].profile, TINY[i].bench, e.latency_s * 1e3, TINY[i].ms, ratio);
+        if (TINY[i].uj > 0) {
+            double er = e.energy_uj / TINY[i].uj;
+            cr_expect(er >= 0.5 && er <= 2.0, "%s %s: %.4g uJ estimated, %.4g published (%.2fx)",
+                      TINY[i].profile, TINY[i].bench, e.energy_uj, TINY[i].uj, er);
+        }
+        cr_expect(e.fits_flash && e.fits_sram, "%s fits %s", TINY[i].bench, TINY[i].profile);
+        cost_estimate_fini(&e);
+        session_free(s);
+    }
+    unsetenv("XDG_CONFIG_HOME");
+}
+
+static void run_commands(struct session *s, const char *line)
+{
+    FILE *sink = fopen("/dev/null", "w");
+    struct out o;
+    out_init(&o, false, sink, sink);
+    struct cmd_ctx c = {.s = s, .o = &o};
+    cr_assert_eq(cmd_run_script(&c, line, "test", false), 0, "%s", line);
+    fclose(sink);
+}
+
+static double estimated(struct session *s, bool energy)
+{
+    struct err err;
+    struct cost_estimate e;
+    cr_assert_eq(session_estimate(s, session_profile(s, &err), &e, &err), 0, "%s", err.msg);
+    double v = energy ? e.energy_uj : e.latency_s;
+    cost_estimate_fini(&e);
+    return v;
+}
+
+/* auto --latency and --energy: the configuration they choose is estimated at or below the
+ * target, a share of the figure with nothing pruned; the digits MLP's hidden layers pruned
+ * by neurons, whose removal takes MACs and weight bytes out. */
+Test(cost, auto_meets_latency_and_energy_targets, .init = tu_private_cache)
+{
+    setenv("XDG_CONFIG_HOME", "/nonexistent", 1);
+    struct err err;
+    struct session *s = session_new(1, NULL, &err);
+    cr_assert_not_null(s);
+    char line[2048];
+    snprintf(line, sizeof line,
+             "load %s; data %s; method fc1 l2 neuron; method fc2 l2 neuron; sensitivity",
+             tu_src_path("data/digits_mlp.onnx"), tu_src_path("data/digits.csv"));
+    run_commands(s, line);
+    double base_ms = estimated(s, false), base_uj = estimated(s, true);
+    run_commands(s, "auto --latency 80%");
+    cr_expect(estimated(s, false) <= 0.8 * base_ms * (1 + 1e-9), "%.6g ms against %.6g",
+              estimated(s, false) * 1e3, 0.8 * base_ms * 1e3);
+    cr_expect(s->config.settings[0].sparsity > 0, "fc1 pruned");
+    run_commands(s, "reset; auto --energy 40%");
+    cr_expect(estimated(s, true) <= 0.4 * base_uj * (1 + 1e-9), "%.6g uJ against %.6g",
+              estimated(s, true), 0.4 * base_uj);
+    /* An absolute target in ms, met the same way. */
+    snprintf(line, sizeof line, "reset; auto --latency %.6f", 0.9 * base_ms * 1e3);
+    run_commands(s, line);
+    cr_expect(estimated(s, false) <= 0.9 * base_ms * (1 + 1e-6));
+    session_free(s);
+    unsetenv("XDG_CONFIG_HOME");
 }
