@@ -93,7 +93,7 @@ static int estimate_rows(const struct graph *g, const struct plan *p,
         struct cost_row *r = &out->rows[out->n_rows++];
         r->node = st->node;
         r->op = nd->op_type;
-        double macs = plan_step_macs(p, st), compute = 0;
+        double macs = plan_step_macs(p, st), compute = 0, stored = 0;
         int li = -1;
         for (size_t i = 0; i < layers->count && li < 0; i++)
             if (layers->items[i].node == st->node)
@@ -103,26 +103,45 @@ static int estimate_rows(const struct graph *g, const struct plan *p,
             struct cost_kept k;
             if (cost_layer_kept(g, l, &k, err) < 0)
                 return -1;
+            /* A depthwise convolution: one input channel per group, a group per channel. */
+            int64_t group = node_attr_int(nd, "group", 1);
+            bool depthwise = strcmp(l->op, "Conv") == 0 && group > 1 && l->shape.ndim > 1 &&
+                             l->shape.dims[1] == 1 && l->shape.dims[0] == group;
+            double layer_rate = depthwise ? rate * prof->depthwise_efficiency : rate;
             macs *= k.kept_fraction;
-            compute = macs / rate;
-            if (fmt->sparse >= 0 && 1.0 - k.density >= prof->sparse[fmt->sparse].break_even) {
+            compute = macs / layer_rate;
+            bool sparse_kernel = fmt->sparse >= 0 &&
+                                 (double)l->params >= prof->sparse_min_weights &&
+                                 (!depthwise || prof->sparse_depthwise);
+            bool sparse_run =
+                sparse_kernel && 1.0 - k.density >= prof->sparse[fmt->sparse].break_even;
+            if (sparse_run) {
                 macs *= k.density;
-                compute = macs / (rate * prof->sparse[fmt->sparse].efficiency);
+                compute = macs / (layer_rate * prof->sparse[fmt->sparse].efficiency);
             }
             int wk = -1;
             for (int kk = 0; kk < nd->n_inputs && wk < 0; kk++)
                 if (nd->inputs[kk] == l->weight)
                     wk = kk;
             /* Dense formats store what an export keeps: the removed units and channels
-             * go (the sparse formats' bytes count the non-zeros already). */
+             * go (the sparse formats' bytes count the non-zeros already). A layer that
+             * runs its dense kernel reads its kept weights dense, whatever the format. */
             double kept = fmt->sparse < 0 ? k.kept_fraction : 1.0;
-            r->weight_bytes = layer_bytes[li] * kept + param_bytes(g, nd, wk, width);
+            double params = param_bytes(g, nd, wk, width);
+            stored = layer_bytes[li] * kept + params;
+            double wbytes = layer_bytes[li] * kept;
+            if (fmt->sparse >= 0 && !sparse_run)
+                wbytes = (double)l->params * k.kept_fraction * width;
+            r->weight_bytes = wbytes + params;
         } else {
             compute = macs / rate;
-            r->weight_bytes = param_bytes(g, nd, -1, width);
+            r->weight_bytes = stored = param_bytes(g, nd, -1, width);
         }
-        for (int f = 0; f < st->n_fused; f++)
-            r->weight_bytes += param_bytes(g, &g->nodes[st->fused[f]], -1, width);
+        for (int f = 0; f < st->n_fused; f++) {
+            double fb = param_bytes(g, &g->nodes[st->fused[f]], -1, width);
+            r->weight_bytes += fb;
+            stored += fb;
+        }
         double elems = 0;
         for (int k = 0; k < nd->n_inputs; k++)
             if (runtime_value(p, nd->inputs[k]))
@@ -143,7 +162,7 @@ static int estimate_rows(const struct graph *g, const struct plan *p,
                        1e-6;
         out->latency_s += r->time_s;
         out->energy_uj += r->energy_uj;
-        out->flash_bytes += r->weight_bytes;
+        out->flash_bytes += stored;
     }
     return 0;
 }

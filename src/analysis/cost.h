@@ -28,7 +28,8 @@ struct cost_row {
     int node;
     const char *op;
     double macs;         /* executed: structured removal and a sparse kernel leave out MACs */
-    double weight_bytes; /* read from flash (or DRAM): weights in the format, other params */
+    double weight_bytes; /* read from flash (or DRAM): weights in the format (dense when the
+                            layer runs its dense kernel), other params */
     double act_bytes;    /* activations read and written */
     double compute_s, memory_s, time_s;
     double energy_uj;

@@ -22,8 +22,8 @@ static const char *const SOURCED[] = {"clock_mhz",  "macs_per_s",  "bandwidth",
                                       "sram_bytes", "flash_bytes", "layer_overhead_s",
                                       "sparse",     "energy_pj",   NULL};
 
-/* Fails unless obj has exactly the keys in names (NULL-terminated). where names obj in
- * messages ("" for the top level). */
+/* Fails unless obj has exactly the keys in names (NULL-terminated), and at the top level
+ * (where "") perhaps "kernels", which a profile may leave out. where names obj in messages. */
 static int check_keys(const char *path, json_t *obj, const char *where, const char *const *names,
                       struct err *err)
 {
@@ -31,7 +31,7 @@ static int check_keys(const char *path, json_t *obj, const char *where, const ch
     json_t *v;
     json_object_foreach(obj, key, v)
     {
-        bool known = false;
+        bool known = !*where && strcmp(key, "kernels") == 0;
         for (const char *const *n = names; *n && !known; n++)
             known = strcmp(*n, key) == 0;
         if (!known)
@@ -157,9 +157,43 @@ static int parse(const char *path, json_t *root, struct profile *p, struct err *
                        &p->sparse[f].break_even, err) < 0)
             return -1;
     }
-    json_t *src = get_object(path, root, "sources", SOURCED, err);
+    p->depthwise_efficiency = 1.0;
+    p->sparse_min_weights = 0;
+    p->sparse_depthwise = true;
+    json_t *kn = json_object_get(root, "kernels");
+    if (kn) {
+        static const char *const kernel_keys[] = {"depthwise_efficiency", "sparse_min_weights",
+                                                  "sparse_depthwise", NULL};
+        if (!(kn = get_object(path, root, "kernels", kernel_keys, err)) ||
+            get_number(path, kn, "kernels.", "depthwise_efficiency", 0.0, false, 1.0, true,
+                       &p->depthwise_efficiency, err) < 0 ||
+            get_number(path, kn, "kernels.", "sparse_min_weights", 0.0, true, INFINITY, false,
+                       &p->sparse_min_weights, err) < 0)
+            return -1;
+        json_t *b = json_object_get(kn, "sparse_depthwise");
+        if (!json_is_boolean(b))
+            return err_set(err, "%s: field 'kernels.sparse_depthwise' must be true or false", path);
+        p->sparse_depthwise = json_is_true(b);
+    }
+    /* sources has a key per figure group, and "kernels" exactly when the profile does. */
+    json_t *src = json_object_get(root, "sources");
+    if (!json_is_object(src))
+        return err_set(err, "%s: field 'sources' must be an object", path);
+    json_t *src_kernels = json_object_get(src, "kernels");
+    if (kn && (!json_is_string(src_kernels) || json_string_length(src_kernels) == 0))
+        return err_set(err, "%s: field 'sources.kernels' must name the figure's public source",
+                       path);
+    if (!kn && src_kernels)
+        return err_set(err, "%s: unknown field 'sources.kernels' (the profile has no kernels)",
+                       path);
+    json_t *sources_copy = json_copy(src);
+    json_object_del(sources_copy, "kernels");
+    json_t *probe = json_pack("{s:o}", "sources", sources_copy);
+    src = probe ? get_object(path, probe, "sources", SOURCED, err) : NULL;
+    json_decref(probe);
     if (!src)
         return -1;
+    src = json_object_get(root, "sources");
     for (const char *const *n = SOURCED; *n; n++) {
         json_t *s = json_object_get(src, *n);
         if (!json_is_string(s) || json_string_length(s) == 0)

@@ -28,6 +28,10 @@ struct profile {
         double break_even; /* sparsity above which the format's kernel beats dense */
     } sparse[PROFILE_N_SPARSE];
     double pj_mac_fp32, pj_mac_int8, pj_byte_sram, pj_byte_flash;
+    /* The optional "kernels" object: how the device's kernels treat kinds of layers. */
+    double depthwise_efficiency; /* share of the dense MAC rate depthwise layers reach (1) */
+    double sparse_min_weights;   /* a layer with fewer weights stays dense (0) */
+    bool sparse_depthwise;       /* depthwise layers take the sparse kernels (true) */
     json_t *sources; /* figure group -> the public document it comes from (owned) */
     char path[4096]; /* the file it was read from */
     bool user;       /* from the user's folder (else bundled) */
@@ -35,7 +39,9 @@ struct profile {
 
 /* Reads and checks one profile file: every field present, numbers positive (efficiency in
  * (0, 1], break_even in [0, 1)), no unknown field, a source for each figure, and the name
- * equal to the file's name without ".json". Errors name the file and the field. */
+ * equal to the file's name without ".json"; "kernels" (depthwise_efficiency in (0, 1],
+ * sparse_min_weights >= 0, sparse_depthwise true or false, and its source) may be left out.
+ * Errors name the file and the field. */
 int profile_read(const char *path, struct profile *p, struct err *err);
 void profile_fini(struct profile *p);
 

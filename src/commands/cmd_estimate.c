@@ -1,9 +1,16 @@
 /* profile and estimate: the hardware profiles and the cost model's figures on them. */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "analysis/bench.h"
+#include "analysis/calibrate.h"
 #include "commands/command.h"
+#include "core/timer.h"
+#include "export/model.h"
 
 static int profile_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
 {
@@ -131,6 +138,177 @@ static int estimate_run(struct cmd_ctx *c, int argc, char **argv, struct err *er
     cost_estimate_fini(&e);
     return 0;
 }
+
+static void show_progress(void *ctx, size_t done, size_t total, double elapsed_s)
+{
+    out_progress(ctx, "calibrate", done, total, elapsed_s);
+}
+
+static int calibrate_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
+{
+    (void)argv;
+    if (argc != 1)
+        return err_set(err, "usage: %s", cmd_calibrate.usage);
+    char dir[4096], path[4200];
+    profile_user_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/host.json", dir);
+    struct profile p;
+    struct calibrate_result r;
+    if (calibrate_host(path, show_progress, c->o, &p, &r, err) < 0)
+        return -1;
+    json_t *items = json_array();
+    for (size_t i = 0; i < r.n_items; i++) {
+        out_printf(c->o, "%-48s %10.4g %s\n", r.items[i].what, r.items[i].value, r.items[i].unit);
+        json_array_append_new(items, json_pack("{s:s, s:f, s:s}", "what", r.items[i].what, "value",
+                                               r.items[i].value, "unit", r.items[i].unit));
+    }
+    out_printf(c->o,
+               "wrote %s in %.1f s: %.3g MAC/s, %.3g s per node, L2 %.3g and memory %.3g "
+               "bytes/s, sparse efficiency %.2f\n",
+               path, r.elapsed_s, p.macs_fp32, p.layer_overhead_s, p.bw_sram, p.bw_flash,
+               p.sparse[PROFILE_CSR].efficiency);
+    out_set(c->o, "path", json_string(path));
+    out_set(c->o, "measurements", items);
+    out_set(c->o, "elapsed_ms", json_real(r.elapsed_s * 1e3));
+    profile_fini(&p);
+    /* The new host profile is read with the others from now on. */
+    profile_list_fini(&c->s->profiles);
+    c->s->profiles_loaded = false;
+    return 0;
+}
+
+/* N rows to time: the data's first N, or zeros of the model's input shape without data. */
+static struct tensor *bench_rows(struct session *s, size_t n, struct err *err)
+{
+    struct shape row;
+    if (s->data) {
+        if (n > s->data->rows)
+            n = s->data->rows;
+        row = s->row_shape;
+    } else {
+        const struct graph *g = engine_graph(s->engine);
+        if (g->n_inputs != 1 || engine_value_shape(s->engine, g->inputs[0], 1, &row, err) < 0)
+            return NULL;
+        for (int d = 0; d + 1 < row.ndim; d++) /* drop the batch dimension */
+            row.dims[d] = row.dims[d + 1];
+        row.ndim--;
+    }
+    struct shape sh = {.ndim = row.ndim + 1};
+    sh.dims[0] = (int64_t)n;
+    for (int d = 0; d < row.ndim; d++)
+        sh.dims[d + 1] = row.dims[d];
+    struct tensor *t = tensor_new(DTYPE_FLOAT, &sh, err);
+    if (t && s->data)
+        memcpy(t->data, s->data->features, tensor_bytes(t));
+    return t;
+}
+
+static int bench_cmd(struct cmd_ctx *c, int argc, char **argv, struct err *err)
+{
+    long long rows = 50, repeat = 5;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc) {
+            if (!cmd_parse_int(argv[++i], 1, 100000, &rows))
+                return err_set(err, "--rows expects a number from 1 to 100000, got '%s'", argv[i]);
+        } else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) {
+            if (!cmd_parse_int(argv[++i], 1, 1000, &repeat))
+                return err_set(err, "--repeat expects a number from 1 to 1000, got '%s'", argv[i]);
+        } else {
+            return err_set(err, "usage: %s", cmd_bench.usage);
+        }
+    }
+    struct session *s = c->s;
+    if (!s->engine)
+        return err_set(err, "no model is loaded (use: load MODEL.onnx)");
+    struct tensor *x = bench_rows(s, (size_t)rows, err);
+    if (!x)
+        return -1;
+    struct bench_result b;
+    struct engine *own, *e_run = model_deployed_engine(s, &own, err);
+    int rc = e_run ? bench_run(e_run, x, (size_t)repeat, &b, err) : -1;
+    tensor_free(x);
+    if (rc < 0) {
+        engine_free(own);
+        return -1;
+    }
+    /* The host estimate beside it, once calibrate has made the host profile. */
+    const struct profile_list *l = session_profiles(s, err);
+    const struct profile *host = l ? profile_find(l, "host") : NULL;
+    struct cost_estimate e = {0};
+    bool have = host && session_estimate(s, host, &e, err) == 0;
+    out_printf(c->o,
+               "%zu rows x %zu: batch 1 %.4g ms per row (min %.4g, max %.4g); batched "
+               "%.4g ms per row\n",
+               b.rows, b.repeat, b.batch1_ms.median, b.batch1_ms.min, b.batch1_ms.max,
+               b.batched_ms_per_row.median);
+    json_t *layers = json_array();
+    if (have) {
+        double err_rel = (e.latency_s * 1e3 - b.batch1_ms.median) / b.batch1_ms.median;
+        out_printf(c->o, "estimate  %.4g ms on host (%+.1f%% of the measured batch 1)\n",
+                   e.latency_s * 1e3, 100.0 * err_rel);
+        out_printf(c->o, "%-40s %12s %12s\n", "name", "measured ms", "estimate ms");
+        for (size_t i = 0; i < e.n_rows; i++) {
+            const struct cost_row *r = &e.rows[i];
+            const char *name = row_name(s, r);
+            /* Node numbers are the session's (the exported model's differ). */
+            double ms = !own && r->node < b.n_nodes ? b.node_ms[r->node] : NAN;
+            out_printf(c->o, "%-40.40s %12.4f %12.4f\n", name, ms, r->time_s * 1e3);
+            json_array_append_new(layers, json_pack("{s:s, s:o, s:f}", "name", name, "measured_ms",
+                                                    isnan(ms) ? json_null() : json_real(ms),
+                                                    "estimate_ms", r->time_s * 1e3));
+        }
+        out_set(c->o, "estimate_ms", json_real(e.latency_s * 1e3));
+        out_set(c->o, "error", json_real(err_rel));
+        cost_estimate_fini(&e);
+    } else {
+        out_printf(c->o, "no host estimate: run calibrate first\n");
+        out_set(c->o, "estimate_ms", json_null());
+        out_set(c->o, "error", json_null());
+    }
+    struct bench_stat *st[2] = {&b.batch1_ms, &b.batched_ms_per_row};
+    const char *keys[2] = {"batch1_ms", "batched_ms_per_row"};
+    for (int k = 0; k < 2; k++)
+        out_set(c->o, keys[k],
+                json_pack("{s:f, s:f, s:f}", "median", st[k]->median, "min", st[k]->min, "max",
+                          st[k]->max));
+    out_set(c->o, "rows", json_integer((json_int_t)b.rows));
+    out_set(c->o, "layers", layers);
+    out_set(c->o, "exported", json_boolean(own != NULL));
+    if (own)
+        out_printf(c->o, "(measured on the exported model: neuron and filter pruning take the "
+                         "units out)\n");
+    bench_result_fini(&b);
+    engine_free(own);
+    return 0;
+}
+
+const struct cmd_def cmd_calibrate = {
+    .name = "calibrate",
+    .usage = "calibrate",
+    .summary = "measure this machine and write the host profile",
+    .help = "Runs layers of the shapes small models use through prunescope's engine at\n"
+            "batch 1 on one thread (convolutions, a depthwise one, a Gemm), the CSR\n"
+            "kernels at 90% zeros against dense, memory copies in and beyond the L2\n"
+            "cache, and a chain of nodes for the per-node cost, and writes the host\n"
+            "profile to $XDG_CONFIG_HOME/prunescope/profiles/host.json (energy figures\n"
+            "are estimates: there is no power meter). bench then compares.",
+    .complete = CMD_COMPLETE_NONE,
+    .run = calibrate_run,
+};
+
+const struct cmd_def cmd_bench = {
+    .name = "bench",
+    .usage = "bench [--rows N] [--repeat R]",
+    .summary = "measured latency of the model as configured, beside the host estimate",
+    .help = "Runs N rows (default 50: the data's first, or zeros without data) one at a\n"
+            "time on one thread (batch 1) and all at once (batched), R times (default 5):\n"
+            "the median, min and max per row; then per node the time measured at batch 1\n"
+            "beside the host profile's estimate (after calibrate), and the error of the\n"
+            "estimate relative to the measured median. With neuron or filter pruning the\n"
+            "exported, physically smaller model is measured (the totals only).",
+    .complete = CMD_COMPLETE_NONE,
+    .run = bench_cmd,
+};
 
 const struct cmd_def cmd_profile = {
     .name = "profile",

@@ -3,9 +3,11 @@
  * intermediate shapes (value_info), pack and write atomically. Not pruning decisions. */
 #include "export/model.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/files.h"
 #include "model/onnx_reader.h"
@@ -248,7 +250,8 @@ static int shrink(const struct session *s, Onnx__ModelProto *mp, struct work *w,
             cut |= f[i] = gc->unit[i] >= 0 && removed[gc->unit[i]];
         struct work *t = NULL;
         int r = 0;
-        if (cut && (!(t = work_get(w, g, gc->value, err)) || slice_axis(t, gc->axis, f, 1, err) < 0))
+        if (cut &&
+            (!(t = work_get(w, g, gc->value, err)) || slice_axis(t, gc->axis, f, 1, err) < 0))
             r = -1;
         free(f);
         if (r < 0)
@@ -357,4 +360,27 @@ done:
     free(out);
     onnx__model_proto__free_unpacked(mp, NULL);
     return rc;
+}
+
+struct engine *model_deployed_engine(struct session *s, struct engine **own, struct err *err)
+{
+    *own = NULL;
+    bool structured = false;
+    for (size_t i = 0; i < s->layers.count && !s->config.global; i++)
+        structured |= s->config.settings[i].sparsity > 0 &&
+                      session_setting_structured(&s->config.settings[i]);
+    if (!structured)
+        return s->engine;
+    char tmp[] = "/tmp/prunescope-deployed-XXXXXX.onnx";
+    int fd = mkstemps(tmp, 5);
+    if (fd < 0) {
+        err_set(err, "%s: cannot make a temporary file: %s", tmp, strerror(errno));
+        return NULL;
+    }
+    close(fd);
+    struct model_export_summary sum;
+    if (model_export(s, tmp, true, &sum, err) == 0)
+        *own = engine_open(tmp, s->threads, err);
+    unlink(tmp);
+    return *own;
 }

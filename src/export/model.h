@@ -23,4 +23,10 @@ struct model_export_summary {
 int model_export(const struct session *s, const char *path, bool force,
                  struct model_export_summary *sum, struct err *err);
 
+/* The engine that runs the configuration as deployed: with units removed by neuron or
+ * filter pruning, the exported (physically smaller) model, written to a temporary file and
+ * opened into *own (the caller frees it); else the session's own engine (*own NULL). NULL
+ * with err set on failure. */
+struct engine *model_deployed_engine(struct session *s, struct engine **own, struct err *err);
+
 #endif

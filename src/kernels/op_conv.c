@@ -96,7 +96,7 @@ static int conv_geometry(const struct op_io *io, struct conv_geom *g, struct err
               g->cg * g->hp * g->wp + g->wp * g->w.kernel[1] * g->w.dilation[1] < INT32_MAX;
     /* A GEMM per image with few output positions is a matrix-vector product; with the
      * images side by side in the columns it is one real GEMM (per group). */
-    g->batched = !g->depthwise && g->n > 1 && win_out_volume(w) <= BATCHED_MAX_OUTPUTS &&
+    g->batched = !g->depthwise && g->n >= 1 && win_out_volume(w) <= BATCHED_MAX_OUTPUTS &&
                  g->n * win_out_volume(w) <= BATCHED_MAX_COLUMNS;
     if (g->batched)
         g->wide = g->simd = false;

@@ -32,7 +32,9 @@ static struct profile fast_compute(void)
                         .pj_mac_fp32 = 100,
                         .pj_mac_int8 = 25,
                         .pj_byte_sram = 2,
-                        .pj_byte_flash = 10};
+                        .pj_byte_flash = 10,
+                        .depthwise_efficiency = 1,
+                        .sparse_depthwise = true};
     for (int f = 0; f < PROFILE_N_SPARSE; f++) {
         p.sparse[f].efficiency = 0.5;
         p.sparse[f].break_even = 0.7;
@@ -131,9 +133,10 @@ Test(cost, a_hand_computed_layer_on_two_profiles)
     expect_near(r->time_s, 164e-6 + 1e-5, "p1 fc1 time = memory + overhead");
     cr_expect_str_eq(r->bottleneck, "memory");
     expect_near(r->energy_uj, (16 * 100 + 132 * 10 + 64 * 2) * 1e-6, "p1 fc1 energy");
-    /* fc2: one unit removed outright (24 of 32 MACs), dense past that. */
+    /* fc2: one unit removed outright (24 of 32 MACs), dense past that: its dense kernel
+     * reads the 24 kept weights and 4 biases at 4 bytes (flash keeps the caller's 40). */
     expect_near(e.rows[3].macs, 24, "p1 fc2 MACs");
-    expect_near(e.rows[3].weight_bytes, 40 + 4 * 4, "p1 fc2 weight bytes");
+    expect_near(e.rows[3].weight_bytes, 24 * 4 + 4 * 4, "p1 fc2 weight bytes read");
     /* Relu and Add: element traffic only. */
     expect_near(e.rows[1].macs, 0, "relu MACs");
     expect_near(e.rows[1].act_bytes, 16 * 4, "relu bytes");
@@ -145,7 +148,7 @@ Test(cost, a_hand_computed_layer_on_two_profiles)
     expect_near(e.latency_s, total, "latency is the sum");
     expect_near(e.energy_uj, energy, "energy is the sum");
     expect_near(e.inferences_per_mwh, 3.6e6 / energy, "inferences per mWh");
-    expect_near(e.flash_bytes, 132 + 56, "flash = weight bytes of the steps");
+    expect_near(e.flash_bytes, 132 + 56, "flash = the steps' weights as stored");
     /* x [0,0], h [0,2] (the Add reads it), r [1,2], s [2,3], y [3,3], 32 bytes each but y
      * (16): h, r and s are alive together at the Add. */
     expect_near(e.sram_bytes, 96, "arena");
@@ -154,14 +157,17 @@ Test(cost, a_hand_computed_layer_on_two_profiles)
     cr_expect(e.fits_flash, "188 bytes fit p1's 1000");
     cost_estimate_fini(&e);
 
-    /* p2's break-even of 80% is past fc1's 75%: dense MACs, and compute bound. */
+    /* p2's break-even of 80% is past fc1's 75%: dense MACs, all 64 weights read at 4 bytes
+     * (288 with the biases), and compute bound. */
     cr_assert_eq(cost_estimate(m.g, m.plan, &m.layers, layer_bytes, 0, &csr, &p2, &e, &err), 0);
     r = &e.rows[0];
     expect_near(r->macs, 64, "p2 fc1 MACs");
     expect_near(r->compute_s, 64 / 1e5, "p2 fc1 compute");
     expect_near(r->time_s, 640e-6 + 1e-5, "p2 fc1 time = compute + overhead");
     cr_expect_str_eq(r->bottleneck, "compute");
-    expect_near(r->energy_uj, (64 * 50 + 132 * 10 + 64 * 2) * 1e-6, "p2 fc1 energy");
+    expect_near(r->weight_bytes, 64 * 4 + 8 * 4, "p2 fc1 weight bytes read");
+    expect_near(r->memory_s, 288 / 1e6 + 64 / 2e6, "p2 fc1 memory");
+    expect_near(r->energy_uj, (64 * 50 + 288 * 10 + 64 * 2) * 1e-6, "p2 fc1 energy");
     cr_expect(!e.fits_sram, "96 bytes do not fit p2's 95");
     cr_expect(!e.fits_flash, "188 bytes do not fit p2's 100");
     cost_estimate_fini(&e);
@@ -389,12 +395,12 @@ static const struct {
     const char *profile, *bench;
     double ms, uj; /* uj 0: not compared */
 } TINY[] = {
-    {"cortex-m4f", "ad", 7.58, 0},    {"cortex-m4f", "ic", 226.9, 10682},
-    {"cortex-m4f", "kws", 75.1, 0},   {"cortex-m4f", "vww", 230.5, 0},
-    {"cortex-m7", "ad", 1.83, 0},     {"cortex-m7", "ic", 54.3, 8707},
-    {"cortex-m7", "kws", 16.8, 0},    {"cortex-m7", "vww", 50.7, 0},
-    {"cortex-m33", "ad", 4.85, 0},    {"cortex-m33", "ic", 139.7, 3642},
-    {"cortex-m33", "kws", 44.2, 0},   {"cortex-m33", "vww", 133.4, 0},
+    {"cortex-m4f", "ad", 7.58, 0},  {"cortex-m4f", "ic", 226.9, 10682},
+    {"cortex-m4f", "kws", 75.1, 0}, {"cortex-m4f", "vww", 230.5, 0},
+    {"cortex-m7", "ad", 1.83, 0},   {"cortex-m7", "ic", 54.3, 8707},
+    {"cortex-m7", "kws", 16.8, 0},  {"cortex-m7", "vww", 50.7, 0},
+    {"cortex-m33", "ad", 4.85, 0},  {"cortex-m33", "ic", 139.7, 3642},
+    {"cortex-m33", "kws", 44.2, 0}, {"cortex-m33", "vww", 133.4, 0},
 };
 
 /* The four reference networks (tests/fixtures/mlperf_tiny, rebuilt from their published
@@ -478,4 +484,66 @@ Test(cost, auto_meets_latency_and_energy_targets, .init = tu_private_cache)
     cr_expect(estimated(s, false) <= 0.9 * base_ms * (1 + 1e-6));
     session_free(s);
     unsetenv("XDG_CONFIG_HOME");
+}
+
+/* calibrate writes a host profile the reader accepts, with measured figures of the right
+ * magnitude for a CPU, sourced; bench then gives its measurement beside the host estimate,
+ * with the JSON keys the design lists, the per-node times adding up to about the total. */
+Test(cost, calibrate_writes_a_host_profile_that_bench_compares_with, .timeout = 300)
+{
+    char *config = scratch_dir("calibrate");
+    setenv("XDG_CONFIG_HOME", config, 1);
+    struct err err;
+    struct session *s = session_new(1, NULL, &err);
+    cr_assert_not_null(s);
+    FILE *mem_out;
+    char *text = NULL;
+    size_t len = 0;
+    cr_assert_not_null(mem_out = open_memstream(&text, &len));
+    struct out o;
+    out_init(&o, true, mem_out, mem_out);
+    struct cmd_ctx c = {.s = s, .o = &o};
+    char line[2048];
+    snprintf(line, sizeof line, "calibrate; load %s; bench --rows 5 --repeat 2",
+             tu_src_path("data/fashion_cnn.onnx"));
+    cr_assert_eq(cmd_run_script(&c, line, "test", false), 0);
+    fclose(mem_out);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/prunescope/profiles/host.json", config);
+    struct profile p;
+    cr_assert_eq(profile_read(path, &p, &err), 0, "%s", err.msg);
+    cr_expect(p.macs_fp32 > 1e8 && p.macs_fp32 < 1e13, "%g MAC/s", p.macs_fp32);
+    cr_expect(p.layer_overhead_s > 0 && p.layer_overhead_s < 1e-3, "%g s", p.layer_overhead_s);
+    cr_expect(p.bw_sram > 1e8 && p.bw_flash > 1e8, "L2 %g, weights %g", p.bw_sram, p.bw_flash);
+    cr_expect(p.sparse_min_weights == 1024 && !p.sparse_depthwise);
+    cr_expect(json_is_string(json_object_get(p.sources, "kernels")));
+    profile_fini(&p);
+    /* The last line is bench's object. */
+    char *last = text + strlen(text) - 1;
+    while (last > text && last[-1] != '\n')
+        last--;
+    json_error_t je;
+    json_t *b = json_loads(last, 0, &je);
+    cr_assert_not_null(b, "%s", last);
+    cr_expect_eq(json_integer_value(json_object_get(b, "rows")), 5);
+    json_t *b1 = json_object_get(b, "batch1_ms");
+    double median = json_number_value(json_object_get(b1, "median"));
+    cr_expect(median > 0 && json_number_value(json_object_get(b1, "min")) <= median &&
+              median <= json_number_value(json_object_get(b1, "max")));
+    cr_expect(json_is_object(json_object_get(b, "batched_ms_per_row")));
+    cr_expect(json_number_value(json_object_get(b, "estimate_ms")) > 0);
+    cr_expect(json_is_number(json_object_get(b, "error")));
+    json_t *layers = json_object_get(b, "layers");
+    cr_expect_eq(json_array_size(layers), 8, "fashion_cnn's steps");
+    double nodes = 0;
+    for (size_t i = 0; i < json_array_size(layers); i++)
+        nodes += json_number_value(json_object_get(json_array_get(layers, i), "measured_ms"));
+    /* One timed pass against the median of two: the same order of magnitude. */
+    cr_expect(nodes > 0.1 * median && nodes < 3 * median, "nodes %g ms of %g", nodes, median);
+    json_decref(b);
+    free(text);
+    session_free(s);
+    unlink(path);
+    unsetenv("XDG_CONFIG_HOME");
+    free(config);
 }

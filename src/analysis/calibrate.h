@@ -1,0 +1,33 @@
+/* calibrate: measures this machine with prunescope's own kernels (convolutions and a
+ * matrix-vector product at batch 1 through the engine, a sparse product against its dense
+ * one, memory bandwidth, the cost of running one node) and makes the `host` profile from
+ * it. Not the profile's file format (profile.h). */
+#ifndef PRUNESCOPE_ANALYSIS_CALIBRATE_H
+#define PRUNESCOPE_ANALYSIS_CALIBRATE_H
+
+#include "analysis/profile.h"
+#include "core/err.h"
+
+typedef void (*calibrate_progress_fn)(void *ctx, size_t done, size_t total, double elapsed_s);
+
+/* One measured figure, for the report. */
+struct calibrate_item {
+    char what[96];
+    double value;
+    const char *unit;
+};
+
+#define CALIBRATE_MAX_ITEMS 24
+
+struct calibrate_result {
+    struct calibrate_item items[CALIBRATE_MAX_ITEMS];
+    size_t n_items;
+    double elapsed_s;
+};
+
+/* Measures and writes the host profile to path (atomically, its folder made), filling p
+ * with what was written (sources included) and r with the measurements. */
+int calibrate_host(const char *path, calibrate_progress_fn progress, void *ctx,
+                   struct profile *p, struct calibrate_result *r, struct err *err);
+
+#endif
