@@ -142,6 +142,11 @@ int main(void)
                 return 1;
             }
             struct tensor *x = tensor_new(DTYPE_FLOAT, &row, &err);
+            const struct profile *prof = session_profile(s, &err);
+            if (!x || !prof) {
+                fprintf(stderr, "bench_host: %s: %s\n", MODELS[m], err.msg);
+                return 1;
+            }
             float *xv = tensor_f32(x);
             for (size_t i = 0; i < tensor_numel(x); i++)
                 xv[i] = (float)((i * 37) % 101) / 101.0f;
@@ -150,7 +155,7 @@ int main(void)
             /* Neuron and filter pruning run as exported: physically smaller. */
             struct engine *own, *run_on = model_deployed_engine(s, &own, &err);
             if (!run_on || bench_run(run_on, x, REPEAT, &b, &err) < 0 ||
-                session_estimate(s, session_profile(s, &err), &e, &err) < 0) {
+                session_estimate(s, prof, &e, &err) < 0) {
                 fprintf(stderr, "bench_host: %s: %s\n", MODELS[m], err.msg);
                 return 1;
             }

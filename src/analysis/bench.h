@@ -24,8 +24,8 @@ struct bench_result {
 /* Runs rows (a tensor of N rows) R times over at batch 1 and batched, and R times more at
  * batch 1 with per-node timing (node_ms: their mean). The engine's timing state is left
  * off. */
-int bench_run(struct engine *e, const struct tensor *rows, size_t repeat,
-              struct bench_result *out, struct err *err);
+int bench_run(struct engine *e, const struct tensor *rows, size_t repeat, struct bench_result *out,
+              struct err *err);
 void bench_result_fini(struct bench_result *r);
 
 /* Median, min and max of v[0..n) (reordered). */

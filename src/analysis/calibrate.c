@@ -76,10 +76,12 @@ static struct attr int_attr(const char *name, int64_t v)
 
 static struct attr ints_attr(const char *name, int64_t a, int64_t b, int n)
 {
-    struct attr at = {.name = strdup(name), .type = ATTR_INTS, .n = (size_t)n};
+    struct attr at = {.name = strdup(name), .type = ATTR_INTS};
     at.ints = malloc(4 * sizeof *at.ints);
-    if (at.ints)
+    if (at.ints) {
         at.ints[0] = a, at.ints[1] = b, at.ints[2] = a, at.ints[3] = b;
+        at.n = (size_t)n;
+    }
     return at;
 }
 
@@ -133,13 +135,20 @@ static struct engine *build(const struct shape_spec *spec, int copies, struct er
             n.attrs[n.n_attrs++] = ints_attr("pads", spec->k / 2, spec->k / 2, 4);
             n.attrs[n.n_attrs++] = int_attr("group", spec->group);
         }
+        bool whole = n.name && n.op_type && n.domain;
         for (int k = 1; k < n.n_inputs; k++)
-            if (n.inputs[k] < 0) {
-                node_fini(&n);
-                goto fail;
-            }
-        if (graph_add_node(g, &n, err) < 0)
+            whole &= n.inputs[k] >= 0;
+        for (int a = 0; a < n.n_attrs; a++)
+            whole &= n.attrs[a].name && (n.attrs[a].type != ATTR_INTS || n.attrs[a].ints);
+        if (!whole) {
+            node_fini(&n);
+            err_oom(err, "calibration graph", 0); /* what failed was an allocation */
             goto fail;
+        }
+        if (graph_add_node(g, &n, err) < 0) {
+            node_fini(&n);
+            goto fail;
+        }
         g->outputs[g->n_outputs++] = y;
     }
     if (graph_sort(g, err) < 0)
@@ -466,7 +475,23 @@ int calibrate_host(const char *path, calibrate_progress_fn progress, void *ctx, 
         "mac_int8", p->pj_mac_int8, "byte_sram", p->pj_byte_sram, "byte_flash", p->pj_byte_flash,
         "kernels", "depthwise_efficiency", p->depthwise_efficiency, "sparse_min_weights",
         p->sparse_min_weights, "sparse_depthwise", p->sparse_depthwise, "sources", p->sources);
-    char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    /* What was measured must make a profile that reads back: a figure that came out as
+     * zero or not a number is refused here, naming it, instead of in every later run. */
+    if (!root) {
+        profile_fini(p);
+        return err_set(err,
+                       "calibrate: a measurement is not a finite number (MAC rate %g, "
+                       "bandwidths %g and %g, overhead %g s)",
+                       p->macs_fp32, p->bw_sram, p->bw_flash, p->layer_overhead_s);
+    }
+    struct profile check;
+    if (profile_from_json("calibrate's host profile", root, &check, err) < 0) {
+        json_decref(root);
+        profile_fini(p);
+        return -1;
+    }
+    profile_fini(&check);
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (!text) {
         profile_fini(p);

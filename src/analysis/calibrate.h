@@ -27,7 +27,7 @@ struct calibrate_result {
 
 /* Measures and writes the host profile to path (atomically, its folder made), filling p
  * with what was written (sources included) and r with the measurements. */
-int calibrate_host(const char *path, calibrate_progress_fn progress, void *ctx,
-                   struct profile *p, struct calibrate_result *r, struct err *err);
+int calibrate_host(const char *path, calibrate_progress_fn progress, void *ctx, struct profile *p,
+                   struct calibrate_result *r, struct err *err);
 
 #endif

@@ -75,7 +75,7 @@ static bool runtime_value(const struct plan *p, int v)
     return v >= 0 && !p->known[v] && p->values[v].dtype != DTYPE_UNDEFINED;
 }
 
-static int estimate_rows(const struct graph *g, const struct plan *p,
+static int estimate_rows(const struct graph *g, const struct plan *p, double rows,
                          const struct layer_list *layers, const double *layer_bytes,
                          const struct cost_format *fmt, const struct profile *prof,
                          struct cost_estimate *out, struct err *err)
@@ -93,7 +93,7 @@ static int estimate_rows(const struct graph *g, const struct plan *p,
         struct cost_row *r = &out->rows[out->n_rows++];
         r->node = st->node;
         r->op = nd->op_type;
-        double macs = plan_step_macs(p, st), compute = 0, stored = 0;
+        double macs = plan_step_macs(p, st) / rows, compute = 0, stored = 0;
         int li = -1;
         for (size_t i = 0; i < layers->count && li < 0; i++)
             if (layers->items[i].node == st->node)
@@ -152,7 +152,7 @@ static int estimate_rows(const struct graph *g, const struct plan *p,
                 elems += (double)tensor_numel(&p->values[v]);
         }
         r->macs = macs;
-        r->act_bytes = elems * act;
+        r->act_bytes = elems * act / rows;
         r->compute_s = compute;
         r->memory_s = r->weight_bytes / prof->bw_flash + r->act_bytes / prof->bw_sram;
         r->time_s = fmax(r->compute_s, r->memory_s) + prof->layer_overhead_s;
@@ -169,7 +169,8 @@ static int estimate_rows(const struct graph *g, const struct plan *p,
 
 /* The activation buffers of the plan's steps (every runtime value, the graph input from
  * step 0, the outputs to the last) into the arena planner. */
-static int plan_sram(const struct plan *p, double act, struct cost_estimate *out, struct err *err)
+static int plan_sram(const struct plan *p, double act, double rows, struct cost_estimate *out,
+                     struct err *err)
 {
     const struct graph *g = p->graph;
     int nv = g->n_values;
@@ -209,7 +210,7 @@ static int plan_sram(const struct plan *p, double act, struct cost_estimate *out
         if (first[v] >= 0) {
             first[n] = first[v];
             last[n] = last[v];
-            size[n] = (double)tensor_numel(&p->values[v]) * act;
+            size[n] = (double)tensor_numel(&p->values[v]) * act / rows;
             vid[n++] = v;
         }
     double arena = cost_plan_arena(n, size, first, last, NULL, &out->sram_peak_live, err);
@@ -222,18 +223,21 @@ done:
     return rc;
 }
 
-int cost_estimate(const struct graph *g, const struct plan *p, const struct layer_list *layers,
-                  const double *layer_bytes, double flash_bytes, const struct cost_format *fmt,
-                  const struct profile *prof, struct cost_estimate *out, struct err *err)
+int cost_estimate(const struct graph *g, const struct plan *p, double rows,
+                  const struct layer_list *layers, const double *layer_bytes, double flash_bytes,
+                  const struct cost_format *fmt, const struct profile *prof,
+                  struct cost_estimate *out, struct err *err)
 {
     memset(out, 0, sizeof *out);
+    if (!(rows >= 1))
+        return err_set(err, "a plan of %g rows", rows);
     if (fmt->sparse >= PROFILE_N_SPARSE)
         return err_set(err, "unknown sparse format %d", fmt->sparse);
     out->rows = calloc((size_t)p->n_steps + 1, sizeof *out->rows);
     if (!out->rows)
         return err_oom(err, "estimate", (size_t)p->n_steps * sizeof *out->rows);
-    if (estimate_rows(g, p, layers, layer_bytes, fmt, prof, out, err) < 0 ||
-        plan_sram(p, dtype_bytes(fmt->dtype), out, err) < 0) {
+    if (estimate_rows(g, p, rows, layers, layer_bytes, fmt, prof, out, err) < 0 ||
+        plan_sram(p, dtype_bytes(fmt->dtype), rows, out, err) < 0) {
         cost_estimate_fini(out);
         return -1;
     }

@@ -56,7 +56,9 @@ struct cost_kept {
 int cost_layer_kept(const struct graph *g, const struct layer *l, struct cost_kept *out,
                     struct err *err);
 
-/* The estimate of g (planned for one row by p) on prof. layer_bytes[i] is layers[i]'s weight
+/* The estimate of one row of g on prof, p being planned for `rows` rows (a model that runs a
+ * fixed batch of B rows has its one-row plan for B: MACs, activation bytes and buffers are
+ * then per row, weights still read once per row). layer_bytes[i] is layers[i]'s weight
  * in the format (indices included), which a dense format scales by the kept fraction (an
  * export drops the removed units and channels); flash_bytes, when > 0, the total the
  * caller counts (else the sum over the steps). Per step: MACs (a layer's dense MACs times its kept
@@ -66,9 +68,10 @@ int cost_layer_kept(const struct graph *g, const struct layer *l, struct cost_ke
  * bytes / SRAM bandwidth, time = max(compute, memory) + the per-layer overhead, energy =
  * MACs x pJ/MAC + weight bytes x pJ/byte (flash) + activation bytes x pJ/byte (SRAM).
  * SRAM: every activation buffer placed by cost_plan_arena. */
-int cost_estimate(const struct graph *g, const struct plan *p, const struct layer_list *layers,
-                  const double *layer_bytes, double flash_bytes, const struct cost_format *fmt,
-                  const struct profile *prof, struct cost_estimate *out, struct err *err);
+int cost_estimate(const struct graph *g, const struct plan *p, double rows,
+                  const struct layer_list *layers, const double *layer_bytes, double flash_bytes,
+                  const struct cost_format *fmt, const struct profile *prof,
+                  struct cost_estimate *out, struct err *err);
 void cost_estimate_fini(struct cost_estimate *e);
 
 /* Greedy-by-size arena planning (as TensorFlow Lite Micro's greedy memory planner does):

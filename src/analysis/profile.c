@@ -97,7 +97,7 @@ static json_t *get_object(const char *path, json_t *obj, const char *key, const 
     return check_keys(path, v, where, names, err) < 0 ? NULL : v;
 }
 
-static int parse(const char *path, json_t *root, struct profile *p, struct err *err)
+int profile_from_json(const char *path, json_t *root, struct profile *p, struct err *err)
 {
     static const char *const top[] = {
         "format",           "version",    "name",      "description", "core",
@@ -187,8 +187,11 @@ static int parse(const char *path, json_t *root, struct profile *p, struct err *
         return err_set(err, "%s: unknown field 'sources.kernels' (the profile has no kernels)",
                        path);
     json_t *sources_copy = json_copy(src);
-    json_object_del(sources_copy, "kernels");
-    json_t *probe = json_pack("{s:o}", "sources", sources_copy);
+    if (sources_copy)
+        json_object_del(sources_copy, "kernels");
+    json_t *probe = sources_copy ? json_pack("{s:o}", "sources", sources_copy) : NULL;
+    if (!probe)
+        return err_oom(err, "profile", 0);
     src = probe ? get_object(path, probe, "sources", SOURCED, err) : NULL;
     json_decref(probe);
     if (!src)
@@ -211,7 +214,7 @@ int profile_read(const char *path, struct profile *p, struct err *err)
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root)
         return err_set(err, "%s: line %d column %d: %s", path, je.line, je.column, je.text);
-    int rc = parse(path, root, p, err);
+    int rc = profile_from_json(path, root, p, err);
     json_decref(root);
     if (rc == 0) {
         /* The name is what --profile and `profile NAME` look for, and what shadows. */

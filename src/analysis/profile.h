@@ -32,9 +32,9 @@ struct profile {
     double depthwise_efficiency; /* share of the dense MAC rate depthwise layers reach (1) */
     double sparse_min_weights;   /* a layer with fewer weights stays dense (0) */
     bool sparse_depthwise;       /* depthwise layers take the sparse kernels (true) */
-    json_t *sources; /* figure group -> the public document it comes from (owned) */
-    char path[4096]; /* the file it was read from */
-    bool user;       /* from the user's folder (else bundled) */
+    json_t *sources;             /* figure group -> the public document it comes from (owned) */
+    char path[4096];             /* the file it was read from */
+    bool user;                   /* from the user's folder (else bundled) */
 };
 
 /* Reads and checks one profile file: every field present, numbers positive (efficiency in
@@ -44,6 +44,9 @@ struct profile {
  * Errors name the file and the field. */
 int profile_read(const char *path, struct profile *p, struct err *err);
 void profile_fini(struct profile *p);
+/* The checks of profile_read on a JSON object already in memory (path names it in
+ * messages), without the file-name rule. */
+int profile_from_json(const char *path, json_t *root, struct profile *p, struct err *err);
 
 struct profile_list {
     struct profile *items; /* by name */

@@ -115,8 +115,9 @@ static int auto_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
     }
     free(saved);
     struct err ignored;
-    if (kind == ALLOC_COST)
-        session_apply_temporary(s, &s->config, solved < 0 ? &ignored : err);
+    if (kind == ALLOC_COST &&
+        session_apply_temporary(s, &s->config, solved < 0 ? &ignored : err) < 0)
+        solved = -1; /* the weights are not the configuration's: say so */
     if (solved < 0) {
         free(next.settings), free(level);
         return -1;

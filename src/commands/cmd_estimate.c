@@ -231,11 +231,17 @@ static int bench_cmd(struct cmd_ctx *c, int argc, char **argv, struct err *err)
         engine_free(own);
         return -1;
     }
-    /* The host estimate beside it, once calibrate has made the host profile. */
+    /* The host estimate beside it, once calibrate has made the host profile; a profile
+     * that does not read, or an estimate that fails, is an error of its own. */
     const struct profile_list *l = session_profiles(s, err);
     const struct profile *host = l ? profile_find(l, "host") : NULL;
     struct cost_estimate e = {0};
-    bool have = host && session_estimate(s, host, &e, err) == 0;
+    if (!l || (host && session_estimate(s, host, &e, err) < 0)) {
+        bench_result_fini(&b);
+        engine_free(own);
+        return -1;
+    }
+    bool have = host != NULL;
     out_printf(c->o,
                "%zu rows x %zu: batch 1 %.4g ms per row (min %.4g, max %.4g); batched "
                "%.4g ms per row\n",

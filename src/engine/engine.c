@@ -196,14 +196,14 @@ const char *engine_batch_reason(const struct engine *e)
     return e->batch_reason;
 }
 
-/* The plan for these input shapes, fused (plan_opts.fuse) when asked and the engine fuses,
- * made (evicting the least recently used) when absent. */
-static struct cached_plan *get_plan_fused(struct engine *e, const struct shape *shapes,
-                                          const enum dtype *dtypes,
-                                          const struct tensor *const *values, bool fuse,
-                                          struct err *err)
+/* The plan for these input shapes, fused (plan_opts.fuse) when asked and the engine fuses
+ * (or always, with force), made (evicting the least recently used) when absent. */
+static struct cached_plan *get_plan_mode(struct engine *e, const struct shape *shapes,
+                                         const enum dtype *dtypes,
+                                         const struct tensor *const *values, bool fuse, bool force,
+                                         struct err *err)
 {
-    fuse = fuse && e->fuse;
+    fuse = fuse && (e->fuse || force);
     struct cached_plan *slot = &e->plans[0];
     for (int i = 0; i < MAX_PLANS; i++) {
         struct cached_plan *c = &e->plans[i];
@@ -234,7 +234,7 @@ static struct cached_plan *get_plan(struct engine *e, const struct shape *shapes
                                     const enum dtype *dtypes, const struct tensor *const *values,
                                     struct err *err)
 {
-    return get_plan_fused(e, shapes, dtypes, values, true, err);
+    return get_plan_mode(e, shapes, dtypes, values, true, false, err);
 }
 
 /* Whether a partial run needs what plan p fused away: a value it keeps or gives, or a
@@ -868,17 +868,17 @@ static int run_rows(struct engine *e, const struct tensor *input,
     if (!j.full)
         return -1;
     bool fuse = !needs_unfused(j.full->plan, opts);
-    if (!fuse && !(j.full = get_plan_fused(e, &shape, &dt, NULL, false, err)))
+    if (!fuse && !(j.full = get_plan_mode(e, &shape, &dt, NULL, false, false, err)))
         return -1;
     j.tail = j.full;
     if (!fixed && rows % chunk) {
         shape.dims[0] = (int64_t)(rows % chunk);
-        j.tail = get_plan_fused(e, &shape, &dt, NULL, fuse, err);
+        j.tail = get_plan_mode(e, &shape, &dt, NULL, fuse, false, err);
         if (!j.tail)
             return -1;
         /* get_plan may have evicted the first plan; look it up again. */
         shape.dims[0] = (int64_t)chunk;
-        j.full = get_plan_fused(e, &shape, &dt, NULL, fuse, err);
+        j.full = get_plan_mode(e, &shape, &dt, NULL, fuse, false, err);
         if (!j.full)
             return -1;
     }
@@ -1023,5 +1023,19 @@ const struct plan *engine_plan_rows(struct engine *e, int64_t rows, struct err *
     if (input_shapes_for_rows(e, rows, shapes, dtypes, err) < 0)
         return NULL;
     struct cached_plan *c = get_plan(e, shapes, dtypes, NULL, err);
+    return c ? c->plan : NULL;
+}
+
+const struct plan *engine_plan_deployed(struct engine *e, int64_t *rows_per_plan, struct err *err)
+{
+    struct shape shapes[64];
+    enum dtype dtypes[64];
+    if (e->g->n_inputs > 64)
+        return err_set(err, "the model has more than 64 inputs"), NULL;
+    if (input_shapes_for_rows(e, 1, shapes, dtypes, err) < 0)
+        return NULL;
+    struct cached_plan *c = get_plan_mode(e, shapes, dtypes, NULL, true, true, err);
+    /* Run B rows at a time, the one-row plan is the file's batch of B. */
+    *rows_per_plan = e->batch_mode == BATCH_FIXED ? e->fixed_batch : 1;
     return c ? c->plan : NULL;
 }

@@ -111,6 +111,11 @@ struct plan;
  * weights change or it is freed. NULL with err set when the model cannot be planned. */
 const struct plan *engine_plan_rows(struct engine *e, int64_t rows, struct err *err);
 
+/* The plan a device would run one row with: fused (whatever PRUNESCOPE_FUSE says), for
+ * the file's batch of B rows when the engine runs B rows at a time (*rows_per_plan B,
+ * else 1). Owned by the engine, as engine_plan_rows's. */
+const struct plan *engine_plan_deployed(struct engine *e, int64_t *rows_per_plan, struct err *err);
+
 /* Whether value v is known before running (a constant, or folded from constants and
  * shapes). */
 bool engine_value_known(struct engine *e, int v);

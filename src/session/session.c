@@ -1113,7 +1113,9 @@ const struct profile *session_profile(struct session *s, struct err *err)
     if (!p) {
         char dir[4096];
         profile_bundled_dir(dir, sizeof dir);
-        err_set(err, "no hardware profiles: none in %s nor in the user's folder", dir);
+        char user[4096];
+        profile_user_dir(user, sizeof user);
+        err_set(err, "no hardware profiles: none in %s nor in %s", dir, user);
     }
     return p;
 }
@@ -1123,7 +1125,8 @@ int session_estimate(struct session *s, const struct profile *p, struct cost_est
 {
     if (!s->engine)
         return err_set(err, "no model is loaded (use: load MODEL.onnx)");
-    const struct plan *plan = engine_plan_rows(s->engine, 1, err);
+    int64_t rows = 1;
+    const struct plan *plan = engine_plan_deployed(s->engine, &rows, err);
     if (!plan)
         return -1;
     static const struct cost_format formats[] = {
@@ -1137,7 +1140,7 @@ int session_estimate(struct session *s, const struct profile *p, struct cost_est
         return err_oom(err, "estimate", s->layers.count * sizeof *bytes);
     for (size_t i = 0; i < s->layers.count; i++)
         bytes[i] = (double)layer_bytes(s, i, s->storage);
-    int rc = cost_estimate(engine_graph(s->engine), plan, &s->layers, bytes, 0,
+    int rc = cost_estimate(engine_graph(s->engine), plan, (double)rows, &s->layers, bytes, 0,
                            &formats[s->storage], p, out, err);
     free(bytes);
     return rc;

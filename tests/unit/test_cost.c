@@ -120,7 +120,7 @@ Test(cost, a_hand_computed_layer_on_two_profiles)
     struct cost_format csr = {COST_FP32, PROFILE_CSR};
     struct profile p1 = fast_compute(), p2 = slow_compute();
     struct cost_estimate e;
-    cr_assert_eq(cost_estimate(m.g, m.plan, &m.layers, layer_bytes, 0, &csr, &p1, &e, &err), 0,
+    cr_assert_eq(cost_estimate(m.g, m.plan, 1, &m.layers, layer_bytes, 0, &csr, &p1, &e, &err), 0,
                  "%s", err.msg);
     cr_assert_eq(e.n_rows, 4);
     const struct cost_row *r = &e.rows[0];
@@ -159,7 +159,7 @@ Test(cost, a_hand_computed_layer_on_two_profiles)
 
     /* p2's break-even of 80% is past fc1's 75%: dense MACs, all 64 weights read at 4 bytes
      * (288 with the biases), and compute bound. */
-    cr_assert_eq(cost_estimate(m.g, m.plan, &m.layers, layer_bytes, 0, &csr, &p2, &e, &err), 0);
+    cr_assert_eq(cost_estimate(m.g, m.plan, 1, &m.layers, layer_bytes, 0, &csr, &p2, &e, &err), 0);
     r = &e.rows[0];
     expect_near(r->macs, 64, "p2 fc1 MACs");
     expect_near(r->compute_s, 64 / 1e5, "p2 fc1 compute");
@@ -176,7 +176,7 @@ Test(cost, a_hand_computed_layer_on_two_profiles)
      * the caller is the one reported. */
     struct cost_format int8 = {COST_INT8, -1};
     double int8_bytes[2] = {68, 36};
-    cr_assert_eq(cost_estimate(m.g, m.plan, &m.layers, int8_bytes, 500, &int8, &p1, &e, &err), 0);
+    cr_assert_eq(cost_estimate(m.g, m.plan, 1, &m.layers, int8_bytes, 500, &int8, &p1, &e, &err), 0);
     r = &e.rows[0];
     expect_near(r->macs, 64, "int8 fc1 MACs (a dense format runs the zeros)");
     expect_near(r->compute_s, 64 / 4e6, "int8 fc1 compute");
@@ -547,4 +547,43 @@ Test(cost, calibrate_writes_a_host_profile_that_bench_compares_with, .timeout = 
     unlink(path);
     unsetenv("XDG_CONFIG_HOME");
     free(config);
+}
+
+/* A model whose file fixes a batch of 4 runs 4 rows a plan: the estimate is of one row
+ * (MACs as the engine counts them per row, a quarter of the plan's activations). */
+Test(cost, a_fixed_batch_model_is_estimated_per_row)
+{
+    setenv("XDG_CONFIG_HOME", "/nonexistent", 1);
+    struct err err;
+    struct session *s = session_new(1, NULL, &err);
+    cr_assert_not_null(s);
+    cr_assert_eq(session_load_model(
+                     s, tu_src_path("tests/fixtures/exports/fixed_batch4_reshape/model.onnx"),
+                     NULL, 0, &err),
+                 0, "%s", err.msg);
+    cr_assert_str_eq(engine_batch_mode(s->engine), "4 rows at a time");
+    const struct profile *p = session_profile(s, &err);
+    cr_assert_not_null(p, "%s", err.msg);
+    struct cost_estimate e, whole;
+    cr_assert_eq(session_estimate(s, p, &e, &err), 0, "%s", err.msg);
+    double macs = 0;
+    for (size_t i = 0; i < e.n_rows; i++)
+        macs += e.rows[i].macs;
+    expect_near(macs, engine_macs_per_row(s->engine), "MACs per row");
+    int64_t rows;
+    const struct plan *plan = engine_plan_deployed(s->engine, &rows, &err);
+    cr_assert_eq(rows, 4);
+    double *bytes = calloc(s->layers.count + 1, sizeof *bytes);
+    for (size_t i = 0; i < s->layers.count; i++)
+        bytes[i] = 4.0 * (double)s->layers.items[i].params;
+    struct cost_format fp32 = {COST_FP32, -1};
+    cr_assert_eq(cost_estimate(engine_graph(s->engine), plan, 1, &s->layers, bytes, 0, &fp32, p,
+                               &whole, &err),
+                 0, "%s", err.msg);
+    expect_near(4 * e.sram_bytes, whole.sram_bytes, "the plan's arena is 4 rows'");
+    cost_estimate_fini(&e);
+    cost_estimate_fini(&whole);
+    free(bytes);
+    session_free(s);
+    unsetenv("XDG_CONFIG_HOME");
 }
