@@ -70,19 +70,25 @@ static inline void op_post_channel(const struct op_post *p, int64_t ch, float *y
     }
 }
 
-/* The post of one image's outputs at y: channels x vol, channel-major (NCHW). */
-static inline void op_post_image(const struct op_post *p, float *y, int64_t channels, int64_t vol)
+/* The post of one image's outputs at y: channels ch0 .. ch0 + channels - 1, vol each,
+ * channel-major (NCHW). A clamp alone is one pass over the whole block. */
+static inline void op_post_image(const struct op_post *p, float *y, int64_t ch0, int64_t channels,
+                                 int64_t vol)
 {
     if (!p)
         return;
+    if (!p->scale) {
+        op_post_channel(p, 0, y, channels * vol);
+        return;
+    }
     if (vol > 1) {
         for (int64_t ch = 0; ch < channels; ch++)
-            op_post_channel(p, ch, y + ch * vol, vol);
+            op_post_channel(p, ch0 + ch, y + ch * vol, vol);
         return;
     }
     const float lo = p->clamp ? p->lo : -INFINITY, hi = p->clamp ? p->hi : INFINITY;
     for (int64_t ch = 0; ch < channels; ch++) {
-        float v = p->scale ? y[ch] * p->scale[ch] + p->shift[ch] : y[ch];
+        float v = y[ch] * p->scale[ch0 + ch] + p->shift[ch0 + ch];
         v = v < lo ? lo : v;
         y[ch] = v > hi ? hi : v;
     }

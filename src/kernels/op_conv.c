@@ -386,7 +386,7 @@ static void conv_batched(const struct conv_geom *g, const float *x, const float 
             csr_gemm(prep->csr, x, (size_t)g->n, (size_t)g->c, 1.0f, y, (size_t)g->m, true,
                      scratch);
             for (int64_t n = 0; n < g->n; n++)
-                op_post_image(g->post, y + n * g->m, g->m, 1);
+                op_post_image(g->post, y + n * g->m, 0, g->m, 1);
             break;
         }
         if (in_vol == 1 && out_vol == 1 && kdim == g->cg && !(prep && prep->csr)) {
@@ -401,7 +401,7 @@ static void conv_batched(const struct conv_geom *g, const float *x, const float 
                         1.0f, x + gi * g->cg, (int)g->c, wg, (int)kdim, 1.0f, y + gi * g->mg,
                         (int)g->m);
             for (int64_t n = 0; n < g->n && gi == g->group - 1; n++)
-                op_post_image(g->post, y + n * g->m, g->m, 1);
+                op_post_image(g->post, y + n * g->m, 0, g->m, 1);
             continue;
         }
         for (int64_t n = 0; n < g->n; n++) {
@@ -428,15 +428,17 @@ static void conv_batched(const struct conv_geom *g, const float *x, const float 
         else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->mg, (int)cols, (int)kdim,
                         1.0f, wg, (int)kdim, col, (int)cols, 0.0f, prod, (int)cols);
-        for (int64_t n = 0; n < g->n; n++)
+        for (int64_t n = 0; n < g->n; n++) {
+            float *yn = y + (n * g->m + gi * g->mg) * out_vol;
             for (int64_t m = 0; m < g->mg; m++) {
                 const float *src = prod + m * cols + n * out_vol;
-                float *dst = y + (n * g->m + gi * g->mg + m) * out_vol;
+                float *dst = yn + m * out_vol;
                 float bias = b ? b[gi * g->mg + m] : 0.0f;
                 for (int64_t o = 0; o < out_vol; o++)
                     dst[o] = src[o] + bias;
-                op_post_channel(g->post, gi * g->mg + m, dst, out_vol);
             }
+            op_post_image(g->post, yn, gi * g->mg, g->mg, out_vol);
+        }
     }
     if (live != live_stack)
         free(live);
@@ -660,7 +662,7 @@ static void depthwise_nhwc(const struct conv_geom *g, const float *x, const floa
             conv_simd_to_channels_last(xn, in_vol, c, xt);
             conv_simd_depthwise(xt, wtt, bias, start, tap, pos, out_vol, c, yt);
             conv_simd_from_channels_last(yt, out_vol, c, yn);
-            op_post_image(g->post, yn, c, out_vol);
+            op_post_image(g->post, yn, 0, c, out_vol);
             continue;
         }
         for (int64_t ch = 0; ch < c; ch++)
@@ -677,7 +679,7 @@ static void depthwise_nhwc(const struct conv_geom *g, const float *x, const floa
         }
         for (int64_t ch = 0; ch < c; ch++)
             scatter_column(yn + ch * out_vol, yt + ch, c, out_vol);
-        op_post_image(g->post, yn, c, out_vol);
+        op_post_image(g->post, yn, 0, c, out_vol);
     }
 }
 
@@ -798,7 +800,7 @@ static void conv_sparse(const struct conv_geom *g, const float *x, const float *
                          (size_t)out_vol);
             }
             if (gi == g->group - 1)
-                op_post_image(g->post, y + n * g->m * out_vol, g->m, out_vol);
+                op_post_image(g->post, y + n * g->m * out_vol, 0, g->m, out_vol);
         }
 }
 
@@ -840,7 +842,7 @@ static int conv_run(struct op_io *io, struct err *err)
             for (int64_t gi = 0; gi < g.group; gi++)
                 depthwise_channel(x + (n * g.c + gi) * in_vol, wt + gi * k_vol, b ? b[gi] : 0.0f, w,
                                   taps, n_taps, y + (n * g.m + gi) * out_vol);
-            op_post_image(g.post, y + n * g.m * out_vol, g.m, out_vol);
+            op_post_image(g.post, y + n * g.m * out_vol, 0, g.m, out_vol);
         }
         if (taps != stack_taps)
             free(taps);
@@ -875,7 +877,7 @@ static int conv_run(struct op_io *io, struct err *err)
                             (int)kdim, 1.0f, wg, (int)kdim, src, (int)out_vol, beta, yg,
                             (int)out_vol);
         }
-        op_post_image(g.post, y + n * g.m * out_vol, g.m, out_vol);
+        op_post_image(g.post, y + n * g.m * out_vol, 0, g.m, out_vol);
     }
     return 0;
 }
