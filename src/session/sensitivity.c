@@ -595,6 +595,9 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
     if (s->layers.count == 0)
         return err_set(err, "the model has no prunable layers");
     const struct graph *g = engine_graph(s->engine);
+    if (g->n_outputs > 64)
+        return err_set(err, "a sweep runs models with at most 64 outputs; this one has %d",
+                       g->n_outputs);
     /* Every layer must take its method. */
     for (size_t i = 0; i < s->layers.count; i++) {
         struct prune_setting st = method_of(s, o, i, o->levels[o->n_levels - 1]);
