@@ -167,8 +167,8 @@ static int estimate_rows(const struct graph *g, const struct plan *p, double row
     return 0;
 }
 
-/* The activation buffers of the plan's steps (every runtime value, the graph input from
- * step 0, the outputs to the last) into the arena planner. */
+/* The activation buffers of the plan's steps (every runtime value over its lifetime, as
+ * the plan's own buffers are assigned) into the arena planner. */
 static int plan_sram(const struct plan *p, double act, double rows, struct cost_estimate *out,
                      struct err *err)
 {
@@ -177,49 +177,30 @@ static int plan_sram(const struct plan *p, double act, double rows, struct cost_
     int *first = malloc(((size_t)nv + 1) * sizeof *first);
     int *last = malloc(((size_t)nv + 1) * sizeof *last);
     double *size = malloc(((size_t)nv + 1) * sizeof *size);
-    int *vid = malloc(((size_t)nv + 1) * sizeof *vid);
     int rc = 0;
-    if (!first || !last || !size || !vid) {
+    if (!first || !last || !size) {
         rc = err_oom(err, "SRAM plan", (size_t)nv * sizeof *size);
         goto done;
     }
-    for (int v = 0; v < nv; v++)
-        first[v] = last[v] = -1;
-    for (int i = 0; i < g->n_inputs; i++)
-        if (runtime_value(p, g->inputs[i]))
-            first[g->inputs[i]] = last[g->inputs[i]] = 0;
-    for (int s = 0; s < p->n_steps; s++) {
-        const struct plan_step *st = &p->steps[s];
-        const struct node *nd = &g->nodes[st->node];
-        for (int o = 0; o < nd->n_outputs; o++) {
-            int v = plan_step_output(p, st, o);
-            if (runtime_value(p, v) && first[v] < 0)
-                first[v] = last[v] = s;
-        }
-        for (int k = 0; k < nd->n_inputs; k++) {
-            int v = nd->inputs[k];
-            if (runtime_value(p, v) && first[v] >= 0)
-                last[v] = s;
-        }
-    }
-    for (int k = 0; k < g->n_outputs; k++)
-        if (first[g->outputs[k]] >= 0)
-            last[g->outputs[k]] = p->n_steps > 0 ? p->n_steps - 1 : 0;
+    plan_lifetimes(p, first, last);
     size_t n = 0;
-    for (int v = 0; v < nv; v++)
-        if (first[v] >= 0) {
-            first[n] = first[v];
-            last[n] = last[v];
-            size[n] = (double)tensor_numel(&p->values[v]) * act / rows;
-            vid[n++] = v;
-        }
+    for (int v = 0; v < nv; v++) {
+        if (first[v] < 0 || !runtime_value(p, v))
+            continue;
+        int end = last[v] < first[v] ? first[v] : last[v]; /* unread: its own step */
+        if (end >= p->n_steps)
+            end = p->n_steps - 1; /* a graph output: to the last step */
+        first[n] = first[v];
+        last[n] = end;
+        size[n++] = (double)tensor_numel(&p->values[v]) * act / rows;
+    }
     double arena = cost_plan_arena(n, size, first, last, NULL, &out->sram_peak_live, err);
     if (arena < 0)
         rc = -1;
     else
         out->sram_bytes = arena;
 done:
-    free(first), free(last), free(size), free(vid);
+    free(first), free(last), free(size);
     return rc;
 }
 

@@ -132,30 +132,47 @@ int plan_step_output(const struct plan *p, const struct plan_step *st, int o)
     return o == 0 && st->n_fused ? st->out_value : p->graph->nodes[st->node].outputs[o];
 }
 
+void plan_lifetimes(const struct plan *p, int *first, int *last)
+{
+    const struct graph *g = p->graph;
+    for (int v = 0; v < g->n_values; v++)
+        first[v] = last[v] = -1;
+    for (int i = 0; i < g->n_inputs; i++)
+        if (!p->known[g->inputs[i]])
+            first[g->inputs[i]] = 0;
+    for (int s = 0; s < p->n_steps; s++) {
+        const struct node *nd = &g->nodes[p->steps[s].node];
+        for (int o = 0; o < nd->n_outputs; o++) {
+            int v = plan_step_output(p, &p->steps[s], o);
+            if (v >= 0 && first[v] < 0)
+                first[v] = s;
+        }
+        for (int k = 0; k < nd->n_inputs; k++)
+            if (nd->inputs[k] >= 0)
+                last[nd->inputs[k]] = s;
+    }
+    for (int k = 0; k < g->n_outputs; k++)
+        last[g->outputs[k]] = p->n_steps;
+}
+
 /* Give every runtime value a buffer, reusing one whose last reader has run. Graph outputs
  * keep theirs to the end. */
 static int assign_buffers(struct plan *p, struct err *err)
 {
     const struct graph *g = p->graph;
     int nv = g->n_values;
-    int *last_use = malloc((size_t)nv * sizeof *last_use);
-    int *free_list = malloc((size_t)nv * sizeof *free_list);
+    int *first = malloc(((size_t)nv + 1) * sizeof *first);
+    int *last_use = malloc(((size_t)nv + 1) * sizeof *last_use);
+    int *free_list = malloc(((size_t)nv + 1) * sizeof *free_list);
     p->buffer_bytes = calloc((size_t)nv + 1, sizeof *p->buffer_bytes);
-    if (!last_use || !free_list || !p->buffer_bytes) {
+    if (!first || !last_use || !free_list || !p->buffer_bytes) {
+        free(first);
         free(last_use);
         free(free_list);
         return err_oom(err, "buffer plan", (size_t)nv * sizeof *last_use);
     }
-    for (int v = 0; v < nv; v++)
-        last_use[v] = -1;
-    for (int s = 0; s < p->n_steps; s++) {
-        const struct node *nd = &g->nodes[p->steps[s].node];
-        for (int k = 0; k < nd->n_inputs; k++)
-            if (nd->inputs[k] >= 0)
-                last_use[nd->inputs[k]] = s;
-    }
-    for (int k = 0; k < g->n_outputs; k++)
-        last_use[g->outputs[k]] = p->n_steps;
+    plan_lifetimes(p, first, last_use);
+    free(first);
     int n_free = 0;
     for (int s = 0; s < p->n_steps; s++) {
         const struct node *nd = &g->nodes[p->steps[s].node];

@@ -52,6 +52,13 @@ struct plan {
  * node's. */
 int plan_step_output(const struct plan *p, const struct plan_step *st, int o);
 
+/* Each value's lifetime over the steps: first[v] the step that writes it (0 for a graph
+ * input given at run time; -1 for values no step writes), last[v] the last step that reads
+ * it (p->n_steps for a graph output, alive to the end; -1 when none). Both arrays have
+ * one entry per graph value. The buffers are assigned from these, and the cost model's
+ * SRAM arena too. */
+void plan_lifetimes(const struct plan *p, int *first, int *last);
+
 /* Multiply-adds of step st with the plan's shapes (0 for ops that count none). */
 double plan_step_macs(const struct plan *p, const struct plan_step *st);
 
