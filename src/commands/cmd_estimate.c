@@ -42,14 +42,13 @@ static int profile_run(struct cmd_ctx *c, int argc, char **argv, struct err *err
     return 0;
 }
 
-/* A layer's short name for the table, or the op for nodes that are not layers. */
-static const char *row_name(const struct session *s, const struct cost_row *r)
+const char *cmd_node_name(const struct session *s, int node)
 {
     for (size_t i = 0; i < s->layers.count; i++)
-        if (s->layers.items[i].node == r->node)
+        if (s->layers.items[i].node == node)
             return s->layers.items[i].display ? s->layers.items[i].display
                                               : s->layers.items[i].name;
-    return engine_graph(s->engine)->nodes[r->node].name;
+    return engine_graph(s->engine)->nodes[node].name;
 }
 
 static json_t *totals_json(const struct profile *p, const struct cost_estimate *e)
@@ -58,6 +57,19 @@ static json_t *totals_json(const struct profile *p, const struct cost_estimate *
                      e->latency_s * 1e3, "energy_uj", e->energy_uj, "inferences_per_mwh",
                      e->inferences_per_mwh, "flash_bytes", e->flash_bytes, "sram_bytes",
                      e->sram_bytes, "fits_flash", e->fits_flash, "fits_sram", e->fits_sram);
+}
+
+void cmd_set_estimate(struct cmd_ctx *c, const struct profile *p, const struct cost_estimate *e)
+{
+    static const char *const keys[] = {
+        "profile",    "latency_ms", "energy_uj", "inferences_per_mwh", "flash_bytes", "sram_bytes",
+        "fits_flash", "fits_sram",  NULL};
+    json_t *t = p && e ? totals_json(p, e) : NULL;
+    for (const char *const *k = keys; *k; k++) {
+        json_t *v = t ? json_object_get(t, *k) : NULL;
+        out_set(c->o, *k, v ? json_incref(v) : json_null());
+    }
+    json_decref(t);
 }
 
 /* One line per profile: the same model on every device. */
@@ -99,7 +111,7 @@ static int estimate_run(struct cmd_ctx *c, int argc, char **argv, struct err *er
                storage_name(c->s->storage));
     int width = 4;
     for (size_t i = 0; i < e.n_rows; i++) {
-        int len = (int)strlen(row_name(c->s, &e.rows[i]));
+        int len = (int)strlen(cmd_node_name(c->s, e.rows[i].node));
         if (len > width)
             width = len < 40 ? len : 40;
     }
@@ -108,7 +120,7 @@ static int estimate_run(struct cmd_ctx *c, int argc, char **argv, struct err *er
     json_t *rows = json_array();
     for (size_t i = 0; i < e.n_rows; i++) {
         const struct cost_row *r = &e.rows[i];
-        const char *name = row_name(c->s, r);
+        const char *name = cmd_node_name(c->s, r->node);
         out_printf(c->o, "%-*.*s %-18s %12.0f %12.0f %10.4f %10.4g  %s\n", width, width, name,
                    r->op, r->macs, r->weight_bytes + r->act_bytes, r->time_s * 1e3, r->energy_uj,
                    r->bottleneck);
@@ -129,11 +141,7 @@ static int estimate_run(struct cmd_ctx *c, int argc, char **argv, struct err *er
                "most): %s (margin %.0f)\n",
                e.sram_bytes, p->sram_bytes, e.sram_peak_live, e.fits_sram ? "fits" : "does not fit",
                p->sram_bytes - e.sram_bytes);
-    json_t *t = totals_json(p, &e);
-    const char *key;
-    json_t *v;
-    json_object_foreach(t, key, v) out_set(c->o, key, json_incref(v));
-    json_decref(t);
+    cmd_set_estimate(c, p, &e);
     out_set(c->o, "layers", rows);
     cost_estimate_fini(&e);
     return 0;
@@ -255,7 +263,7 @@ static int bench_cmd(struct cmd_ctx *c, int argc, char **argv, struct err *err)
         out_printf(c->o, "%-40s %12s %12s\n", "name", "measured ms", "estimate ms");
         for (size_t i = 0; i < e.n_rows; i++) {
             const struct cost_row *r = &e.rows[i];
-            const char *name = row_name(s, r);
+            const char *name = cmd_node_name(s, r->node);
             /* Node numbers are the session's (the exported model's differ). */
             double ms = !own && r->node < b.n_nodes ? b.node_ms[r->node] : NAN;
             out_printf(c->o, "%-40.40s %12.4f %12.4f\n", name, ms, r->time_s * 1e3);

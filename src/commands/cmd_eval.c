@@ -41,15 +41,6 @@ static int by_node_ms(const void *a, const void *b)
     return x->node - y->node;
 }
 
-/* The short name of a prunable layer's node, else the node's name. */
-static const char *node_display(const struct session *s, int node)
-{
-    for (size_t i = 0; i < s->layers.count; i++)
-        if (s->layers.items[i].node == node)
-            return s->layers.items[i].display;
-    return engine_graph(s->engine)->nodes[node].name;
-}
-
 /* Output 0 of a node for a batch of N rows as "[N,32,112,112]" (dims that follow the
  * batch written N), and the same as a JSON array. */
 static json_t *output_shape(struct engine *e, int node, char *text, size_t size)
@@ -139,7 +130,7 @@ static int report_timing(struct cmd_ctx *c, const struct engine_node_time *times
 
     int shown = n_ran < TIMING_TEXT_NODES ? n_ran : TIMING_TEXT_NODES, width = 4;
     for (int i = 0; i < shown; i++) {
-        int len = (int)strlen(node_display(c->s, ranked[i].node));
+        int len = (int)strlen(cmd_node_name(c->s, ranked[i].node));
         if (len > width)
             width = len < 48 ? len : 48;
     }
@@ -148,7 +139,7 @@ static int report_timing(struct cmd_ctx *c, const struct engine_node_time *times
     out_printf(c->o, "%-*s %-20s %-20s %11s %7s\n", width, "name", "op", "output", "ms", "share");
     for (int i = 0; i < n_ran; i++) {
         int n = ranked[i].node;
-        const char *name = node_display(c->s, n);
+        const char *name = cmd_node_name(c->s, n);
         char shape[128];
         json_t *jshape = output_shape(e, n, shape, sizeof shape);
         double share = times[n].ms / share_div;
@@ -313,19 +304,10 @@ static int eval_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
                    prof->name, est.latency_s * 1e3, est.energy_uj, est.flash_bytes,
                    est.fits_flash ? "fits" : "does not fit", est.sram_bytes,
                    est.fits_sram ? "fits" : "does not fit");
-        out_set(c->o, "latency_ms", json_real(est.latency_s * 1e3));
-        out_set(c->o, "energy_uj", json_real(est.energy_uj));
-        out_set(c->o, "flash_bytes", json_real(est.flash_bytes));
-        out_set(c->o, "sram_bytes", json_real(est.sram_bytes));
-        out_set(c->o, "fits_flash", json_boolean(est.fits_flash));
-        out_set(c->o, "fits_sram", json_boolean(est.fits_sram));
-        out_set(c->o, "profile", json_string(prof->name));
+        cmd_set_estimate(c, prof, &est);
         cost_estimate_fini(&est);
     } else {
-        static const char *const keys[] = {"latency_ms", "energy_uj", "flash_bytes", "sram_bytes",
-                                           "fits_flash", "fits_sram", "profile"};
-        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
-            out_set(c->o, keys[k], json_null());
+        cmd_set_estimate(c, NULL, NULL);
     }
     out_set(c->o, "elapsed_ms", json_real(ms));
     if (timing) {

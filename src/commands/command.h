@@ -63,13 +63,22 @@ int cmd_run_script(struct cmd_ctx *c, const char *text, const char *where, bool 
  * default sweep (usually from the cache) and say so in one line. For auto and curve. */
 int cmd_need_sensitivity(struct cmd_ctx *c, struct err *err);
 
+/* A node's name in tables: a layer's short display name, else the node's own. */
+const char *cmd_node_name(const struct session *s, int node);
+
+/* The cost model's totals as JSON keys of the command's object (profile, latency_ms,
+ * energy_uj, inferences_per_mwh, flash_bytes, sram_bytes, fits_flash, fits_sram); each
+ * null when p or e is NULL (no profiles). For estimate and eval. */
+void cmd_set_estimate(struct cmd_ctx *c, const struct profile *p, const struct cost_estimate *e);
+
 /* A whole decimal integer in [lo, hi], nothing after it: the numeric options' values
  * (--top, --points, --rows). False otherwise; the caller names the option in its message. */
 bool cmd_parse_int(const char *text, long long lo, long long hi, long long *out);
 
 /* Commands of the table (one file each or per small family). */
 extern const struct cmd_def cmd_load, cmd_data, cmd_info, cmd_layers, cmd_eval, cmd_set, cmd_method,
-    cmd_global, cmd_undo, cmd_redo, cmd_reset, cmd_storage, cmd_sensitivity, cmd_auto, cmd_curve, cmd_export,
-    cmd_import, cmd_profile, cmd_estimate, cmd_calibrate, cmd_bench, cmd_help, cmd_history, cmd_quit;
+    cmd_global, cmd_undo, cmd_redo, cmd_reset, cmd_storage, cmd_sensitivity, cmd_auto, cmd_curve,
+    cmd_export, cmd_import, cmd_profile, cmd_estimate, cmd_calibrate, cmd_bench, cmd_help,
+    cmd_history, cmd_quit;
 
 #endif
