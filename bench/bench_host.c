@@ -75,12 +75,6 @@ static double spearman(const double *a, const double *b, size_t n)
     return sab / sqrt(saa * sbb);
 }
 
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int main(void)
 {
     const char *src = getenv("PRUNESCOPE_SRCDIR");
@@ -175,8 +169,7 @@ int main(void)
     double abs_err[N_MODELS * N_CONFIGS];
     for (size_t i = 0; i < n; i++)
         abs_err[i] = fabs(errors[i]);
-    qsort(abs_err, n, sizeof abs_err[0], by_value);
-    double median = n % 2 ? abs_err[n / 2] : (abs_err[n / 2 - 1] + abs_err[n / 2]) / 2;
+    double median = bench_stat_of(abs_err, n).median;
     double rho = spearman(estimated, measured, n);
     printf("median |error| %.1f%% over %zu configurations (target: within 25%%): %s\n",
            100 * median, n, median <= 0.25 ? "met" : "MISSED");

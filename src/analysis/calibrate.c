@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "analysis/bench.h"
 #include "core/files.h"
 #include "core/timer.h"
 #include "engine/engine.h"
@@ -247,12 +248,6 @@ static void note(struct calibrate_result *r, const char *what, double value, con
     }
 }
 
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The CPU's name and clock from /proc/cpuinfo, when there is one. */
 static void cpu_info(char *core, size_t size, double *mhz)
 {
@@ -383,12 +378,10 @@ int calibrate_host(const char *path, calibrate_progress_fn progress, void *ctx, 
     const size_t dw = 4, gemv = 5;
     double conv_rates[4];
     memcpy(conv_rates, rates, sizeof conv_rates);
-    qsort(conv_rates, 4, sizeof conv_rates[0], by_value);
-    double rate = (conv_rates[1] + conv_rates[2]) / 2;
+    double rate = bench_stat_of(conv_rates, 4).median;
     double weight_bw = (double)(dense[gemv].c * dense[gemv].m) * 4.0 / gemv_s;
     note(r, "weights streamed by the Gemm", weight_bw / 1e9, "GB/s");
-    qsort(eff, n_eff, sizeof eff[0], by_value);
-    double efficiency = n_eff % 2 ? eff[n_eff / 2] : (eff[n_eff / 2 - 1] + eff[n_eff / 2]) / 2;
+    double efficiency = bench_stat_of(eff, n_eff).median;
 
     /* The profile. */
     snprintf(p->name, sizeof p->name, "host");
