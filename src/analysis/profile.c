@@ -22,16 +22,16 @@ static const char *const SOURCED[] = {"clock_mhz",  "macs_per_s",  "bandwidth",
                                       "sram_bytes", "flash_bytes", "layer_overhead_s",
                                       "sparse",     "energy_pj",   NULL};
 
-/* Fails unless obj has exactly the keys in names (NULL-terminated), and at the top level
- * (where "") perhaps "kernels", which a profile may leave out. where names obj in messages. */
+/* Fails unless obj has exactly the keys in names (NULL-terminated), give or take
+ * `optional` (NULL: none), which it may leave out. where names obj in messages. */
 static int check_keys(const char *path, json_t *obj, const char *where, const char *const *names,
-                      struct err *err)
+                      const char *optional, struct err *err)
 {
     const char *key;
     json_t *v;
     json_object_foreach(obj, key, v)
     {
-        bool known = !*where && strcmp(key, "kernels") == 0;
+        bool known = optional && strcmp(key, optional) == 0;
         for (const char *const *n = names; *n && !known; n++)
             known = strcmp(*n, key) == 0;
         if (!known)
@@ -94,7 +94,7 @@ static json_t *get_object(const char *path, json_t *obj, const char *key, const 
         return NULL;
     }
     snprintf(where, sizeof where, "%s.", key);
-    return check_keys(path, v, where, names, err) < 0 ? NULL : v;
+    return check_keys(path, v, where, names, NULL, err) < 0 ? NULL : v;
 }
 
 int profile_from_json(const char *path, json_t *root, struct profile *p, struct err *err)
@@ -109,7 +109,7 @@ int profile_from_json(const char *path, json_t *root, struct profile *p, struct 
     static const char *const rate[] = {"efficiency", "break_even", NULL};
     if (!json_is_object(root))
         return err_set(err, "%s: expected a JSON object", path);
-    if (check_keys(path, root, "", top, err) < 0)
+    if (check_keys(path, root, "", top, "kernels", err) < 0)
         return -1;
     json_t *fmt = json_object_get(root, "format");
     if (!json_is_string(fmt) || strcmp(json_string_value(fmt), "prunescope-profile") != 0)
@@ -150,7 +150,7 @@ int profile_from_json(const char *path, json_t *root, struct profile *p, struct 
         if (!json_is_object(r))
             return err_set(err, "%s: field '%s' must be an object", path, where);
         strcat(where, ".");
-        if (check_keys(path, r, where, rate, err) < 0 ||
+        if (check_keys(path, r, where, rate, NULL, err) < 0 ||
             get_number(path, r, where, "efficiency", 0.0, false, 1.0, true,
                        &p->sparse[f].efficiency, err) < 0 ||
             get_number(path, r, where, "break_even", 0.0, true, 1.0, false,
@@ -179,24 +179,12 @@ int profile_from_json(const char *path, json_t *root, struct profile *p, struct 
     json_t *src = json_object_get(root, "sources");
     if (!json_is_object(src))
         return err_set(err, "%s: field 'sources' must be an object", path);
+    if (check_keys(path, src, "sources.", SOURCED, kn ? "kernels" : NULL, err) < 0)
+        return -1;
     json_t *src_kernels = json_object_get(src, "kernels");
     if (kn && (!json_is_string(src_kernels) || json_string_length(src_kernels) == 0))
         return err_set(err, "%s: field 'sources.kernels' must name the figure's public source",
                        path);
-    if (!kn && src_kernels)
-        return err_set(err, "%s: unknown field 'sources.kernels' (the profile has no kernels)",
-                       path);
-    json_t *sources_copy = json_copy(src);
-    if (sources_copy)
-        json_object_del(sources_copy, "kernels");
-    json_t *probe = sources_copy ? json_pack("{s:o}", "sources", sources_copy) : NULL;
-    if (!probe)
-        return err_oom(err, "profile", 0);
-    src = probe ? get_object(path, probe, "sources", SOURCED, err) : NULL;
-    json_decref(probe);
-    if (!src)
-        return -1;
-    src = json_object_get(root, "sources");
     for (const char *const *n = SOURCED; *n; n++) {
         json_t *s = json_object_get(src, *n);
         if (!json_is_string(s) || json_string_length(s) == 0)
