@@ -104,13 +104,8 @@ static int bench_model(const char *srcdir, const char *name, int *met, int *tota
         session_free(s);
         return -1;
     }
-    struct shape in;
-    size_t features = session_model_features(s, &in, &err);
-    struct shape sh = {.ndim = in.ndim + 1};
-    sh.dims[0] = ROWS;
-    for (int d = 0; d < in.ndim; d++)
-        sh.dims[d + 1] = in.dims[d];
-    struct tensor *x = tensor_new(DTYPE_FLOAT, &sh, &err);
+    struct tensor *x = session_input_rows(s, ROWS, &err);
+    size_t features = x ? tensor_numel(x) / ROWS : 0;
     if (!x) {
         fprintf(stderr, "bench_conv: %s\n", err.msg);
         session_free(s);

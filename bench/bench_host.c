@@ -129,13 +129,7 @@ int main(void)
                          CONFIGS[k].level);
                 run(s, line); /* a layer that cannot take it stays as it is */
             }
-            struct shape row;
-            const struct graph *g = engine_graph(s->engine);
-            if (engine_value_shape(s->engine, g->inputs[0], ROWS, &row, &err) < 0) {
-                fprintf(stderr, "bench_host: %s: %s\n", MODELS[m], err.msg);
-                return 1;
-            }
-            struct tensor *x = tensor_new(DTYPE_FLOAT, &row, &err);
+            struct tensor *x = session_input_rows(s, ROWS, &err);
             const struct profile *prof = session_profile(s, &err);
             if (!x || !prof) {
                 fprintf(stderr, "bench_host: %s: %s\n", MODELS[m], err.msg);

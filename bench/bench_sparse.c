@@ -61,14 +61,9 @@ static double time_model(struct session *s, const char *sparse_mode)
     setenv("PRUNESCOPE_SPARSE", sparse_mode, 1);
     engine_weights_changed(s->engine, NULL);
     const struct graph *g = engine_graph(s->engine);
-    struct shape in;
     struct err err;
-    size_t features = session_model_features(s, &in, &err);
-    struct shape sh = {.ndim = in.ndim + 1};
-    sh.dims[0] = ROWS;
-    for (int d = 0; d < in.ndim; d++)
-        sh.dims[d + 1] = in.dims[d];
-    struct tensor *x = tensor_new(DTYPE_FLOAT, &sh, &err);
+    struct tensor *x = session_input_rows(s, ROWS, &err);
+    size_t features = x ? tensor_numel(x) / ROWS : 0;
     for (size_t i = 0; i < (size_t)ROWS * features; i++)
         tensor_f32(x)[i] = (float)((i * 2654435761u) % 1000) / 1000.0f;
     double best = 1e9;

@@ -185,27 +185,12 @@ static int calibrate_run(struct cmd_ctx *c, int argc, char **argv, struct err *e
     return 0;
 }
 
-/* N rows to time: the data's first N, or zeros of the model's input shape without data. */
+/* N rows to time: the data's first N, or zeros without data. */
 static struct tensor *bench_rows(struct session *s, size_t n, struct err *err)
 {
-    struct shape row;
-    if (s->data) {
-        if (n > s->data->rows)
-            n = s->data->rows;
-        row = s->row_shape;
-    } else {
-        const struct graph *g = engine_graph(s->engine);
-        if (g->n_inputs != 1 || engine_value_shape(s->engine, g->inputs[0], 1, &row, err) < 0)
-            return NULL;
-        for (int d = 0; d + 1 < row.ndim; d++) /* drop the batch dimension */
-            row.dims[d] = row.dims[d + 1];
-        row.ndim--;
-    }
-    struct shape sh = {.ndim = row.ndim + 1};
-    sh.dims[0] = (int64_t)n;
-    for (int d = 0; d < row.ndim; d++)
-        sh.dims[d + 1] = row.dims[d];
-    struct tensor *t = tensor_new(DTYPE_FLOAT, &sh, err);
+    if (s->data && n > s->data->rows)
+        n = s->data->rows;
+    struct tensor *t = session_input_rows(s, n, err);
     if (t && s->data)
         memcpy(t->data, s->data->features, tensor_bytes(t));
     return t;

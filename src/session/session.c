@@ -1145,3 +1145,31 @@ int session_estimate(struct session *s, const struct profile *p, struct cost_est
     free(bytes);
     return rc;
 }
+
+struct tensor *session_input_rows(struct session *s, size_t n, struct err *err)
+{
+    if (!s->engine) {
+        err_set(err, "no model is loaded (use: load MODEL.onnx)");
+        return NULL;
+    }
+    struct shape row;
+    if (s->data) {
+        row = s->row_shape;
+    } else {
+        const struct graph *g = engine_graph(s->engine);
+        if (g->n_inputs != 1) {
+            err_set(err, "the model has %d inputs; rows need exactly one", g->n_inputs);
+            return NULL;
+        }
+        if (engine_value_shape(s->engine, g->inputs[0], 1, &row, err) < 0)
+            return NULL;
+        for (int d = 0; d + 1 < row.ndim; d++) /* without the batch dimension */
+            row.dims[d] = row.dims[d + 1];
+        row.ndim--;
+    }
+    struct shape sh = {.ndim = row.ndim + 1};
+    sh.dims[0] = (int64_t)n;
+    for (int d = 0; d < row.ndim; d++)
+        sh.dims[d + 1] = row.dims[d];
+    return tensor_new(DTYPE_FLOAT, &sh, err);
+}

@@ -193,6 +193,10 @@ size_t session_layer_zeros(const struct session *s, const struct layer *l);
  * with err set when it cannot be made. */
 struct session *session_twin(struct session *s, struct err *err);
 
+/* A zeroed tensor of n rows of the model's input: each row shaped as the data's rows when
+ * data is loaded, else as the model plans one row. For benchmarks. */
+struct tensor *session_input_rows(struct session *s, size_t n, struct err *err);
+
 /* The hardware profiles (read from the bundled and the user's folders on first use). */
 const struct profile_list *session_profiles(struct session *s, struct err *err);
 /* Selects profile name; fails naming the available ones. */
