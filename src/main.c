@@ -1,6 +1,6 @@
 /* The prunescope command line: options, the model and data given as arguments, then the
- * REPL or a batch of commands. Not the commands themselves (commands/) or the REPL
- * (repl/). */
+ * screen, the REPL or a batch of commands. Not the commands themselves (commands/), the
+ * REPL (repl/) or the screen (tui/). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -15,6 +15,7 @@
 #include "config.h"
 #include "kernels/ops.h"
 #include "repl/repl.h"
+#include "tui/tui.h"
 #include "session/session.h"
 
 static volatile sig_atomic_t interrupted;
@@ -32,11 +33,12 @@ static void usage(FILE *out)
             "Explore pruning of an ONNX model against a labelled CSV validation set.\n"
             "\n"
             "With no MODEL (and no -e/-b), the bundled demo model and data are opened.\n"
-            "Commands come from -e, -b, the REPL (on a terminal), or standard input\n"
-            "when it is not a terminal. `help` lists the commands.\n"
+            "On a terminal the full screen opens (? there lists its keys); commands\n"
+            "come from -e, -b, the REPL (-r), or standard input when it is not a\n"
+            "terminal. `help` lists the commands.\n"
             "\n"
             "Options:\n"
-            "  -r, --repl           interactive REPL (GNU Readline)\n"
+            "  -r, --repl           the REPL (GNU Readline) instead of the screen\n"
             "  -b, --batch FILE     run the commands in FILE ('-' = standard input), then exit\n"
             "  -e, --execute CMDS   run these commands ('cmd; cmd'), then exit\n"
             "      --json           one JSON object per command, on one line\n"
@@ -47,6 +49,8 @@ static void usage(FILE *out)
             "  -t, --threads N      worker threads (default: all cores)\n"
             "      --seed N         seed of the random pruning criterion (default 0)\n"
             "      --profile NAME   hardware profile of the estimates (see `profile`)\n"
+            "      --replay FILE    play the screen's keys from FILE ('MS KEY' lines)\n"
+            "      --replay-log FILE  where --replay writes when figures were drawn\n"
             "      --ops            list the supported ONNX operators and exit\n"
             "  -h, --help           show this help and exit\n"
             "  -V, --version        show the version and exit\n"
@@ -112,6 +116,7 @@ struct options {
     bool repl, json, keep_going;
     const char *batch, *execute;
     const char *label, *shape, *scale, *profile;
+    const char *replay, *replay_log;
     int threads;
     uint64_t seed;
 };
@@ -130,6 +135,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"threads", required_argument, NULL, 't'},
         {"seed", required_argument, NULL, 'S'},
         {"profile", required_argument, NULL, 'p'},
+        {"replay", required_argument, NULL, 'P'},
+        {"replay-log", required_argument, NULL, 'L'},
         {"ops", no_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -147,6 +154,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 's': o->shape = optarg; break;
         case 'x': o->scale = optarg; break;
         case 'p': o->profile = optarg; break;
+        case 'P': o->replay = optarg; break;
+        case 'L': o->replay_log = optarg; break;
         case 't': {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -190,6 +199,15 @@ static int parse_options(int argc, char **argv, struct options *o)
     }
     if (o->repl && (o->batch || o->execute)) {
         fprintf(stderr, "prunescope: --repl cannot be combined with -e or -b\n");
+        return 2;
+    }
+    if (o->replay && (o->repl || o->batch || o->execute)) {
+        fprintf(stderr, "prunescope: --replay plays keys on the screen; it cannot be combined "
+                        "with -r, -e or -b\n");
+        return 2;
+    }
+    if (o->replay_log && !o->replay) {
+        fprintf(stderr, "prunescope: --replay-log needs --replay\n");
         return 2;
     }
     if ((o->label || o->shape || o->scale) && argc - optind < 2) {
@@ -267,8 +285,10 @@ int main(int argc, char **argv)
         data = demo_data;
     }
     int failed = 0;
-    bool interactive = o.repl || (!o.batch && !o.execute && isatty(STDIN_FILENO));
-    if (model && load_arguments(&ctx, &o, model, data, interactive) < 0) {
+    bool interactive = o.repl || o.replay || (!o.batch && !o.execute && isatty(STDIN_FILENO));
+    /* The screen on a terminal; the REPL when asked for, or when the output is not one. */
+    bool screen = o.replay || (interactive && !o.repl && isatty(STDOUT_FILENO));
+    if (model && load_arguments(&ctx, &o, model, data, interactive && !screen) < 0) {
         session_free(s);
         return 1;
     }
@@ -284,6 +304,12 @@ int main(int argc, char **argv)
         failed =
             cmd_run_script(&ctx, text, strcmp(o.batch, "-") == 0 ? "stdin" : o.batch, o.keep_going);
         free(text);
+    } else if (screen) {
+        struct tui_options to = {.replay = o.replay, .replay_log = o.replay_log};
+        if (tui_run(&ctx, &interrupted, &to, &err) < 0) {
+            fprintf(stderr, "prunescope: %s\n", err.msg);
+            failed = 1;
+        }
     } else if (interactive) {
         /* A mistyped command in a REPL is not the program's failure: exit status 0. */
         repl_run(&ctx, &interrupted);

@@ -82,7 +82,18 @@ static int curve_cmd(struct cmd_ctx *c, int argc, char **argv, struct err *err)
                       "max", r.max_error, "points", (json_int_t)r.n_error));
     out_set(c->o, "rows", json_integer((json_int_t)c->s->data->rows));
     out_set(c->o, "elapsed_ms", json_real(r.elapsed_ms));
-    curve_result_fini(&r);
+    /* The session keeps it for the screen's curve view (until the table goes). */
+    struct curve_result *kept = malloc(sizeof *kept);
+    if (kept) {
+        *kept = r;
+        if (c->s->curve) {
+            curve_result_fini(c->s->curve);
+            free(c->s->curve);
+        }
+        c->s->curve = kept;
+    } else {
+        curve_result_fini(&r);
+    }
     return 0;
 }
 

@@ -9,20 +9,6 @@
  * the left with "..". */
 #define TABLE_WIDTH 100
 
-/* A count for people: 9999, 10.2k, 1.25M. */
-static const char *count_text(double v, char *buf, size_t size)
-{
-    if (v < 9999.5)
-        snprintf(buf, size, "%.0f", v);
-    else if (v < 999950.0)
-        snprintf(buf, size, "%.1fk", v / 1e3);
-    else if (v < 999.95e6)
-        snprintf(buf, size, "%.2fM", v / 1e6);
-    else
-        snprintf(buf, size, "%.2fG", v / 1e9);
-    return buf;
-}
-
 static json_t *layer_json(const struct session *s, size_t i)
 {
     const struct layer *l = &s->layers.items[i];
@@ -187,8 +173,8 @@ static int layers_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
         group_label(s, i, gb, sizeof gb);
         out_printf(c->o, "%3zu  %-*s %-6s %-*s %7s %8s %5.1f%%  %-*s %s %s%s\n", i + 1, w_name,
                    fit(l->display, w_name, nb, sizeof nb), l->op, w_shape,
-                   shape_format(&l->shape, sb, sizeof sb), count_text((double)l->params, pb, sizeof pb),
-                   count_text(json_real_value(json_object_get(j, "macs")), mb, sizeof mb),
+                   shape_format(&l->shape, sb, sizeof sb), cmd_count_text((double)l->params, pb, sizeof pb),
+                   cmd_count_text(json_real_value(json_object_get(j, "macs")), mb, sizeof mb),
                    100.0 * json_real_value(json_object_get(j, "sparsity")), w_group, gb,
                    json_string_value(json_object_get(j, "criterion")),
                    json_string_value(json_object_get(j, "granularity")), runs);

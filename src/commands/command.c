@@ -229,3 +229,16 @@ bool cmd_parse_int(const char *text, long long lo, long long hi, long long *out)
     *out = v;
     return true;
 }
+
+const char *cmd_count_text(double v, char *buf, size_t size)
+{
+    if (v < 9999.5)
+        snprintf(buf, size, "%.0f", v);
+    else if (v < 999950.0)
+        snprintf(buf, size, "%.1fk", v / 1e3);
+    else if (v < 999.95e6)
+        snprintf(buf, size, "%.2fM", v / 1e6);
+    else
+        snprintf(buf, size, "%.2fG", v / 1e9);
+    return buf;
+}

@@ -71,6 +71,9 @@ const char *cmd_node_name(const struct session *s, int node);
  * null when p or e is NULL (no profiles). For estimate and eval. */
 void cmd_set_estimate(struct cmd_ctx *c, const struct profile *p, const struct cost_estimate *e);
 
+/* A count for people: 9999, 10.2k, 1.25M (tables and the screen). Returns buf. */
+const char *cmd_count_text(double v, char *buf, size_t size);
+
 /* A whole decimal integer in [lo, hi], nothing after it: the numeric options' values
  * (--top, --points, --rows). False otherwise; the caller names the option in its message. */
 bool cmd_parse_int(const char *text, long long lo, long long hi, long long *out);

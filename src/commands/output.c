@@ -14,6 +14,8 @@ void out_init(struct out *o, bool json, FILE *fp, FILE *diag)
     o->diag = diag;
     o->result = NULL;
     o->where[0] = '\0';
+    o->progress = NULL;
+    o->progress_ctx = NULL;
 }
 
 void out_printf(struct out *o, const char *fmt, ...)
@@ -108,6 +110,10 @@ void out_end(struct out *o, const char *name, const char *error)
 
 void out_progress(struct out *o, const char *what, size_t done, size_t total, double elapsed_s)
 {
+    if (o->progress) {
+        o->progress(o->progress_ctx, what, done, total, elapsed_s);
+        return;
+    }
     if (o->json || o->quiet || !o->diag || !isatty(fileno(o->diag)) || total == 0)
         return;
     double left = done ? elapsed_s * (double)(total - done) / (double)done : 0.0;

@@ -15,6 +15,10 @@ struct out {
     FILE *diag;      /* text-mode errors and warnings (standard error) */
     json_t *result;  /* the running command's object; NULL between commands */
     char where[256]; /* "script.txt:3" while a script runs, else empty */
+    /* When set, out_progress reports here instead of printing (the screen draws a bar).
+     * Called on the thread that runs the command. */
+    void (*progress)(void *ctx, const char *what, size_t done, size_t total, double elapsed_s);
+    void *progress_ctx;
 };
 
 void out_init(struct out *o, bool json, FILE *fp, FILE *diag);
@@ -32,7 +36,7 @@ void out_warn(struct out *o, const char *fmt, ...) __attribute__((format(printf,
 
 /* Progress of long work on one line of diag ("WHAT: 40% (4 of 10 evaluations, about 2.0 s
  * left)"), redrawn in place; only in text mode when diag is a terminal. The line ends
- * when done == total. */
+ * when done == total. With o->progress set, it goes there instead (in any mode). */
 void out_progress(struct out *o, const char *what, size_t done, size_t total, double elapsed_s);
 
 /* Start and finish one command. out_end prints the JSON object (with "command": name)

@@ -23,6 +23,10 @@ static struct {
     int failed;
 } R;
 
+/* Completion's state, shared with the screen's prompt. */
+static struct cmd_ctx *completion_ctx;
+static enum repl_complete_mode completion_mode = REPL_COMPLETE_COMMANDS;
+
 int repl_history_path(char *buf, size_t size)
 {
     const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
@@ -73,7 +77,7 @@ static char *layer_generator(const char *text, int state)
     static size_t i;
     if (state == 0)
         i = 0;
-    const struct layer_list *ll = &R.c->s->layers;
+    const struct layer_list *ll = &completion_ctx->s->layers;
     size_t len = strlen(text);
     while (i < ll->count) {
         const struct layer *l = &ll->items[i++];
@@ -86,6 +90,12 @@ static char *layer_generator(const char *text, int state)
 static char **complete(const char *text, int start, int end)
 {
     (void)end;
+    if (completion_mode == REPL_COMPLETE_FILES)
+        return NULL; /* readline's own file name completion */
+    if (completion_mode == REPL_COMPLETE_NOTHING) {
+        rl_attempted_completion_over = 1;
+        return NULL;
+    }
     /* The first word is the command. */
     const char *line = rl_line_buffer;
     size_t skip = strspn(line, " \t");
@@ -105,6 +115,18 @@ static char **complete(const char *text, int start, int end)
     if (d && d->complete == CMD_COMPLETE_COMMAND)
         return rl_completion_matches(text, command_generator);
     return NULL;
+}
+
+void repl_completion(struct cmd_ctx *c)
+{
+    completion_ctx = c;
+    completion_mode = REPL_COMPLETE_COMMANDS;
+    rl_attempted_completion_function = complete;
+}
+
+void repl_completion_mode(enum repl_complete_mode mode)
+{
+    completion_mode = mode;
 }
 
 static void on_line(char *line)
@@ -140,7 +162,7 @@ int repl_run(struct cmd_ctx *c, volatile sig_atomic_t *interrupted)
     R.interrupted = interrupted;
     rl_readline_name = "prunescope";
     rl_catch_signals = 0;
-    rl_attempted_completion_function = complete;
+    repl_completion(c);
     using_history();
     if (repl_history_path(R.history_path, sizeof R.history_path) == 0) {
         make_parent_dirs(R.history_path);

@@ -17,4 +17,14 @@ int repl_run(struct cmd_ctx *c, volatile sig_atomic_t *interrupted);
  * history. Writes the path into buf; returns -1 when neither variable is set. */
 int repl_history_path(char *buf, size_t size);
 
+/* Readline's completion as the REPL does it (commands, then file names, layer names or
+ * commands as the command takes them), on c's session; for the screen's prompt too. */
+void repl_completion(struct cmd_ctx *c);
+enum repl_complete_mode {
+    REPL_COMPLETE_COMMANDS, /* the command line (the default) */
+    REPL_COMPLETE_FILES,    /* file names only */
+    REPL_COMPLETE_NOTHING,
+};
+void repl_completion_mode(enum repl_complete_mode mode);
+
 #endif

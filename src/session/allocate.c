@@ -50,6 +50,11 @@ static double predict_floor(const struct sens_result *r)
     return lo;
 }
 
+double alloc_row_drop(const struct sens_result *r, size_t row, double x)
+{
+    return drop_at(r, row, x);
+}
+
 double alloc_predict(const struct sens_result *r, const double *sparsity)
 {
     double acc = r->baseline_accuracy;

@@ -15,6 +15,10 @@
  * group's row reads its first member's. */
 double alloc_predict(const struct sens_result *r, const double *sparsity);
 
+/* The accuracy drop row `row` of the table predicts at sparsity x (alloc_predict's per-row
+ * term). */
+double alloc_row_drop(const struct sens_result *r, size_t row, double x);
+
 /* Per-layer sparsity of the session's configuration as the curves read it: each layer's
  * setting, or under global pruning the share of the layer's weights that are 0. */
 void alloc_config_sparsity(const struct session *s, double *sparsity);

@@ -9,6 +9,7 @@
 
 #include "core/files.h"
 #include "engine/backward.h"
+#include "session/curve.h"
 #include "session/sensitivity.h"
 #include "core/timer.h"
 #include "engine/plan.h"
@@ -69,6 +70,11 @@ static void drop_sensitivity(struct session *s)
         sens_result_fini(s->sens);
         free(s->sens);
         s->sens = NULL;
+    }
+    if (s->curve) {
+        curve_result_fini(s->curve);
+        free(s->curve);
+        s->curve = NULL;
     }
     s->pred_sxy = s->pred_sxx = s->pred_last_drop = 0.0;
     s->predictions = 0;

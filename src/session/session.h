@@ -39,6 +39,7 @@ struct prune_config {
 };
 
 struct sens_result;
+struct curve_result;
 
 /* A layer's ranking kept between configurations: masks at another sparsity with the same
  * method need no new sort. */
@@ -98,6 +99,8 @@ struct session {
     size_t predictions;
 
     struct session *twin; /* session_twin's, or NULL */
+
+    struct curve_result *curve; /* the last size-vs-accuracy curve (owned), or NULL */
 
     struct profile_list profiles; /* bundled and the user's, read on first use */
     bool profiles_loaded;
