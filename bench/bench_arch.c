@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analysis/sensitivity.h"
 #include "core/timer.h"
-#include "session/sensitivity.h"
 #include "session/session.h"
 
 #define REPEAT  10 /* the 200 rows of each data.csv, 10 times over */
@@ -323,8 +323,10 @@ static int bench_sweep(const char *srcdir, const struct ort *o)
                               .granularity = GRAN_UNSTRUCTURED,
                               .fresh = true};
     memcpy(so.levels, SWEEP_LEVELS, sizeof SWEEP_LEVELS);
+    struct analysis_subject sub;
+    session_subject(s, &sub);
     double t0 = timer_now_s();
-    if (sens_run(s, &so, NULL, NULL, &r, &err) < 0)
+    if (sens_run(&sub, &so, NULL, NULL, &r, &err) < 0)
         goto fail;
     double ps = timer_now_s() - t0;
     size_t pairs = r.n_layers * r.n_levels;

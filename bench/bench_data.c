@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analysis/sensitivity.h"
 #include "core/timer.h"
-#include "session/sensitivity.h"
 #include "session/session.h"
 
 #define REPEATS 5
@@ -124,6 +124,8 @@ static int bench_sweep(const char *dir, const struct demo *dm)
                                  .n_levels = 11,
                                  .fresh = true};
         struct sens_result r;
+        struct analysis_subject sub;
+        session_subject(s, &sub);
         double best = 1e300;
         for (int k = 0; k < 100; k++) {
             for (int e = 0; e < (eval_ms > 50 ? 2 : 10); e++) {
@@ -134,7 +136,7 @@ static int bench_sweep(const char *dir, const struct demo *dm)
                 }
                 eval_ms = ms < eval_ms ? ms : eval_ms;
             }
-            if (sens_run(s, &o, NULL, NULL, &r, &err) < 0) {
+            if (sens_run(&sub, &o, NULL, NULL, &r, &err) < 0) {
                 fprintf(stderr, "bench: %s\n", err.msg);
                 session_free(s);
                 return -1;
@@ -162,7 +164,7 @@ static int bench_sweep(const char *dir, const struct demo *dm)
                        : "MISSED");
         sens_result_fini(&r);
         o.fresh = false;
-        if (sens_run(s, &o, NULL, NULL, &r, &err) == 0) {
+        if (sens_run(&sub, &o, NULL, NULL, &r, &err) == 0) {
             if (threads == 2)
                 printf("sweep     %-18s cached reload: %.2f ms (target: under 50 ms, %s)\n",
                        dm->model, r.elapsed_ms, r.elapsed_ms < 50 ? "met" : "MISSED");

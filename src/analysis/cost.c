@@ -8,6 +8,24 @@
 
 #include "prune/prune.h"
 
+static const char *const STORAGE_NAMES[] = {"dense-fp32", "dense-fp16", "dense-int8", "csr",
+                                            "bitmask",    "nm",         "block"};
+
+const char *storage_name(enum storage st)
+{
+    return STORAGE_NAMES[st];
+}
+
+int storage_parse(const char *name, enum storage *out)
+{
+    for (int i = 0; i < 7; i++)
+        if (strcmp(name, STORAGE_NAMES[i]) == 0) {
+            *out = (enum storage)i;
+            return 0;
+        }
+    return -1;
+}
+
 static double dtype_bytes(enum cost_dtype d)
 {
     return d == COST_INT8 ? 1.0 : d == COST_FP16 ? 2.0 : 4.0;

@@ -13,6 +13,21 @@
 #include "engine/plan.h"
 #include "model/layers.h"
 
+/* How the weights would be stored on the device, for their bytes and the estimate. */
+enum storage {
+    STORAGE_DENSE_FP32,
+    STORAGE_DENSE_FP16,
+    STORAGE_DENSE_INT8,
+    STORAGE_CSR,
+    STORAGE_BITMASK,
+    STORAGE_NM,
+    STORAGE_BLOCK,
+};
+/* Names as in the command language: dense-fp32 dense-fp16 dense-int8 csr bitmask nm block;
+ * storage_parse returns -1 for an unknown name. */
+const char *storage_name(enum storage st);
+int storage_parse(const char *s, enum storage *out);
+
 /* Element type of weights and activations on the device. */
 enum cost_dtype { COST_FP32, COST_FP16, COST_INT8 };
 

@@ -1,13 +1,13 @@
 /* auto: per-layer sparsity allocated to a target from the sensitivity table. Not the
- * allocation itself (session/allocate.c). */
+ * allocation itself (analysis/allocate.c). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/allocate.h"
 #include "commands/command.h"
-#include "session/allocate.h"
 
 /* "0.8", "80%" or a count. */
 static int parse_amount(const char *text, double *out, struct err *err)
@@ -53,6 +53,8 @@ static int auto_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
                        argv[2]);
     if (cmd_need_sensitivity(c, err) < 0)
         return -1;
+    struct analysis_subject sub;
+    session_subject(s, &sub);
     /* A latency (ms) or energy (uJ) target, or a share of the dense figure: the saving
      * each row's levels give on the selected profile, and the saving asked for. */
     const struct profile *prof = NULL;
@@ -63,7 +65,7 @@ static int auto_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
             return -1;
         if (!(saved = calloc(cells + 1, sizeof *saved)))
             return err_oom(err, "allocation", cells);
-        if (alloc_cost_savings(s, s->sens, prof, energy, saved, &base, &most, err) < 0) {
+        if (alloc_cost_savings(&sub, s->sens, prof, energy, saved, &base, &most, err) < 0) {
             free(saved);
             return -1;
         }
@@ -98,9 +100,9 @@ static int auto_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
     double target = base - need, got = 0;
     int solved = 0;
     for (int round = 0; round < 8; round++) {
-        if ((solved = alloc_solve(s, s->sens, kind, need, saved, level, err)) < 0)
+        if ((solved = alloc_solve(&sub, s->sens, kind, need, saved, level, err)) < 0)
             break;
-        alloc_levels_to_config(s, s->sens, level, &next);
+        alloc_levels_to_config(&sub, s->sens, level, &next);
         if (kind != ALLOC_COST)
             break;
         struct cost_estimate e;
@@ -148,7 +150,7 @@ static int auto_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
                               json_pack("{s:s, s:f}", "name", l->name, "sparsity", level[i]));
         total += (double)l->params;
     }
-    removed = alloc_removed_all(s, s->sens, level);
+    removed = alloc_removed_all(&sub, s->sens, level);
     struct weight_stats ws;
     session_weight_stats(s, &ws);
     out_printf(c->o, "removed   %.0f of %.0f prunable weights (%.1f%%); weights %zu bytes (%s)\n",

@@ -1,12 +1,12 @@
 /* curve: measured size-vs-accuracy for uniform and sensitivity-guided pruning, with the
- * error of the predictions. Not the measuring (session/curve.c). */
+ * error of the predictions. Not the measuring (analysis/curve.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/curve.h"
 #include "commands/command.h"
-#include "session/curve.h"
 
 static void show_progress(void *ctx, size_t done, size_t total, double elapsed_s)
 {
@@ -51,8 +51,13 @@ static int curve_cmd(struct cmd_ctx *c, int argc, char **argv, struct err *err)
         return err_set(err, "curve needs a model and data (use: load MODEL.onnx; data FILE.csv)");
     if (cmd_need_sensitivity(c, err) < 0)
         return -1;
+    /* Latency and energy on the selected profile, NaN without profiles. */
+    struct err none;
+    const struct profile *prof = session_profile(c->s, &none);
+    struct analysis_subject sub;
+    session_subject(c->s, &sub);
     struct curve_result r;
-    if (curve_run(c->s, points, show_progress, c->o, &r, err) < 0)
+    if (curve_run(&sub, points, prof, show_progress, c->o, &r, err) < 0)
         return -1;
     out_printf(c->o, "%-8s  %-38s  %s\n", "removed", "uniform", "sensitivity-guided");
     out_printf(c->o, "%-8s  %8s %9s %9s %9s  %8s %9s %9s %9s\n", "target", "accuracy", "predicted",

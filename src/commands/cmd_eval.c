@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/allocate.h"
 #include "commands/command.h"
 #include "engine/plan.h"
-#include "session/allocate.h"
 
 /* Slowest nodes the text shows (JSON lists every node that ran). */
 #define TIMING_TEXT_NODES 15
@@ -211,7 +211,9 @@ static int eval_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
     /* Predicted before measuring, so the error is that of a real prediction. */
     struct prediction pred;
     struct err why;
-    bool predicted = predict_config(c->s, &pred, &why) == 0;
+    struct analysis_subject sub;
+    session_subject(c->s, &sub);
+    bool predicted = predict_config(&sub, &pred, &why) == 0;
     struct metrics m;
     double ms;
     if (timing && (!c->s->engine ? err_set(err, "no model is loaded (use: load MODEL.onnx)")
@@ -258,7 +260,7 @@ static int eval_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
                 out_printf(c->o, "; drop scaled by %.2f after %zu measured", pred.scale,
                            pred.measured);
             out_printf(c->o, ")\n");
-            predict_learn(c->s, &pred, m.accuracy);
+            predict_learn(&c->s->pred, &pred, m.accuracy);
         }
     }
     out_set(c->o, "predicted_accuracy", predicted ? json_real(pred.refined) : json_null());

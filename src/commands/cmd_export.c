@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "analysis/sensitivity.h"
 #include "commands/command.h"
 #include "export/config.h"
 #include "export/model.h"
 #include "export/recipe.h"
-#include "session/sensitivity.h"
 
 /* The figures stored with a configuration: an evaluation when data is loaded. */
 static json_t *measure(struct cmd_ctx *c)

@@ -1,5 +1,5 @@
 /* sensitivity: the per-layer sweep, shown as a table of accuracy by level. Not the sweep
- * (session/sensitivity.c). */
+ * (analysis/sensitivity.c). */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analysis/allocate.h"
+#include "analysis/sensitivity.h"
 #include "commands/command.h"
-#include "session/allocate.h"
-#include "session/sensitivity.h"
 
 /* "0,0.1,0.5" or "0%,50%" into levels. */
 static int parse_levels(const char *text, struct sens_options *o, struct err *err)
@@ -67,7 +67,7 @@ static void keep_table(struct session *s, struct sens_result *r)
         free(s->sens);
     }
     s->sens = r;
-    predict_reset(s);
+    predict_reset(&s->pred);
 }
 
 int cmd_need_sensitivity(struct cmd_ctx *c, struct err *err)
@@ -81,7 +81,9 @@ int cmd_need_sensitivity(struct cmd_ctx *c, struct err *err)
     struct sens_result *r = calloc(1, sizeof *r);
     if (!r)
         return err_oom(err, "sensitivity", sizeof *r);
-    if (sens_run(s, &o, show_progress, c->o, r, err) < 0) {
+    struct analysis_subject sub;
+    session_subject(s, &sub);
+    if (sens_run(&sub, &o, show_progress, c->o, r, err) < 0) {
         free(r);
         return err_prefix(err, "the default sensitivity sweep failed: ");
     }
@@ -128,7 +130,9 @@ static int sensitivity_run(struct cmd_ctx *c, int argc, char **argv, struct err 
     struct sens_result *r = calloc(1, sizeof *r);
     if (!r)
         return err_oom(err, "sensitivity", sizeof *r);
-    if (sens_run(c->s, &o, show_progress, c->o, r, err) < 0) {
+    struct analysis_subject sub;
+    session_subject(c->s, &sub);
+    if (sens_run(&sub, &o, show_progress, c->o, r, err) < 0) {
         free(r);
         return -1;
     }

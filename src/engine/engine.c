@@ -981,6 +981,18 @@ int engine_value_shape(struct engine *e, int v, int64_t rows, struct shape *out,
     return 0;
 }
 
+size_t engine_outputs_per_row(struct engine *e)
+{
+    struct shape out;
+    struct err ignored;
+    if (e->g->n_outputs < 1 || engine_value_shape(e, e->g->outputs[0], 1, &out, &ignored) < 0)
+        return 0;
+    size_t n = 1;
+    for (int d = 1; d < out.ndim; d++)
+        n *= (size_t)out.dims[d];
+    return n;
+}
+
 /* Multiply-adds per row of every node (0 for those without a count) into macs
  * (g->n_nodes entries); the total, or 0 when no 1-row plan can be made. */
 static double node_macs_per_row(struct engine *e, double *macs)

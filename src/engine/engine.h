@@ -104,6 +104,9 @@ size_t engine_chunk_rows(struct engine *e);
 /* Shape of graph value `v` for a batch of `rows` rows, from the plan (for `info`). Returns
  * -1 when the model cannot be planned. */
 int engine_value_shape(struct engine *e, int v, int64_t rows, struct shape *out, struct err *err);
+/* Numbers per row of graph output 0 (the product of its dims after the batch, from the
+ * one-row plan); 0 when there is no output or the model cannot be planned. */
+size_t engine_outputs_per_row(struct engine *e);
 
 struct plan;
 /* The plan for a batch of `rows` rows: every value's shape and the values known before

@@ -1476,3 +1476,26 @@ void groups_zero(const struct group_set *gs, struct graph *g, const struct layer
         }
     }
 }
+
+const struct prune_group *groups_layer_group(const struct group_set *gs, size_t li)
+{
+    if (!gs || li >= gs->n_layers || gs->layer_group[li] < 0)
+        return NULL;
+    return &gs->groups[gs->layer_group[li]];
+}
+
+int groups_check_structured(const struct group_set *gs, const char *unavailable,
+                            const struct layer_list *layers, size_t li, struct err *err)
+{
+    const struct layer *l = &layers->items[li];
+    if (!gs)
+        return err_set(err, "layer '%s': filters and neurons cannot be removed (%s)", l->display,
+                       unavailable);
+    const struct prune_group *pg = groups_layer_group(gs, li);
+    if (!pg)
+        return err_set(err, "layer '%s' has no output channels of its own to remove", l->display);
+    if (pg->blocked)
+        return err_set(err, "layer '%s': its %s cannot be removed: %s", l->display,
+                       strcmp(l->op, "Conv") == 0 ? "filters" : "neurons", pg->why);
+    return 0;
+}

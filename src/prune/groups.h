@@ -102,6 +102,15 @@ static inline int groups_unit_of(const struct group_set *gs, size_t li, size_t c
 void groups_zero(const struct group_set *gs, struct graph *g, const struct layer_list *layers,
                  const bool *removed);
 
+/* The group of layer li's output channels, or NULL when there is none: gs NULL (no
+ * analysis), or a layer without output channels of its own. */
+const struct prune_group *groups_layer_group(const struct group_set *gs, size_t li);
+/* Whether layer li of layers can take a structured setting; err says why not, naming the
+ * layer and the node that stops its group. gs NULL means there is no analysis, for the
+ * reason `unavailable`. */
+int groups_check_structured(const struct group_set *gs, const char *unavailable,
+                            const struct layer_list *layers, size_t li, struct err *err);
+
 /* Channel pruning of the layers' inputs is not a group; nor is unstructured pruning. */
 
 #endif

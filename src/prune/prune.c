@@ -41,11 +41,32 @@ int prune_granularity_parse(const char *s, enum prune_granularity *out)
     return -1;
 }
 
+int prune_config_copy(const struct prune_config *src, size_t n, struct prune_config *dst,
+                      struct err *err)
+{
+    *dst = *src;
+    dst->settings = malloc((n + 1) * sizeof *dst->settings);
+    if (!dst->settings)
+        return err_oom(err, "configuration", n * sizeof *dst->settings);
+    if (n)
+        memcpy(dst->settings, src->settings, n * sizeof *dst->settings);
+    return 0;
+}
+
 size_t prune_count(double sparsity, size_t count)
 {
     /* floor(s * n); the small slack keeps k/n * n from rounding down to k - 1. */
     double k = floor(sparsity * (double)count + 1e-9);
     return k < 0 ? 0 : k > (double)count ? count : (size_t)k;
+}
+
+size_t prune_zeros(const struct graph *g, const struct layer *l)
+{
+    const float *w = tensor_f32(g->values[l->weight].constant);
+    size_t zeros = 0;
+    for (int64_t k = 0; k < l->params; k++)
+        zeros += w[k] == 0.0f;
+    return zeros;
 }
 
 int prune_view(const struct graph *g, const struct layer *l, struct weight_view *v, struct err *err)

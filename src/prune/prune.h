@@ -1,6 +1,6 @@
 /* Pruning masks: criteria, granularities and their exact selection rules, per layer and
- * global, and the dependency group a structured removal reaches. Not the session's undo
- * history and not exporting (export/, later). */
+ * global, the configuration they make up, and the dependency group a structured removal
+ * reaches. Not the session's undo history and not exporting (export/, later). */
 #ifndef PRUNESCOPE_PRUNE_PRUNE_H
 #define PRUNESCOPE_PRUNE_PRUNE_H
 
@@ -39,6 +39,18 @@ struct prune_setting {
     enum prune_granularity granularity;
 };
 
+/* The pruning configuration: one setting per prunable layer, or one global sparsity. */
+struct prune_config {
+    struct prune_setting *settings; /* layers.count */
+    bool global;                    /* the last change was `global`: global magnitude */
+    double global_sparsity;
+};
+
+/* dst becomes a copy of src with its n settings (malloc'd: the caller frees
+ * dst->settings). */
+int prune_config_copy(const struct prune_config *src, size_t n, struct prune_config *dst,
+                      struct err *err);
+
 /* A layer's weight seen as a matrix of units x inputs: element (u, i) is
  * w[u * unit_stride + i * in_stride]. For Conv, units are filters and inputs run over
  * (input channel in group, kernel position); channels = input channels per group and kvol
@@ -61,6 +73,9 @@ int prune_check(const struct graph *g, const struct layer *l, const struct prune
 
 /* Number of weights, units, channels or blocks a setting removes: floor(s * count). */
 size_t prune_count(double sparsity, size_t count);
+
+/* Zeros in layer l's weight as g holds it now. */
+size_t prune_zeros(const struct graph *g, const struct layer *l);
 
 /* The keep-mask of a layer's weight (1 keep, 0 prune; params bytes) for setting s, from
  * the weights w. Selection: the floor(s * count) items (weights, units, channels or blocks)

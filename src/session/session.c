@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/sensitivity.h"
 #include "core/files.h"
 #include "engine/backward.h"
-#include "session/curve.h"
-#include "session/sensitivity.h"
+#include "analysis/curve.h"
 #include "core/timer.h"
 #include "engine/plan.h"
 #include "kernels/sparse.h"
@@ -76,8 +76,7 @@ static void drop_sensitivity(struct session *s)
         free(s->curve);
         s->curve = NULL;
     }
-    s->pred_sxy = s->pred_sxx = s->pred_last_drop = 0.0;
-    s->predictions = 0;
+    predict_reset(&s->pred);
 }
 
 static void drop_pruning(struct session *s)
@@ -198,15 +197,7 @@ size_t session_model_features(const struct session *s, struct shape *row_shape, 
 
 size_t session_model_outputs(const struct session *s)
 {
-    const struct graph *g = engine_graph(s->engine);
-    struct shape out;
-    struct err ignored;
-    if (g->n_outputs < 1 || engine_value_shape(s->engine, g->outputs[0], 1, &out, &ignored) < 0)
-        return 0;
-    size_t n = 1;
-    for (int d = 1; d < out.ndim; d++)
-        n *= (size_t)out.dims[d];
-    return n;
+    return engine_outputs_per_row(s->engine);
 }
 
 /* Check d against the current model; row_shape receives the per-row input shape. */
@@ -498,6 +489,78 @@ struct session *session_twin(struct session *s, struct err *err)
     return s->twin;
 }
 
+/* The groups when there are some: what groups_layer_group and groups_check_structured
+ * take. */
+static const struct group_set *groups_of(const struct session *s)
+{
+    return s->groups_ok ? &s->groups : NULL;
+}
+
+/* The operations of session_subject: ctx is the session. */
+static int subject_apply(void *ctx, const struct prune_config *cfg, struct err *err)
+{
+    return session_apply_temporary(ctx, cfg, err);
+}
+
+static int subject_eval(void *ctx, struct metrics *m, struct err *err)
+{
+    return session_eval(ctx, 0, m, NULL, err);
+}
+
+static int subject_estimate(void *ctx, const struct profile *p, struct cost_estimate *out,
+                            struct err *err)
+{
+    return session_estimate(ctx, p, out, err);
+}
+
+static size_t subject_weight_bytes(void *ctx)
+{
+    return session_weight_bytes(ctx);
+}
+
+static int subject_twin(void *ctx, struct analysis_subject *out, struct err *err)
+{
+    struct session *t = session_twin(ctx, err);
+    if (!t)
+        return -1;
+    session_subject(t, out);
+    return 0;
+}
+
+static const struct analysis_ops SUBJECT_OPS = {
+    .apply = subject_apply,
+    .eval = subject_eval,
+    .estimate = subject_estimate,
+    .weight_bytes = subject_weight_bytes,
+    .twin = subject_twin,
+};
+
+void session_subject(struct session *s, struct analysis_subject *out)
+{
+    *out = (struct analysis_subject){
+        .engine = s->engine,
+        .layers = &s->layers,
+        .output_kind = s->output_kind,
+        .model_sha256 = s->model_sha256,
+        .groups = groups_of(s),
+        .groups_error = s->groups_error,
+        .data = s->data,
+        .data_path = s->data_path,
+        .data_sha256 = s->data_sha256,
+        .data_opt = &s->data_opt,
+        .row_shape = s->row_shape,
+        .config = &s->config,
+        .storage = s->storage,
+        .seed = s->seed,
+        .threads = s->threads,
+        .cancel = s->cancel,
+        .sens = s->sens,
+        .pred = &s->pred,
+        .ops = &SUBJECT_OPS,
+        .ctx = s,
+    };
+}
+
 int session_add_history(struct session *s, const char *line, struct err *err)
 {
     if (s->n_history == s->cap_history) {
@@ -515,24 +578,6 @@ int session_add_history(struct session *s, const char *line, struct err *err)
 }
 
 /* ---- pruning ---- */
-
-static const char *const STORAGE_NAMES[] = {"dense-fp32", "dense-fp16", "dense-int8", "csr",
-                                            "bitmask",    "nm",         "block"};
-
-const char *storage_name(enum storage st)
-{
-    return STORAGE_NAMES[st];
-}
-
-int storage_parse(const char *name, enum storage *out)
-{
-    for (int i = 0; i < 7; i++)
-        if (strcmp(name, STORAGE_NAMES[i]) == 0) {
-            *out = (enum storage)i;
-            return 0;
-        }
-    return -1;
-}
 
 static struct tensor *value_tensor(const struct session *s, int v)
 {
@@ -688,24 +733,12 @@ bool session_setting_structured(const struct prune_setting *st)
 
 const struct prune_group *session_layer_group(const struct session *s, size_t li)
 {
-    if (!s->groups_ok || li >= s->groups.n_layers || s->groups.layer_group[li] < 0)
-        return NULL;
-    return &s->groups.groups[s->groups.layer_group[li]];
+    return groups_layer_group(groups_of(s), li);
 }
 
 int session_check_structured(const struct session *s, size_t li, struct err *err)
 {
-    const struct layer *l = &s->layers.items[li];
-    if (!s->groups_ok)
-        return err_set(err, "layer '%s': filters and neurons cannot be removed (%s)", l->display,
-                       s->groups_error);
-    const struct prune_group *pg = session_layer_group(s, li);
-    if (!pg)
-        return err_set(err, "layer '%s' has no output channels of its own to remove", l->display);
-    if (pg->blocked)
-        return err_set(err, "layer '%s': its %s cannot be removed: %s", l->display,
-                       strcmp(l->op, "Conv") == 0 ? "filters" : "neurons", pg->why);
-    return 0;
+    return groups_check_structured(groups_of(s), s->groups_error, &s->layers, li, err);
 }
 
 const bool *session_removed_units(const struct session *s)
@@ -868,23 +901,11 @@ int session_apply_temporary(struct session *s, const struct prune_config *cfg, s
     return apply_config(s, cfg, err);
 }
 
-static int config_dup(const struct prune_config *src, size_t n, struct prune_config *dst,
-                      struct err *err)
-{
-    *dst = *src;
-    dst->settings = malloc((n + 1) * sizeof *dst->settings);
-    if (!dst->settings)
-        return err_oom(err, "configuration", n * sizeof *dst->settings);
-    if (n)
-        memcpy(dst->settings, src->settings, n * sizeof *dst->settings);
-    return 0;
-}
-
 int session_config_copy(const struct session *s, struct prune_config *out, struct err *err)
 {
     if (!s->engine)
         return err_set(err, "no model is loaded (use: load MODEL.onnx)");
-    return config_dup(&s->config, s->layers.count, out, err);
+    return prune_config_copy(&s->config, s->layers.count, out, err);
 }
 
 int session_configure(struct session *s, const struct prune_config *next, struct err *err)
@@ -895,7 +916,7 @@ int session_configure(struct session *s, const struct prune_config *next, struct
     if (check_config(s, next, err) < 0)
         return -1;
     struct prune_config copy, prev;
-    if (config_dup(next, n, &copy, err) < 0)
+    if (prune_config_copy(next, n, &copy, err) < 0)
         return -1;
     if (s->undo_pos == s->cap_undo) {
         size_t cap = s->cap_undo ? 2 * s->cap_undo : 16;
@@ -956,11 +977,7 @@ int session_redo(struct session *s, struct err *err)
 
 size_t session_layer_zeros(const struct session *s, const struct layer *l)
 {
-    const float *w = tensor_f32(value_tensor(s, l->weight));
-    size_t zeros = 0;
-    for (int64_t k = 0; k < l->params; k++)
-        zeros += w[k] == 0.0f;
-    return zeros;
+    return prune_zeros(engine_graph(s->engine), l);
 }
 
 void session_macs(const struct session *s, double *dense, double *effective)

@@ -8,37 +8,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "analysis/allocate.h"
+#include "analysis/cost.h"
+#include "analysis/profile.h"
+#include "analysis/subject.h"
 #include "core/err.h"
 #include "dataset/dataset.h"
 #include "dataset/metrics.h"
 #include "engine/engine.h"
-#include "analysis/cost.h"
-#include "analysis/profile.h"
 #include "model/layers.h"
 #include "prune/groups.h"
 #include "prune/prune.h"
 
-/* How the weights would be stored on the device, for weight_bytes. */
-enum storage {
-    STORAGE_DENSE_FP32,
-    STORAGE_DENSE_FP16,
-    STORAGE_DENSE_INT8,
-    STORAGE_CSR,
-    STORAGE_BITMASK,
-    STORAGE_NM,
-    STORAGE_BLOCK,
-};
-const char *storage_name(enum storage st);
-int storage_parse(const char *s, enum storage *out);
-
-/* The pruning configuration: one setting per prunable layer, or one global sparsity. */
-struct prune_config {
-    struct prune_setting *settings; /* layers.count */
-    bool global;                    /* the last change was `global`: global magnitude */
-    double global_sparsity;
-};
-
-struct sens_result;
 struct curve_result;
 
 /* A layer's ranking kept between configurations: masks at another sparsity with the same
@@ -93,10 +74,7 @@ struct session {
     bool saliency_done;             /* computed for the current model and data */
     char taylor_blocked[512];       /* the node without a backward that stopped gradients */
     struct sens_result *sens;       /* the last sensitivity table (owned), or NULL */
-    /* Online refinement of predictions (allocate.c): sums over measured evaluations of
-     * predicted drop x measured drop and predicted drop squared, and their count. */
-    double pred_sxy, pred_sxx, pred_last_drop;
-    size_t predictions;
+    struct predict_fit pred;        /* online refinement of predictions from sens */
 
     struct session *twin; /* session_twin's, or NULL */
 
@@ -195,6 +173,12 @@ size_t session_layer_zeros(const struct session *s, const struct layer *l);
  * when a run is too small to share out. Kept in s until the model or data changes. NULL
  * with err set when it cannot be made. */
 struct session *session_twin(struct session *s, struct err *err);
+
+/* What the analysis (analysis/) reads of s, borrowed, and its operations on s: apply is
+ * session_apply_temporary, eval session_eval, estimate session_estimate, weight_bytes
+ * session_weight_bytes, twin the subject of session_twin. It follows s's configuration;
+ * fill another after s loads a model or data or keeps another sensitivity table. */
+void session_subject(struct session *s, struct analysis_subject *out);
 
 /* A zeroed tensor of n rows of the model's input: each row shaped as the data's rows when
  * data is loaded, else as the model plans one row. For benchmarks. */

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "session/allocate.h"
-#include "session/curve.h"
+#include "analysis/allocate.h"
+#include "analysis/curve.h"
 
 /* The last path component. */
 static const char *base_name(const char *path)
@@ -148,7 +148,9 @@ int snapshot_take(struct snapshot *sn, struct session *s, struct err *err)
     estimate(sn, s);
     struct prediction p;
     struct err why;
-    if (predict_config(s, &p, &why) == 0) {
+    struct analysis_subject sub;
+    session_subject(s, &sub);
+    if (predict_config(&sub, &p, &why) == 0) {
         sn->have_prediction = true;
         sn->predicted = p.refined;
         sn->predicted_raw = p.raw;

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "session/sensitivity.h"
+#include "analysis/sensitivity.h"
 #include "session/session.h"
 
 struct snap_layer {

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "core/timer.h"
-#include "session/allocate.h"
+#include "analysis/allocate.h"
 #include "tui/prompt.h"
 #include "tui/screen.h"
 
@@ -434,8 +434,10 @@ static void poll_worker(struct tui *t)
             t->baseline_measured = r.m.accuracy;
         struct prediction p;
         struct err why;
-        if (predict_config(t->s, &p, &why) == 0) {
-            predict_learn(t->s, &p, r.m.accuracy);
+        struct analysis_subject sub;
+        session_subject(t->s, &sub);
+        if (predict_config(&sub, &p, &why) == 0) {
+            predict_learn(&t->s->pred, &p, r.m.accuracy);
             refresh_snapshot(t);
         }
         if (t->replay_log) {

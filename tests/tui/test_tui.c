@@ -29,8 +29,8 @@
 
 /* The terminal of the running test: one per test process, so that .fini finds it. */
 static struct {
-    char socket[64];
-    char dir[256]; /* XDG homes, exported files, the exit status */
+    char socket[300]; /* tmux's, in dir: a server of the test's own */
+    char dir[256];    /* XDG homes, exported files, the exit status */
     int cols, rows;
 } T;
 
@@ -55,7 +55,7 @@ static void tmux(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof cmd, "tmux -u -f /dev/null -L '%s' %s >/dev/null 2>&1", T.socket, args);
+    snprintf(cmd, sizeof cmd, "tmux -u -f /dev/null -S '%s' %s >/dev/null 2>&1", T.socket, args);
     cr_assert_eq(system(cmd), 0, "failed: %s", cmd);
 }
 
@@ -74,7 +74,7 @@ static void keys_text(const char *text)
 static char *capture(bool with_attrs)
 {
     char cmd[512], *out = NULL;
-    snprintf(cmd, sizeof cmd, "tmux -u -f /dev/null -L '%s' capture-pane -p %s-t ps 2>&1", T.socket,
+    snprintf(cmd, sizeof cmd, "tmux -u -f /dev/null -S '%s' capture-pane -p %s-t ps 2>&1", T.socket,
              with_attrs ? "-e " : "");
     tu_run_capture(cmd, &out);
     return out;
@@ -187,15 +187,9 @@ static void start_in(const char *cwd, int cols, int rows, const char *env, const
     char tmpl[] = "/tmp/prunescope-tui-XXXXXX";
     cr_assert_not_null(mkdtemp(tmpl), "cannot make a temporary folder");
     snprintf(T.dir, sizeof T.dir, "%s", tmpl);
-    snprintf(T.socket, sizeof T.socket, "prunescope-tui-%d", (int)getpid());
+    snprintf(T.socket, sizeof T.socket, "%s/tmux", T.dir);
     T.cols = cols;
     T.rows = rows;
-    /* A stale server of this name (a pid reused after a crash) goes first. */
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "tmux -f /dev/null -L '%s' kill-server >/dev/null 2>&1", T.socket);
-    if (system(cmd) != 0) {
-        /* none was running */
-    }
     /* The pane's program, in a script so that nothing needs quoting twice. The pane stays
      * a while after the program ends, showing what the shell printed after it. */
     char script[512];
@@ -226,7 +220,7 @@ static void stop(void)
     if (!T.socket[0])
         return;
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "tmux -f /dev/null -L '%s' kill-server >/dev/null 2>&1; rm -rf '%s'",
+    snprintf(cmd, sizeof cmd, "tmux -f /dev/null -S '%s' kill-server >/dev/null 2>&1; rm -rf '%s'",
              T.socket, T.dir);
     if (system(cmd) != 0) {
         /* the server had already gone */
@@ -486,11 +480,11 @@ static void start_demo(const char *env, struct layer_names *l)
     free(wait_until(measured, NULL, "showing the measured accuracy"));
 }
 
-/* Layer idx to percent steps of 5% from dense, one Right at a time (each waits for the row,
- * so no key meets a command still running). */
-static void step_right(const struct layer_names *l, size_t idx, int steps)
+/* Layer idx from from*5% to to*5%, one Right at a time (each waits for the row, so that no
+ * key meets a command still running). */
+static void step_right(const struct layer_names *l, size_t idx, int from, int to)
 {
-    for (int k = 1; k <= steps; k++) {
+    for (int k = from + 1; k <= to; k++) {
         char pct[16];
         snprintf(pct, sizeof pct, "%.1f%%", 5.0 * k);
         keys("Right");
@@ -508,7 +502,7 @@ Test(tui, right_moves_a_slider_by_5_percent_and_the_figures_match_batch_mode)
     struct figures dense = batch_eval("eval", files(DEMO_MODEL, DEMO_DATA, ""));
     struct figures want = batch_eval("set 3 15%; eval", files(DEMO_MODEL, DEMO_DATA, ""));
     keys("Down Down");
-    step_right(&l, 3, 3);
+    step_right(&l, 3, 0, 3);
     char *s = wait_figures(&want);
     cr_expect_neq(want.nonzero, dense.nonzero, "15%% on layer 3 removes nothing");
     for (size_t i = 1; i <= l.n; i++) {
@@ -529,7 +523,7 @@ Test(tui, u_undoes_the_last_step_and_ctrl_r_redoes_it)
     struct figures at10 = batch_eval("set 3 10%; eval", files(DEMO_MODEL, DEMO_DATA, ""));
     struct figures at15 = batch_eval("set 3 15%; eval", files(DEMO_MODEL, DEMO_DATA, ""));
     keys("Down Down");
-    step_right(&l, 3, 3);
+    step_right(&l, 3, 0, 3);
     free(wait_figures(&at15));
     keys("u");
     free(wait_row(&l, 3, "10.0%"));
@@ -606,7 +600,7 @@ Test(tui, exports_a_config_that_batch_mode_imports_and_asks_before_replacing)
         cr_skip_test("tmux is not installed");
     struct layer_names l;
     start_demo(UTF8, &l);
-    step_right(&l, 1, 2);
+    step_right(&l, 1, 0, 2);
     struct figures first = shown_figures(&l, 1, "10.0%");
     char path[512], import[1024], msg[1024];
     snprintf(path, sizeof path, "%s/exported.json", T.dir);
@@ -618,7 +612,7 @@ Test(tui, exports_a_config_that_batch_mode_imports_and_asks_before_replacing)
     expect_same_figures(&back, &first, "imported after the first export");
 
     /* A change, then the same file: n keeps it as it was. */
-    step_right(&l, 1, 3);
+    step_right(&l, 1, 2, 3);
     struct figures second = shown_figures(&l, 1, "15.0%");
     cr_expect_neq(second.nonzero, first.nonzero);
     char *before = slurp(path);
@@ -735,14 +729,14 @@ Test(tui, q_asks_after_a_change_and_n_stays_y_leaves)
         cr_skip_test("tmux is not installed");
     struct layer_names l;
     start_demo(UTF8, &l);
-    step_right(&l, 1, 1);
+    step_right(&l, 1, 0, 1);
     keys("q");
     free(wait_text("quit anyway? (y/n)"));
     keys("n");
     char *s = wait_text("not quitting");
     free(s);
     /* Still running: a key still moves a slider. */
-    step_right(&l, 1, 2);
+    step_right(&l, 1, 1, 2);
     char *st = exit_file();
     cr_expect(!st || !*st, "the program ended after n: %s", st ? st : "");
     free(st);
@@ -884,7 +878,7 @@ Test(tui, esc_cancels_a_sweep_and_the_screen_goes_on)
     keys("Escape");
     free(wait_until(cancelled, NULL, "saying the sweep was cancelled"));
     keys("Down");
-    step_right(&l, 2, 1);
+    step_right(&l, 2, 0, 1);
     char *st = exit_file();
     cr_expect(!st || !*st, "the program ended: %s", st ? st : "");
     free(st);
@@ -923,7 +917,7 @@ Test(tui, draws_in_ascii_without_colour_and_a_slider_still_moves)
     cr_expect(strstr(row, "------------"), "no ASCII slider on layer 1:\n%s", s);
     free(s);
     expect_ascii_without_colour();
-    step_right(&l, 1, 4);
+    step_right(&l, 1, 0, 4);
     s = wait_row(&l, 1, "20.0%");
     find_row(s, 1, l.name[0], row, sizeof row);
     cr_expect(strstr(row, "#-"), "no filled ASCII slider on layer 1:\n%s", s);

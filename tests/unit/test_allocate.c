@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "session/allocate.h"
+#include "analysis/allocate.h"
 #include "testutil.h"
 
 static size_t measure(struct session *s, const double *level, double uniform)
@@ -35,16 +35,16 @@ static void compare(const char *model, const char *csv, float scale)
     struct sens_options o = {.levels = {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95},
                              .n_levels = 11};
     struct sens_result r;
-    cr_assert_eq(sens_run(s, &o, NULL, NULL, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(sens_run(tu_subject(s), &o, NULL, NULL, &r, &err), 0, "%s", err.msg);
     double targets[] = {0.8, 0.9};
     for (int t = 0; t < 2; t++) {
         double level[16];
-        cr_assert_eq(alloc_solve(s, &r, ALLOC_PARAMS, targets[t], NULL, level, &err), 0, "%s",
-                     err.msg);
+        cr_assert_eq(alloc_solve(tu_subject(s), &r, ALLOC_PARAMS, targets[t], NULL, level, &err), 0,
+                     "%s", err.msg);
         /* At least what uniform pruning removes: floor(target * params) in every layer. */
         double removed = 0, uniform_removed = 0;
         for (size_t i = 0; i < s->layers.count; i++) {
-            removed += alloc_removed(s, i, level[i]);
+            removed += alloc_removed(tu_subject(s), i, level[i]);
             uniform_removed += floor(targets[t] * (double)s->layers.items[i].params);
         }
         cr_expect_geq(removed, uniform_removed, "%s: the allocation removes too little", model);
@@ -81,13 +81,13 @@ Test(allocate, prediction_interpolates_and_unreachable_targets_are_refused,
     cr_assert_eq(session_load_data(s, tu_src_path("data/digits.csv"), &opt, NULL, &err), 0);
     struct sens_options o = {.levels = {0, 0.5}, .n_levels = 2};
     struct sens_result r;
-    cr_assert_eq(sens_run(s, &o, NULL, NULL, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(sens_run(tu_subject(s), &o, NULL, NULL, &r, &err), 0, "%s", err.msg);
     /* Halfway to 50% on layer 1 alone: half of its drop at 50%. */
     double sp[3] = {0.25, 0, 0};
     double want = r.baseline_accuracy - 0.5 * (r.baseline_accuracy - r.accuracy[0 * 2 + 1]);
     cr_expect_float_eq(alloc_predict(&r, sp), want, 1e-12);
     double level[3];
-    cr_expect_eq(alloc_solve(s, &r, ALLOC_PARAMS, 0.9, NULL, level, &err), -1);
+    cr_expect_eq(alloc_solve(tu_subject(s), &r, ALLOC_PARAMS, 0.9, NULL, level, &err), -1);
     tu_expect_error(&err, "out of reach", "at most 1360");
     sens_result_fini(&r);
     session_free(s);

@@ -11,11 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "analysis/allocate.h"
+#include "analysis/sensitivity.h"
 #include "commands/command.h"
 #include "export/model.h"
 #include "model/onnx_reader.h"
-#include "session/allocate.h"
-#include "session/sensitivity.h"
 #include "session/session.h"
 #include "testutil.h"
 
@@ -239,7 +239,7 @@ static void sweep_matches_exports(const char *arch, size_t want_rows)
                              .criterion = CRIT_L2,
                              .structured = true};
     struct sens_result r;
-    cr_assert_eq(sens_run(s, &o, NULL, NULL, &r, &err), 0, "%s: %s", arch, err.msg);
+    cr_assert_eq(sens_run(tu_subject(s), &o, NULL, NULL, &r, &err), 0, "%s: %s", arch, err.msg);
     cr_expect_eq(r.n_layers, want_rows, "%s: %zu rows, expected one per prunable group (%zu)",
                  arch, r.n_layers, want_rows);
     double *level = calloc(s->layers.count, sizeof *level);
@@ -250,7 +250,7 @@ static void sweep_matches_exports(const char *arch, size_t want_rows)
         for (size_t k = 1; k < r.n_levels; k++) {
             for (size_t j = 0; j < s->layers.count; j++)
                 level[j] = r.layer_row[j] == (int)i ? r.levels[k] : 0.0;
-            alloc_levels_to_config(s, &r, level, &cfg);
+            alloc_levels_to_config(tu_subject(s), &r, level, &cfg);
             cr_assert_eq(session_configure(s, &cfg, &err), 0, "%s: %s", arch, err.msg);
             char path[] = "/tmp/prunescope-sweep-XXXXXX.onnx";
             int fd = mkstemps(path, 5);

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "session/allocate.h"
-#include "session/curve.h"
-#include "session/sensitivity.h"
+#include "analysis/allocate.h"
+#include "analysis/curve.h"
+#include "analysis/sensitivity.h"
 #include "testutil.h"
 
 static struct session *open_session(const char *model, const char *csv, float scale)
@@ -24,8 +24,15 @@ static struct session *open_session(const char *model, const char *csv, float sc
     struct sens_options o = {.levels = {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95},
                              .n_levels = 11};
     s->sens = calloc(1, sizeof *s->sens);
-    cr_assert_eq(sens_run(s, &o, NULL, NULL, s->sens, &err), 0, "%s", err.msg);
+    cr_assert_eq(sens_run(tu_subject(s), &o, NULL, NULL, s->sens, &err), 0, "%s", err.msg);
     return s;
+}
+
+/* The profile the curve command estimates on (NULL without profiles). */
+static const struct profile *profile_of(struct session *s)
+{
+    struct err none;
+    return session_profile(s, &none);
 }
 
 /* The table's accuracy of layer li at x, interpolated between the levels (which are
@@ -114,7 +121,8 @@ Test(curve, digits_uniform_points_match_pytorch, .init = tu_private_cache, .fini
     memcpy(before, s->original[s->layers.items[0].weight],
            s->layers.items[0].params * sizeof *before);
     struct curve_result c;
-    cr_assert_eq(curve_run(s, 20, NULL, NULL, &c, &err), 0, "%s", err.msg);
+    cr_assert_eq(curve_run(tu_subject(s), 20, profile_of(s), NULL, NULL, &c, &err), 0, "%s",
+                 err.msg);
     check_curve(s, &c, "digits");
 
     json_error_t je;
@@ -160,7 +168,8 @@ Test(curve, fashion_guided_beats_uniform_and_predicts_within_2_points, .init = t
     struct session *s = open_session("data/fashion_cnn.onnx", "data/fashion-mnist-test.csv.gz",
                                      0.00392156862745098f);
     struct curve_result c;
-    cr_assert_eq(curve_run(s, 20, NULL, NULL, &c, &err), 0, "%s", err.msg);
+    cr_assert_eq(curve_run(tu_subject(s), 20, profile_of(s), NULL, NULL, &c, &err), 0, "%s",
+                 err.msg);
     check_curve(s, &c, "fashion");
     curve_result_fini(&c);
     session_free(s);
@@ -174,20 +183,21 @@ Test(curve, bad_requests, .init = tu_private_cache, .fini = tu_remove_cache)
     struct curve_result c;
     cr_assert_eq(session_load_model(s, tu_src_path("data/digits_mlp.onnx"), NULL, 0, &err), 0);
     cr_assert_eq(session_load_data(s, tu_src_path("data/digits.csv"), &opt, NULL, &err), 0);
-    cr_expect_eq(curve_run(s, 20, NULL, NULL, &c, &err), -1);
+    cr_expect_eq(curve_run(tu_subject(s), 20, profile_of(s), NULL, NULL, &c, &err), -1);
     tu_expect_error(&err, "sensitivity table", "run sensitivity");
     /* An incomplete (cancelled) table is refused too. */
     struct sens_options o = {.levels = {0, 0.5}, .n_levels = 2};
     s->sens = calloc(1, sizeof *s->sens);
-    cr_assert_eq(sens_run(s, &o, NULL, NULL, s->sens, &err), 0, "%s", err.msg);
-    cr_expect_eq(curve_run(s, 1, NULL, NULL, &c, &err), -1);
+    cr_assert_eq(sens_run(tu_subject(s), &o, NULL, NULL, s->sens, &err), 0, "%s", err.msg);
+    cr_expect_eq(curve_run(tu_subject(s), 1, profile_of(s), NULL, NULL, &c, &err), -1);
     tu_expect_error(&err, "--points", "2 to 1000");
     s->sens->layers_done = 2;
-    cr_expect_eq(curve_run(s, 5, NULL, NULL, &c, &err), -1);
+    cr_expect_eq(curve_run(tu_subject(s), 5, profile_of(s), NULL, NULL, &c, &err), -1);
     tu_expect_error(&err, "complete sensitivity table", "");
     s->sens->layers_done = 3;
     /* Levels up to 50%: the guided points above it are out of reach, uniform ones not. */
-    cr_assert_eq(curve_run(s, 3, NULL, NULL, &c, &err), 0, "%s", err.msg);
+    cr_assert_eq(curve_run(tu_subject(s), 3, profile_of(s), NULL, NULL, &c, &err), 0, "%s",
+                 err.msg);
     cr_expect_eq(c.n, 6);
     cr_expect(c.points[4].reached && !c.points[4].guided);
     cr_expect(!c.points[5].reached && c.points[5].guided); /* 95% */
@@ -207,7 +217,7 @@ Test(curve, predictions_are_refined_by_measurements)
     cr_assert_eq(session_load_model(s, tu_src_path("data/digits_mlp.onnx"), NULL, 0, &err), 0);
     cr_assert_eq(session_load_data(s, tu_src_path("data/digits.csv"), &opt, NULL, &err), 0);
     struct prediction p;
-    cr_expect_eq(predict_config(s, &p, &err), -1);
+    cr_expect_eq(predict_config(tu_subject(s), &p, &err), -1);
     tu_expect_error(&err, "sensitivity", "");
     /* A table made by hand: 3 layers, levels 0 and 0.5, losing 0.1, 0.1 and 0.4 at 0.5
      * (so predictions are floored at 0.5). */
@@ -233,28 +243,28 @@ Test(curve, predictions_are_refined_by_measurements)
     cr_assert_eq(session_config_copy(s, &cfg, &err), 0);
     cfg.settings[0].sparsity = 0.25; /* predicted drop 0.05 */
     cr_assert_eq(session_configure(s, &cfg, &err), 0, "%s", err.msg);
-    cr_assert_eq(predict_config(s, &p, &err), 0, "%s", err.msg);
+    cr_assert_eq(predict_config(tu_subject(s), &p, &err), 0, "%s", err.msg);
     cr_expect_float_eq(p.raw, 0.85, 1e-12);
     cr_expect_float_eq(p.refined, 0.85, 1e-12);
     cr_expect_float_eq(p.scale, 1.0, 1e-12);
-    predict_learn(s, &p, 0.8); /* measured drop 0.1 */
-    predict_learn(s, &p, 0.8); /* the same configuration again: counted once */
-    cr_assert_eq(predict_config(s, &p, &err), 0);
+    predict_learn(&s->pred, &p, 0.8); /* measured drop 0.1 */
+    predict_learn(&s->pred, &p, 0.8); /* the same configuration again: counted once */
+    cr_assert_eq(predict_config(tu_subject(s), &p, &err), 0);
     double k = (1e-4 + 0.05 * 0.1) / (1e-4 + 0.05 * 0.05);
     cr_expect_eq(p.measured, 1);
     cr_expect_float_eq(p.scale, k, 1e-12);
     cr_expect_float_eq(p.refined, 0.9 - k * 0.05, 1e-12);
     cfg.settings[1].sparsity = 0.5; /* predicted drop 0.05 + 0.1 */
     cr_assert_eq(session_configure(s, &cfg, &err), 0);
-    cr_assert_eq(predict_config(s, &p, &err), 0);
+    cr_assert_eq(predict_config(tu_subject(s), &p, &err), 0);
     cr_expect_float_eq(p.raw, 0.75, 1e-12);
-    predict_learn(s, &p, 0.6); /* measured drop 0.3 */
-    cr_assert_eq(predict_config(s, &p, &err), 0);
+    predict_learn(&s->pred, &p, 0.6); /* measured drop 0.3 */
+    cr_assert_eq(predict_config(tu_subject(s), &p, &err), 0);
     k = (1e-4 + 0.05 * 0.1 + 0.15 * 0.3) / (1e-4 + 0.05 * 0.05 + 0.15 * 0.15);
     cr_expect_float_eq(p.scale, k, 1e-12);
     cfg.settings[2].sparsity = 0.5; /* drop 0.55: below the table's lowest accuracy */
     cr_assert_eq(session_configure(s, &cfg, &err), 0);
-    cr_assert_eq(predict_config(s, &p, &err), 0);
+    cr_assert_eq(predict_config(tu_subject(s), &p, &err), 0);
     cr_expect_float_eq(p.raw, 0.5, 1e-12);
     cr_expect_float_eq(p.refined, 0.5, 1e-12);
     /* Global pruning reads each layer's zeros. */
@@ -263,7 +273,7 @@ Test(curve, predictions_are_refined_by_measurements)
     glob.global_sparsity = 0.5;
     cr_assert_eq(session_configure(s, &glob, &err), 0);
     double sp[3];
-    alloc_config_sparsity(s, sp);
+    alloc_config_sparsity(tu_subject(s), sp);
     for (size_t i = 0; i < 3; i++)
         cr_expect_float_eq(sp[i],
                            (double)session_layer_zeros(s, &s->layers.items[i]) /

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "session/sensitivity.h"
+#include "analysis/sensitivity.h"
 #include "testutil.h"
 
 static struct session *open_demo(const char *model, const char *csv, float scale)
@@ -27,7 +27,7 @@ Test(sensitivity, digits_table_equals_pytorch_per_layer_pruning, .init = tu_priv
     struct sens_options o = {.levels = {0, 0.5, 0.7, 0.9, 0.95}, .n_levels = 5};
     struct sens_result r;
     struct err err;
-    cr_assert_eq(sens_run(s, &o, NULL, NULL, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(sens_run(tu_subject(s), &o, NULL, NULL, &r, &err), 0, "%s", err.msg);
     cr_assert_eq(r.layers_done, 3);
     cr_expect_eq(r.baseline_correct, 351);
     json_t *configs = json_object_get(root, "configs");
@@ -56,7 +56,7 @@ Test(sensitivity, digits_table_equals_pytorch_per_layer_pruning, .init = tu_priv
 
     /* A second run comes from the cache with the same table. */
     struct sens_result again;
-    cr_assert_eq(sens_run(s, &o, NULL, NULL, &again, &err), 0, "%s", err.msg);
+    cr_assert_eq(sens_run(tu_subject(s), &o, NULL, NULL, &again, &err), 0, "%s", err.msg);
     cr_expect(again.from_cache);
     cr_expect_eq(again.correct[1 * 5 + 3], 302);
     sens_result_fini(&again);
@@ -72,7 +72,7 @@ Test(sensitivity, cnn_downstream_runs_equal_full_evaluations, .init = tu_private
     struct sens_options o = {.levels = {0.5, 0.9}, .n_levels = 2};
     struct sens_result r;
     struct err err;
-    cr_assert_eq(sens_run(s, &o, NULL, NULL, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(sens_run(tu_subject(s), &o, NULL, NULL, &r, &err), 0, "%s", err.msg);
     cr_assert_eq(r.rows, 10000);
     cr_expect_eq(r.baseline_correct, 8899);
     /* Each entry again, as a whole-model evaluation of a configuration with only that
@@ -95,7 +95,7 @@ Test(sensitivity, cnn_downstream_runs_equal_full_evaluations, .init = tu_private
 
     /* A stratified sample keeps every class in proportion (1,000 rows per class here). */
     struct sens_options sample = {.levels = {0}, .n_levels = 1, .rows = 500};
-    cr_assert_eq(sens_run(s, &sample, NULL, NULL, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(sens_run(tu_subject(s), &sample, NULL, NULL, &r, &err), 0, "%s", err.msg);
     cr_expect_eq(r.rows, 500);
     sens_result_fini(&r);
     session_free(s);
@@ -108,16 +108,16 @@ Test(sensitivity, refuses_bad_requests_and_recomputes_a_damaged_cache, .init = t
     struct sens_result r;
     struct err err;
     struct sens_options o = {.levels = {0.5, 1.0}, .n_levels = 2};
-    cr_expect_eq(sens_run(s, &o, NULL, NULL, &r, &err), -1);
+    cr_expect_eq(sens_run(tu_subject(s), &o, NULL, NULL, &r, &err), -1);
     tu_expect_error(&err, "level 1 is outside [0, 1)", NULL);
     o.n_levels = 0;
-    cr_expect_eq(sens_run(s, &o, NULL, NULL, &r, &err), -1);
+    cr_expect_eq(sens_run(tu_subject(s), &o, NULL, NULL, &r, &err), -1);
     tu_expect_error(&err, "the list of levels is empty", NULL);
     o = (struct sens_options){.levels = {0.5}, .n_levels = 1, .rows = 361};
-    cr_expect_eq(sens_run(s, &o, NULL, NULL, &r, &err), -1);
+    cr_expect_eq(sens_run(tu_subject(s), &o, NULL, NULL, &r, &err), -1);
     tu_expect_error(&err, "--rows 361 is more than the 360 rows", NULL);
     o.rows = 0;
-    cr_assert_eq(sens_run(s, &o, NULL, NULL, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(sens_run(tu_subject(s), &o, NULL, NULL, &r, &err), 0, "%s", err.msg);
     char path[4096];
     snprintf(path, sizeof path, "%s", r.cache_path);
     size_t want = r.correct[0];
@@ -126,7 +126,7 @@ Test(sensitivity, refuses_bad_requests_and_recomputes_a_damaged_cache, .init = t
     cr_assert_not_null(f, "%s", path);
     fputs("{\"key\": \"garbage", f);
     fclose(f);
-    cr_assert_eq(sens_run(s, &o, NULL, NULL, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(sens_run(tu_subject(s), &o, NULL, NULL, &r, &err), 0, "%s", err.msg);
     cr_expect(!r.from_cache);
     cr_expect(strstr(r.cache_note, "damaged"), "%s", r.cache_note);
     cr_expect_eq(r.correct[0], want);
@@ -169,7 +169,7 @@ static void check_cancel(const char *model, const char *csv, float scale, int th
             o.levels[i] = 0.016 * (double)i;
     }
     struct sens_result cut, full;
-    cr_assert_eq(sens_run(s, &o, cancel_after, &at, &cut, &err), 0, "%s", err.msg);
+    cr_assert_eq(sens_run(tu_subject(s), &o, cancel_after, &at, &cut, &err), 0, "%s", err.msg);
     cr_expect_lt(cut.layers_done, cut.n_layers, "%s, %d threads: the sweep was not stopped",
                  model, threads);
     if (exact_layers)
@@ -179,7 +179,7 @@ static void check_cancel(const char *model, const char *csv, float scale, int th
     cancel_flag = 0;
     cr_assert_eq(session_eval(s, 0, &after, NULL, &err), 0, "%s", err.msg);
     cr_expect_eq(after.correct, before.correct, "the weights are the session's again");
-    cr_assert_eq(sens_run(s, &o, NULL, NULL, &full, &err), 0, "%s", err.msg);
+    cr_assert_eq(sens_run(tu_subject(s), &o, NULL, NULL, &full, &err), 0, "%s", err.msg);
     cr_expect_not(full.from_cache, "a cancelled sweep left a cache file");
     cr_expect_eq(full.layers_done, full.n_layers);
     for (size_t i = 0; i < cut.layers_done * o.n_levels; i++)

@@ -6,7 +6,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
-#include "session/allocate.h"
+#include "analysis/allocate.h"
 #include "session/worker.h"
 #include "testutil.h"
 
@@ -40,7 +40,7 @@ Test(worker, measures_in_the_background)
     cr_assert_eq(worker_start(w, 8, &err), 0);
     /* Reading the session while it runs. */
     double sp[3];
-    alloc_config_sparsity(s, sp);
+    alloc_config_sparsity(tu_subject(s), sp);
     cr_expect_float_eq(sp[2], 0.9, 1e-12);
     enum worker_state st;
     while ((st = worker_poll(w, &r)) == WORKER_RUNNING)

@@ -344,6 +344,15 @@ struct session *tu_open_session(const char *model, const char *csv, float scale,
     return s;
 }
 
+const struct analysis_subject *tu_subject(struct session *s)
+{
+    static struct analysis_subject subs[8];
+    static int next;
+    struct analysis_subject *sub = &subs[next++ % 8];
+    session_subject(s, sub);
+    return sub;
+}
+
 struct tensor *tu_tensor(enum dtype t, int ndim, const int64_t *dims, const void *vals)
 {
     struct err err;

@@ -40,6 +40,10 @@ enum tu_case_result tu_run_case(const char *dir, double rtol, double atol, bool 
  * CSV's features multiplied by scale; 0 means 1); asserts on failure. */
 struct session *tu_open_session(const char *model, const char *csv, float scale, int threads);
 
+/* The session's analysis subject as it stands now (session_subject). Static buffer rotated
+ * over 8 calls. */
+const struct analysis_subject *tu_subject(struct session *s);
+
 /* Output 0 of the session's model on all rows of its data (caller frees); asserts on
  * failure. */
 struct tensor *tu_outputs(struct session *s);

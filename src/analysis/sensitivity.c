@@ -2,7 +2,7 @@
  * starts from; each (layer, level) then applies only that layer's pruning (with its group)
  * and re-runs only the nodes downstream of it. Cached as JSON under
  * $XDG_CACHE_HOME/prunescope/. Not allocation or prediction. */
-#include "session/sensitivity.h"
+#include "analysis/sensitivity.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -38,8 +38,8 @@ void sens_result_fini(struct sens_result *r)
 }
 
 /* The method a layer is swept with. */
-static struct prune_setting method_of(const struct session *s, const struct sens_options *o,
-                                      size_t li, double level)
+static struct prune_setting method_of(const struct analysis_subject *s,
+                                      const struct sens_options *o, size_t li, double level)
 {
     struct prune_setting st = {.sparsity = level};
     if (o->has_method) {
@@ -47,10 +47,10 @@ static struct prune_setting method_of(const struct session *s, const struct sens
         st.granularity = o->granularity;
         if (o->structured)
             st.granularity =
-                strcmp(s->layers.items[li].op, "Conv") == 0 ? GRAN_FILTER : GRAN_NEURON;
-    } else if (!s->config.global) {
-        st.criterion = s->config.settings[li].criterion;
-        st.granularity = s->config.settings[li].granularity;
+                strcmp(s->layers->items[li].op, "Conv") == 0 ? GRAN_FILTER : GRAN_NEURON;
+    } else if (!s->config->global) {
+        st.criterion = s->config->settings[li].criterion;
+        st.granularity = s->config->settings[li].granularity;
     }
     return st;
 }
@@ -63,11 +63,11 @@ static bool unit_method(const struct prune_setting *st)
 /* The rows: every layer with a method of its own, and for structured methods one row per
  * dependency group that can be pruned, led by its first member with a structured method.
  * Groups that cannot be pruned get no row (their layers stay unpruned in allocations). */
-static int alloc_result(struct sens_result *r, const struct session *s,
+static int alloc_result(struct sens_result *r, const struct analysis_subject *s,
                         const struct sens_options *o, struct err *err)
 {
     memset(r, 0, sizeof *r);
-    size_t nl = s->layers.count;
+    size_t nl = s->layers->count;
     r->n_levels = o->n_levels;
     r->n_model_layers = nl;
     memcpy(r->levels, o->levels, o->n_levels * sizeof *o->levels);
@@ -88,10 +88,10 @@ static int alloc_result(struct sens_result *r, const struct session *s,
             r->row_layer[r->n_layers++] = i;
             continue;
         }
-        const struct prune_group *pg = session_layer_group(s, i);
+        const struct prune_group *pg = groups_layer_group(s->groups, i);
         if (!pg) {
             struct err why;
-            session_check_structured(s, i, &why);
+            groups_check_structured(s->groups, s->groups_error, s->layers, i, &why);
             return err_set(err, "%s", why.msg);
         }
         if (pg->blocked || r->layer_row[i] >= 0)
@@ -106,7 +106,7 @@ static int alloc_result(struct sens_result *r, const struct session *s,
             r->row_members[row]++;
             r->methods[j].criterion = r->methods[i].criterion;
             r->methods[j].granularity =
-                strcmp(s->layers.items[j].op, "Conv") == 0 ? GRAN_FILTER : GRAN_NEURON;
+                strcmp(s->layers->items[j].op, "Conv") == 0 ? GRAN_FILTER : GRAN_NEURON;
         }
     }
     size_t cells = r->n_layers * r->n_levels + 1;
@@ -119,7 +119,7 @@ static int alloc_result(struct sens_result *r, const struct session *s,
     if (!r->names || !r->weights || !r->accuracy || !r->loss || !r->correct || !r->removed)
         return err_oom(err, "sensitivity table", cells * 32);
     for (size_t i = 0; i < r->n_layers; i++) {
-        const struct layer *l = &s->layers.items[r->row_layer[i]];
+        const struct layer *l = &s->layers->items[r->row_layer[i]];
         if (!(r->names[i] = strdup(l->name)) || !(r->weights[i] = strdup(l->weight_name)))
             return err_oom(err, "sensitivity table", 0);
         /* Unstructured rows remove floor(level * n) weights; group rows are counted as
@@ -134,22 +134,22 @@ static int alloc_result(struct sens_result *r, const struct session *s,
 
 /* ---- cache ---- */
 
-static int cache_key(const struct session *s, const struct sens_options *o, char *key, size_t size,
-                     struct err *err)
+static int cache_key(const struct analysis_subject *s, const struct sens_options *o, char *key,
+                     size_t size, struct err *err)
 {
     char shape[128];
     shape_format(&s->row_shape, shape, sizeof shape);
-    size_t used =
-        (size_t)snprintf(key, size,
-                         "prunescope-sensitivity-2|%s|%s|label=%s|scale=%.9g|"
-                         "shape=%s|rows=%zu|seed=%llu|levels=",
-                         s->model_sha256, s->data_sha256, s->data_opt.label ? s->data_opt.label : "",
-                         (double)s->data_opt.scale, shape, o->rows, (unsigned long long)s->seed);
+    size_t used = (size_t)snprintf(
+        key, size,
+        "prunescope-sensitivity-2|%s|%s|label=%s|scale=%.9g|"
+        "shape=%s|rows=%zu|seed=%llu|levels=",
+        s->model_sha256, s->data_sha256, s->data_opt->label ? s->data_opt->label : "",
+        (double)s->data_opt->scale, shape, o->rows, (unsigned long long)s->seed);
     for (size_t i = 0; i < o->n_levels && used < size; i++)
         used += (size_t)snprintf(key + used, size - used, "%s%.17g", i ? "," : "", o->levels[i]);
-    for (size_t i = 0; i < s->layers.count && used < size; i++) {
+    for (size_t i = 0; i < s->layers->count && used < size; i++) {
         struct prune_setting st = method_of(s, o, i, 0.0);
-        used += (size_t)snprintf(key + used, size - used, "|%s:%s:%s", s->layers.items[i].name,
+        used += (size_t)snprintf(key + used, size - used, "|%s:%s:%s", s->layers->items[i].name,
                                  prune_criterion_name(st.criterion),
                                  prune_granularity_name(st.granularity));
     }
@@ -396,30 +396,30 @@ static int downstream(struct engine *e, const int *starts, int n_starts, bool *r
 /* The nodes whose inputs a row's pruning changes: its layer, and for a group the other
  * members, every layer reading the group's channels and every node reading a per-channel
  * constant of the group. nodes has room for n_nodes entries; returns the count. */
-static int row_starts(const struct session *s, const struct sens_result *r, size_t row,
+static int row_starts(const struct analysis_subject *s, const struct sens_result *r, size_t row,
                       int *nodes)
 {
     size_t li = r->row_layer[row];
     int n = 0;
-    nodes[n++] = s->layers.items[li].node;
-    const struct prune_group *pg = session_layer_group(s, li);
+    nodes[n++] = s->layers->items[li].node;
+    const struct prune_group *pg = groups_layer_group(s->groups, li);
     if (r->row_members[row] == 1 && !unit_method(&r->methods[li]))
         return n;
     if (!pg)
         return n;
-    const struct group_set *gs = &s->groups;
+    const struct group_set *gs = s->groups;
     int gi = (int)(pg - gs->groups);
     int n_nodes = engine_graph(s->engine)->n_nodes;
     bool *mark = calloc((size_t)n_nodes + 1, sizeof *mark);
     if (!mark)
         return n; /* the member's own downstream still covers most; measured as such */
     mark[nodes[0]] = true;
-    for (size_t j = 0; j < s->layers.count; j++) {
+    for (size_t j = 0; j < s->layers->count; j++) {
         bool hit = gs->layer_group[j] == gi;
         for (size_t k = 0; !hit && gs->in_unit[j] && k < gs->in_count[j]; k++)
             hit = gs->in_unit[j][k] >= 0 && gs->unit_group[gs->in_unit[j][k]] == gi;
         if (hit)
-            mark[s->layers.items[j].node] = true;
+            mark[s->layers->items[j].node] = true;
     }
     for (size_t k = 0; k < gs->n_consts; k++)
         for (size_t i = 0; i < gs->consts[k].len; i++) {
@@ -436,21 +436,22 @@ static int row_starts(const struct session *s, const struct sens_result *r, size
     return n;
 }
 
-static size_t prunable_zeros(const struct session *s)
+static size_t prunable_zeros(const struct analysis_subject *s)
 {
+    const struct graph *g = engine_graph(s->engine);
     size_t z = 0;
-    for (size_t i = 0; i < s->layers.count; i++)
-        z += session_layer_zeros(s, &s->layers.items[i]);
+    for (size_t i = 0; i < s->layers->count; i++)
+        z += prune_zeros(g, &s->layers->items[i]);
     return z;
 }
 
 /* Below this many multiply-adds a whole run stays on one thread (as in the engine), so a
- * sweep shares its (layer, level) pairs out between two sessions instead. */
+ * sweep shares its (layer, level) pairs out between two subjects instead. */
 #define SMALL_RUN_MACS 2097152.0
 
 /* What the threads of one sweep share. */
 struct sweep {
-    struct session *s;
+    const struct analysis_subject *s;
     const struct sens_options *o;
     struct sens_result *r;
     const struct tensor *input;
@@ -475,14 +476,15 @@ struct sweep {
 };
 
 /* Sweep (layer, level) pairs taken one at a time from the shared counter, in layer order,
- * on session ss (the session itself or its twin, whose graph has the same node and value
- * numbers). */
-static int sweep_layers(struct sweep *sw, struct session *ss, bool report, struct err *err)
+ * on subject ss (the sweep's own or its twin, whose graph has the same node and value
+ * numbers), which only this thread uses. */
+static int sweep_layers(struct sweep *sw, const struct analysis_subject *ss, bool report,
+                        struct err *err)
 {
     const struct graph *g = engine_graph(ss->engine);
     const struct sens_options *o = sw->o;
     struct sens_result *r = sw->r;
-    size_t nl = ss->layers.count, n_rows = r->n_layers;
+    size_t nl = ss->layers->count, n_rows = r->n_layers;
     struct prune_setting *settings = calloc(nl + 1, sizeof *settings);
     struct prune_config cfg = {.settings = settings};
     const struct tensor *bind[MAX_FRONTIER];
@@ -532,7 +534,7 @@ static int sweep_layers(struct sweep *sw, struct session *ss, bool report, struc
             settings[lay].sparsity = o->levels[lv];
             struct metrics ml;
             struct tensor *outs[64] = {NULL};
-            if (session_apply_temporary(ss, &cfg, err) < 0 ||
+            if (ss->ops->apply(ss->ctx, &cfg, err) < 0 ||
                 engine_run_rows_ex(ss->engine, sw->input, &part, outs, err) < 0) {
                 rc = -1; /* Ctrl-C inside a run: ERR_CANCELLED */
                 break;
@@ -564,7 +566,7 @@ static int sweep_layers(struct sweep *sw, struct session *ss, bool report, struc
 
 struct helper_arg {
     struct sweep *sw;
-    struct session *twin;
+    const struct analysis_subject *twin;
     int rc;
     struct err err;
 };
@@ -576,8 +578,8 @@ static void *helper_main(void *p)
     return NULL;
 }
 
-int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn progress, void *ctx,
-             struct sens_result *r, struct err *err)
+int sens_run(const struct analysis_subject *s, const struct sens_options *o,
+             sens_progress_fn progress, void *ctx, struct sens_result *r, struct err *err)
 {
     memset(r, 0, sizeof *r);
     if (!s->engine)
@@ -592,16 +594,16 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
     if (o->rows > s->data->rows)
         return err_set(err, "--rows %zu is more than the %zu rows of %s", o->rows, s->data->rows,
                        s->data_path);
-    if (s->layers.count == 0)
+    if (s->layers->count == 0)
         return err_set(err, "the model has no prunable layers");
     const struct graph *g = engine_graph(s->engine);
     if (g->n_outputs > 64)
         return err_set(err, "a sweep runs models with at most 64 outputs; this one has %d",
                        g->n_outputs);
     /* Every layer must take its method. */
-    for (size_t i = 0; i < s->layers.count; i++) {
+    for (size_t i = 0; i < s->layers->count; i++) {
         struct prune_setting st = method_of(s, o, i, o->levels[o->n_levels - 1]);
-        if (prune_check(g, &s->layers.items[i], &st, err) < 0)
+        if (prune_check(g, &s->layers->items[i], &st, err) < 0)
             return -1;
     }
     if (alloc_result(r, s, o, err) < 0) {
@@ -629,9 +631,9 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
     int cap_values[MAX_FRONTIER * 64];
     int n_cap = 0;
     /* Per layer, the nodes downstream of it: what each of its levels runs. */
-    bool *run = calloc(s->layers.count * (size_t)g->n_nodes + 1, sizeof *run);
+    bool *run = calloc(s->layers->count * (size_t)g->n_nodes + 1, sizeof *run);
     struct prune_config cfg = {0};
-    if (!run || session_config_copy(s, &cfg, err) < 0)
+    if (!run || prune_config_copy(s->config, s->layers->count, &cfg, err) < 0)
         goto done;
     cfg.global = false;
     sub.features = NULL;
@@ -704,7 +706,7 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
         }
     }
     free(starts);
-    size_t n_out = session_model_outputs(s);
+    size_t n_out = engine_outputs_per_row(s->engine);
     struct sweep sw = {.s = s,
                        .o = o,
                        .r = r,
@@ -731,33 +733,33 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
             atomic_init(&sw.levels_done[i], 0);
     if (!sw.levels_done) {
         free(frontier), free(n_front);
-        err_oom(err, "sweep", s->layers.count);
+        err_oom(err, "sweep", s->layers->count);
         goto done;
     }
-    /* Runs too small to share out by rows share out by (layer, level) pairs: a twin session
+    /* Runs too small to share out by rows share out by (layer, level) pairs: a twin subject
      * (weights and engine of its own) takes pairs on a second thread, starting with those
      * of layers that read only the model's input while this thread makes the baseline run
      * that keeps the activations the others need. */
-    struct session *twin = NULL;
-    bool taylor = false;
-    for (size_t i = 0; i < s->layers.count; i++)
+    struct analysis_subject twin;
+    bool have_twin = false, taylor = false;
+    for (size_t i = 0; i < s->layers->count; i++)
         taylor |= r->methods[i].criterion == CRIT_TAYLOR;
     double work = (double)d->rows * engine_macs_per_row(s->engine);
     if (s->threads != 1 && pool_cpu_count() > 1 && sw.total > 1 && !taylor &&
         work < SMALL_RUN_MACS) {
         struct err ignored;
-        twin = session_twin(s, &ignored);
+        have_twin = s->ops->twin(s->ctx, &twin, &ignored) == 0;
     }
     pthread_t helper;
-    struct helper_arg ha = {.sw = &sw, .twin = twin, .rc = 0};
-    bool helping = twin && pthread_create(&helper, NULL, helper_main, &ha) == 0;
+    struct helper_arg ha = {.sw = &sw, .twin = &twin, .rc = 0};
+    bool helping = have_twin && pthread_create(&helper, NULL, helper_main, &ha) == 0;
 
-    memset(cfg.settings, 0, s->layers.count * sizeof *cfg.settings);
+    memset(cfg.settings, 0, s->layers->count * sizeof *cfg.settings);
     struct tensor *outs[64] = {NULL};
     struct engine_rows_opts base = {
         .n_capture = n_cap, .capture_values = cap_values, .captured = captured};
     int mrc = -1;
-    bool base_ok = session_apply_temporary(s, &cfg, err) == 0;
+    bool base_ok = s->ops->apply(s->ctx, &cfg, err) == 0;
     sw.base_zeros = prunable_zeros(s);
     if (base_ok && engine_run_rows_ex(s->engine, &input, &base, outs, err) == 0) {
         mrc = metrics_compute(tensor_f32(outs[0]), d->rows, n_out, s->output_kind, d, 0,
@@ -814,8 +816,8 @@ int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn p
     rc = 0;
 done : {
     struct err ignored;
-    if (s->engine && s->config.settings)
-        session_apply_temporary(s, &s->config, &ignored);
+    if (s->engine && s->config->settings)
+        s->ops->apply(s->ctx, s->config, &ignored);
 }
     for (int c = 0; c < n_cap; c++)
         tensor_free(captured[c]);

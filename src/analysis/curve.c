@@ -1,14 +1,14 @@
 /* Size-vs-accuracy curve: uniform and guided configurations applied temporarily and
  * measured one after the other. Not the allocation (allocate.c). */
-#include "session/curve.h"
+#include "analysis/curve.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/allocate.h"
+#include "analysis/sensitivity.h"
 #include "core/timer.h"
-#include "session/allocate.h"
-#include "session/sensitivity.h"
 
 void curve_result_fini(struct curve_result *r)
 {
@@ -23,25 +23,28 @@ static int by_value(const void *a, const void *b)
 }
 
 /* Puts cfg on the weights and measures it into p. */
-static int measure(struct session *s, const struct prune_config *cfg, struct curve_point *p,
-                   struct err *err)
+static int measure(const struct analysis_subject *s, const struct prune_config *cfg,
+                   const struct profile *prof, struct curve_point *p, struct err *err)
 {
     struct metrics m;
-    if (session_apply_temporary(s, cfg, err) < 0 || session_eval(s, 0, &m, NULL, err) < 0)
+    if (s->ops->apply(s->ctx, cfg, err) < 0 || s->ops->eval(s->ctx, &m, err) < 0)
         return -1;
-    struct weight_stats ws;
-    session_weight_stats(s, &ws);
-    p->sparsity = ws.prunable_params ? (double)ws.prunable_zeros / (double)ws.prunable_params : 0;
+    const struct graph *g = engine_graph(s->engine);
+    size_t zeros = 0, params = 0;
+    for (size_t i = 0; i < s->layers->count; i++) {
+        zeros += prune_zeros(g, &s->layers->items[i]);
+        params += (size_t)s->layers->items[i].params;
+    }
+    p->sparsity = params ? (double)zeros / (double)params : 0;
     p->accuracy = m.accuracy;
     p->loss = m.loss;
     p->correct = m.correct;
-    p->weight_bytes = session_weight_bytes(s);
-    /* The cost model's figures on the session's profile (NaN without profiles). */
+    p->weight_bytes = s->ops->weight_bytes(s->ctx);
+    /* The cost model's figures on the profile (NaN without one). */
     struct err none;
-    const struct profile *prof = session_profile(s, &none);
     struct cost_estimate e;
     p->latency_ms = p->energy_uj = NAN;
-    if (prof && session_estimate(s, prof, &e, &none) == 0) {
+    if (prof && s->ops->estimate(s->ctx, prof, &e, &none) == 0) {
         p->latency_ms = e.latency_s * 1e3;
         p->energy_uj = e.energy_uj;
         cost_estimate_fini(&e);
@@ -49,19 +52,19 @@ static int measure(struct session *s, const struct prune_config *cfg, struct cur
     return 0;
 }
 
-int curve_run(struct session *s, size_t n_targets, curve_progress_fn progress, void *ctx,
-              struct curve_result *out, struct err *err)
+int curve_run(const struct analysis_subject *s, size_t n_targets, const struct profile *prof,
+              curve_progress_fn progress, void *ctx, struct curve_result *out, struct err *err)
 {
     memset(out, 0, sizeof *out);
     const struct sens_result *r = s->sens;
     if (!s->engine || !s->data)
         return err_set(err, "curve needs a model and data");
-    if (!r || r->n_model_layers != s->layers.count || r->layers_done != r->n_layers)
+    if (!r || r->n_model_layers != s->layers->count || r->layers_done != r->n_layers)
         return err_set(err, "curve needs a complete sensitivity table for this model "
                             "(run sensitivity)");
     if (n_targets < 2 || n_targets > 1000)
         return err_set(err, "--points expects 2 to 1000 points, got %zu", n_targets);
-    size_t nl = s->layers.count;
+    size_t nl = s->layers->count;
     out->points = calloc(2 * n_targets, sizeof *out->points);
     double *level = calloc(nl + 1, sizeof *level);
     double *errors = calloc(2 * n_targets, sizeof *errors);
@@ -71,7 +74,7 @@ int curve_run(struct session *s, size_t n_targets, curve_progress_fn progress, v
         err_oom(err, "curve", n_targets);
         goto done;
     }
-    if (session_config_copy(s, &cfg, err) < 0)
+    if (prune_config_copy(s->config, nl, &cfg, err) < 0)
         goto done;
     cfg.global = false;
     out->n = 2 * n_targets;
@@ -101,11 +104,11 @@ int curve_run(struct session *s, size_t n_targets, curve_progress_fn progress, v
             }
             alloc_levels_to_config(s, r, level, &cfg);
             p->predicted = alloc_predict(r, level);
-            if (measure(s, &cfg, p, err) < 0)
+            if (measure(s, &cfg, prof, p, err) < 0)
                 goto done;
             struct prediction pr = {.baseline = r->baseline_accuracy,
                                     .drop = r->baseline_accuracy - p->predicted};
-            predict_learn(s, &pr, p->accuracy);
+            predict_learn(s->pred, &pr, p->accuracy);
             if (target <= out->error_upto + 1e-9)
                 errors[out->n_error++] = fabs(p->predicted - p->accuracy);
             if (progress)
@@ -121,9 +124,9 @@ int curve_run(struct session *s, size_t n_targets, curve_progress_fn progress, v
     out->elapsed_ms = (timer_now_s() - t0) * 1e3;
     rc = 0;
 done:
-    if (s->config.settings) {
+    if (s->config->settings) {
         struct err ignored;
-        session_apply_temporary(s, &s->config, &ignored);
+        s->ops->apply(s->ctx, s->config, &ignored);
     }
     free(cfg.settings);
     free(level);

@@ -1,15 +1,17 @@
 /* Sensitivity sweeps: every prunable layer pruned alone at each level and measured on the
  * validation rows, re-running only the graph downstream of the layer from activations kept
- * from one full run; results cached on disk. It lives with the session because it applies
- * configurations (with their dependency groups) through it. Not allocation to a target. */
-#ifndef PRUNESCOPE_SESSION_SENSITIVITY_H
-#define PRUNESCOPE_SESSION_SENSITIVITY_H
+ * from one full run; results cached on disk. It takes the model, data and configuration as
+ * an analysis_subject and applies configurations (with their dependency groups) through the
+ * subject's owner, which keeps the table. Not allocation to a target. */
+#ifndef PRUNESCOPE_ANALYSIS_SENSITIVITY_H
+#define PRUNESCOPE_ANALYSIS_SENSITIVITY_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "analysis/subject.h"
 #include "core/err.h"
-#include "session/session.h"
+#include "prune/prune.h"
 
 #define SENS_MAX_LEVELS 64
 
@@ -51,12 +53,14 @@ struct sens_result {
 /* Called after every evaluation: done of total evaluations, seconds so far. */
 typedef void (*sens_progress_fn)(void *ctx, size_t done, size_t total, double elapsed_s);
 
-/* Runs (or loads from the cache) the sweep for the session's model and data. Levels must
- * be in [0, 1) and rows at most the data's. Ctrl-C (the session's cancel flag) stops it
+/* Runs (or loads from the cache) the sweep for the subject's model and data. Levels must
+ * be in [0, 1) and rows at most the data's. Ctrl-C (the subject's cancel flag) stops it
  * between evaluations: the layers finished so far are kept (layers_done) and the result
- * is not cached. The session's configuration is on the weights again afterwards. */
-int sens_run(struct session *s, const struct sens_options *o, sens_progress_fn progress, void *ctx,
-             struct sens_result *r, struct err *err);
+ * is not cached. Small runs share the work with the subject's twin (ops->twin) on a second
+ * thread, each thread on its own subject. The subject's configuration is on the weights
+ * again afterwards. */
+int sens_run(const struct analysis_subject *s, const struct sens_options *o,
+             sens_progress_fn progress, void *ctx, struct sens_result *r, struct err *err);
 void sens_result_fini(struct sens_result *r);
 
 /* "level,accuracy,loss" table per layer as CSV: layer,weight,level,accuracy,correct,loss. */

@@ -1,6 +1,6 @@
 /* Prediction from sensitivity curves and Lagrangian allocation over their levels. Not
  * measuring anything. */
-#include "session/allocate.h"
+#include "analysis/allocate.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -63,9 +63,9 @@ double alloc_predict(const struct sens_result *r, const double *sparsity)
     return fmax(acc, predict_floor(r));
 }
 
-double alloc_removed(const struct session *s, size_t li, double level)
+double alloc_removed(const struct analysis_subject *s, size_t li, double level)
 {
-    return (double)prune_count(level, (size_t)s->layers.items[li].params);
+    return (double)prune_count(level, (size_t)s->layers->items[li].params);
 }
 
 static bool group_row(const struct sens_result *r, size_t row)
@@ -75,7 +75,7 @@ static bool group_row(const struct sens_result *r, size_t row)
            m->granularity == GRAN_FILTER;
 }
 
-double alloc_row_removed(const struct session *s, const struct sens_result *r, size_t row,
+double alloc_row_removed(const struct analysis_subject *s, const struct sens_result *r, size_t row,
                          double level)
 {
     if (!group_row(r, row))
@@ -102,7 +102,8 @@ double alloc_row_removed(const struct session *s, const struct sens_result *r, s
     return lo_v + (hi_v - lo_v) * (level - lo_x) / (hi_x - lo_x);
 }
 
-double alloc_removed_all(const struct session *s, const struct sens_result *r, const double *level)
+double alloc_removed_all(const struct analysis_subject *s, const struct sens_result *r,
+                         const double *level)
 {
     double total = 0;
     for (size_t i = 0; i < r->layers_done; i++)
@@ -110,21 +111,21 @@ double alloc_removed_all(const struct session *s, const struct sens_result *r, c
     return total;
 }
 
-void alloc_levels_to_config(const struct session *s, const struct sens_result *r,
+void alloc_levels_to_config(const struct analysis_subject *s, const struct sens_result *r,
                             const double *level, struct prune_config *cfg)
 {
     cfg->global = false;
-    for (size_t i = 0; i < s->layers.count && i < r->n_model_layers; i++) {
+    for (size_t i = 0; i < s->layers->count && i < r->n_model_layers; i++) {
         cfg->settings[i] = r->methods[i];
         cfg->settings[i].sparsity = r->layer_row[i] >= 0 ? level[i] : 0.0;
     }
 }
 
-/* Bytes of layer li's weight at `level` under the session's storage (nnz estimated as
+/* Bytes of layer li's weight at `level` under the subject's storage (nnz estimated as
  * the weights the level keeps). */
-static double layer_bytes_at(const struct session *s, size_t li, double level)
+static double layer_bytes_at(const struct analysis_subject *s, size_t li, double level)
 {
-    const struct layer *l = &s->layers.items[li];
+    const struct layer *l = &s->layers->items[li];
     double n = (double)l->params, nnz = n - alloc_removed(s, li, level);
     struct weight_view v;
     struct err ignored;
@@ -173,7 +174,7 @@ static void relax(const struct choice *c, double lambda, size_t *pick, double *g
     }
 }
 
-int alloc_solve(const struct session *s, const struct sens_result *r, enum alloc_kind kind,
+int alloc_solve(const struct analysis_subject *s, const struct sens_result *r, enum alloc_kind kind,
                 double value, const double *cost_saved, double *level, struct err *err)
 {
     if (kind == ALLOC_COST && !cost_saved)
@@ -203,8 +204,8 @@ int alloc_solve(const struct session *s, const struct sens_result *r, enum alloc
             c.order[b - 1] = t;
         }
     double total_params = 0, base_bytes = 0, max_gain = 0;
-    for (size_t j = 0; j < s->layers.count; j++) {
-        total_params += (double)s->layers.items[j].params;
+    for (size_t j = 0; j < s->layers->count; j++) {
+        total_params += (double)s->layers->items[j].params;
         base_bytes += layer_bytes_at(s, j, 0.0);
     }
     /* Bytes a group row saves: its removed weights at the format's element width. */
@@ -251,9 +252,9 @@ int alloc_solve(const struct session *s, const struct sens_result *r, enum alloc
             goto done;
         }
     } else if (kind == ALLOC_BYTES) {
-        size_t now = session_weight_bytes(s);
+        size_t now = s->ops->weight_bytes(s->ctx);
         double others = (double)now; /* the non-layer part: bytes now minus the layers' */
-        for (size_t j = 0; j < s->layers.count; j++)
+        for (size_t j = 0; j < s->layers->count; j++)
             others -= layer_bytes_at(s, j, 0.0);
         need = base_bytes + others - value;
         if (need > max_gain + 1e-9) {
@@ -377,7 +378,7 @@ int alloc_solve(const struct session *s, const struct sens_result *r, enum alloc
                 }
         }
     }
-    for (size_t j = 0; j < s->layers.count; j++)
+    for (size_t j = 0; j < s->layers->count; j++)
         level[j] = r->layer_row[j] >= 0 ? r->levels[pick[r->layer_row[j]]] : 0.0;
     rc = 0;
 done:
@@ -385,66 +386,73 @@ done:
     return rc;
 }
 
-void alloc_config_sparsity(const struct session *s, double *sparsity)
+void alloc_config_sparsity(const struct analysis_subject *s, double *sparsity)
 {
-    for (size_t i = 0; i < s->layers.count; i++) {
-        const struct layer *l = &s->layers.items[i];
-        sparsity[i] = !s->config.global ? s->config.settings[i].sparsity
-                      : l->params       ? (double)session_layer_zeros(s, l) / (double)l->params
-                                        : 0.0;
+    for (size_t i = 0; i < s->layers->count; i++) {
+        const struct layer *l = &s->layers->items[i];
+        sparsity[i] = !s->config->global ? s->config->settings[i].sparsity
+                      : l->params
+                          ? (double)prune_zeros(engine_graph(s->engine), l) / (double)l->params
+                          : 0.0;
     }
 }
 
 /* The prior: k = 1 weighted as one measured drop of 1 point of accuracy. */
 #define PRIOR_DROP 0.01
 
-int predict_config(const struct session *s, struct prediction *p, struct err *why)
+int predict_config(const struct analysis_subject *s, struct prediction *p, struct err *why)
 {
     memset(p, 0, sizeof *p);
     const struct sens_result *r = s->sens;
     if (!s->engine || !r)
         return err_set(why, "no sensitivity table (run sensitivity)");
-    if (r->n_model_layers != s->layers.count || r->layers_done != r->n_layers)
+    if (r->n_model_layers != s->layers->count || r->layers_done != r->n_layers)
         return err_set(why, "the sensitivity table is incomplete or for another model");
-    double *sp = calloc(s->layers.count + 1, sizeof *sp);
+    double *sp = calloc(s->layers->count + 1, sizeof *sp);
     if (!sp)
-        return err_oom(why, "prediction", s->layers.count);
+        return err_oom(why, "prediction", s->layers->count);
     alloc_config_sparsity(s, sp);
     p->baseline = r->baseline_accuracy;
     p->raw = alloc_predict(r, sp);
     p->drop = p->baseline - p->raw;
     free(sp);
-    p->scale = (PRIOR_DROP * PRIOR_DROP + s->pred_sxy) / (PRIOR_DROP * PRIOR_DROP + s->pred_sxx);
+    const struct predict_fit *f = s->pred;
+    p->scale = (PRIOR_DROP * PRIOR_DROP + f->sxy) / (PRIOR_DROP * PRIOR_DROP + f->sxx);
     p->refined = fmax(p->baseline - p->scale * p->drop, predict_floor(r));
-    p->measured = s->predictions;
+    p->measured = f->measured;
     return 0;
 }
 
-void predict_learn(struct session *s, const struct prediction *p, double measured)
+void predict_learn(struct predict_fit *f, const struct prediction *p, double measured)
 {
-    if (s->predictions && fabs(p->drop - s->pred_last_drop) < 1e-12)
+    if (f->measured && fabs(p->drop - f->last_drop) < 1e-12)
         return;
-    s->pred_sxy += p->drop * (p->baseline - measured);
-    s->pred_sxx += p->drop * p->drop;
-    s->pred_last_drop = p->drop;
-    s->predictions++;
+    f->sxy += p->drop * (p->baseline - measured);
+    f->sxx += p->drop * p->drop;
+    f->last_drop = p->drop;
+    f->measured++;
 }
 
-void predict_reset(struct session *s)
+void predict_reset(struct predict_fit *f)
 {
-    s->pred_sxy = s->pred_sxx = s->pred_last_drop = 0.0;
-    s->predictions = 0;
+    f->sxy = f->sxx = f->last_drop = 0.0;
+    f->measured = 0;
 }
 
-int alloc_cost_savings(struct session *s, const struct sens_result *r, const struct profile *p,
-                       bool energy, double *saved, double *base, double *max, struct err *err)
+int alloc_cost_savings(const struct analysis_subject *s, const struct sens_result *r,
+                       const struct profile *p, bool energy, double *saved, double *base,
+                       double *max, struct err *err)
 {
-    size_t n = r->n_layers, m = r->n_levels, nl = s->layers.count;
+    size_t n = r->n_layers, m = r->n_levels, nl = s->layers->count;
     double *level = calloc(nl + 1, sizeof *level);
     struct prune_config cfg;
     if (!level)
         return err_oom(err, "allocation", nl);
-    if (session_config_copy(s, &cfg, err) < 0) {
+    if (!s->engine) {
+        free(level);
+        return err_set(err, "no model is loaded (use: load MODEL.onnx)");
+    }
+    if (prune_config_copy(s->config, nl, &cfg, err) < 0) {
         free(level);
         return -1;
     }
@@ -458,8 +466,8 @@ int alloc_cost_savings(struct session *s, const struct sens_result *r, const str
                 level[j] = i < n && r->layer_row[j] == (int)i ? r->levels[k] : 0.0;
             alloc_levels_to_config(s, r, level, &cfg);
             struct cost_estimate e;
-            if ((rc = session_apply_temporary(s, &cfg, err)) < 0 ||
-                (rc = session_estimate(s, p, &e, err)) < 0)
+            if ((rc = s->ops->apply(s->ctx, &cfg, err)) < 0 ||
+                (rc = s->ops->estimate(s->ctx, p, &e, err)) < 0)
                 break;
             double cost = energy ? e.energy_uj : e.latency_s;
             cost_estimate_fini(&e);
@@ -474,7 +482,7 @@ int alloc_cost_savings(struct session *s, const struct sens_result *r, const str
         *max += best;
     }
     struct err ignored;
-    if (session_apply_temporary(s, &s->config, rc < 0 ? &ignored : err) < 0 && rc == 0)
+    if (s->ops->apply(s->ctx, s->config, rc < 0 ? &ignored : err) < 0 && rc == 0)
         rc = -1;
     free(cfg.settings);
     free(level);

@@ -1,14 +1,15 @@
 /* The size-vs-accuracy curve: for targets from 0 to 95% of the prunable weights removed,
  * uniform pruning and sensitivity-guided allocation, each measured on the data beside the
  * accuracy the sensitivity curves predict. Not the allocation (allocate.c). */
-#ifndef PRUNESCOPE_SESSION_CURVE_H
-#define PRUNESCOPE_SESSION_CURVE_H
+#ifndef PRUNESCOPE_ANALYSIS_CURVE_H
+#define PRUNESCOPE_ANALYSIS_CURVE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "analysis/profile.h"
+#include "analysis/subject.h"
 #include "core/err.h"
-#include "session/session.h"
 
 struct curve_point {
     double target; /* fraction of the prunable weights asked to be removed */
@@ -17,7 +18,7 @@ struct curve_point {
     double sparsity;   /* zeros / prunable weights on the weights measured */
     double accuracy, loss, predicted;
     size_t correct, weight_bytes;
-    double latency_ms, energy_uj; /* estimated on the session's profile; NaN: none */
+    double latency_ms, energy_uj; /* estimated on the profile given; NaN: none */
 };
 
 struct curve_result {
@@ -32,12 +33,14 @@ struct curve_result {
 typedef void (*curve_progress_fn)(void *ctx, size_t done, size_t total, double elapsed_s);
 
 /* Measures n_targets targets evenly spaced from 0 to 0.95 (n_targets >= 2) with the
- * session's sensitivity table (which must be complete and for this model); each layer is
- * pruned with the method it was swept with. The measurements refine later predictions
- * (predict_learn). The session's configuration is on the weights again afterwards.
- * Ctrl-C (the session's cancel flag) stops it with ERR_CANCELLED. */
-int curve_run(struct session *s, size_t n_targets, curve_progress_fn progress, void *ctx,
-              struct curve_result *out, struct err *err);
+ * subject's sensitivity table (which must be complete and for this model); each layer is
+ * pruned with the method it was swept with, and each point is measured (ops->eval) and
+ * estimated on profile prof (ops->estimate; prof NULL: latency and energy NaN). The
+ * measurements refine later predictions (predict_learn on s->pred). The subject's
+ * configuration is on the weights again afterwards. Ctrl-C (the subject's cancel flag)
+ * stops it with ERR_CANCELLED. */
+int curve_run(const struct analysis_subject *s, size_t n_targets, const struct profile *prof,
+              curve_progress_fn progress, void *ctx, struct curve_result *out, struct err *err);
 void curve_result_fini(struct curve_result *r);
 
 #endif
