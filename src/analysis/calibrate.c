@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "analysis/bench.h"
+#include "analysis/cost.h"
 #include "core/files.h"
 #include "core/timer.h"
 #include "engine/engine.h"
@@ -110,7 +111,7 @@ static struct engine *build(const struct shape_spec *spec, int copies, struct er
         snprintf(wname, sizeof wname, "w%d", i);
         snprintf(bname, sizeof bname, "b%d", i);
         int y = add_value(g, name, NULL, 0, err);
-        struct node n = {.name = strdup(name), .domain = strdup("")};
+        struct node n = {.name = strdup(name), .domain = strdup(""), .op_type = strdup(spec->op)};
         n.inputs = malloc(3 * sizeof *n.inputs);
         n.outputs = malloc(sizeof *n.outputs);
         n.attrs = calloc(4, sizeof *n.attrs);
@@ -121,13 +122,11 @@ static struct engine *build(const struct shape_spec *spec, int copies, struct er
         n.outputs[n.n_outputs++] = y;
         n.inputs[n.n_inputs++] = x;
         if (gemm) {
-            n.op_type = strdup("Gemm");
             int64_t wd[2] = {spec->m, spec->c}, bd[1] = {spec->m};
             n.inputs[n.n_inputs++] = add_constant(g, wname, wd, 2, spec->zeros, err);
             n.inputs[n.n_inputs++] = add_constant(g, bname, bd, 1, 0, err);
             n.attrs[n.n_attrs++] = int_attr("transB", 1);
-        } else {
-            n.op_type = strdup("Conv");
+        } else if (strcmp(spec->op, "Conv") == 0) {
             int64_t wd[4] = {spec->m, spec->c / spec->group, spec->k, spec->k}, bd[1] = {spec->m};
             n.inputs[n.n_inputs++] = add_constant(g, wname, wd, 4, spec->zeros, err);
             n.inputs[n.n_inputs++] = add_constant(g, bname, bd, 1, 0, err);
@@ -135,6 +134,12 @@ static struct engine *build(const struct shape_spec *spec, int copies, struct er
             n.attrs[n.n_attrs++] = ints_attr("strides", spec->stride, spec->stride, 2);
             n.attrs[n.n_attrs++] = ints_attr("pads", spec->k / 2, spec->k / 2, 4);
             n.attrs[n.n_attrs++] = int_attr("group", spec->group);
+        } else if (strcmp(spec->op, "MaxPool") == 0) {
+            n.attrs[n.n_attrs++] = ints_attr("kernel_shape", spec->k, spec->k, 2);
+            n.attrs[n.n_attrs++] = ints_attr("strides", spec->stride, spec->stride, 2);
+            n.attrs[n.n_attrs++] = ints_attr("pads", spec->k / 2, spec->k / 2, 4);
+        } else if (strcmp(spec->op, "Add") == 0) {
+            n.inputs[n.n_inputs++] = x;
         }
         bool whole = n.name && n.op_type && n.domain;
         for (int k = 1; k < n.n_inputs; k++)
@@ -192,26 +197,129 @@ static int best_run(struct engine *e, const int64_t *dims, int ndim, double budg
     return rc;
 }
 
-static double spec_macs(const struct shape_spec *s)
+/* One measured layer kept for the fit: its engine and plan, what the cost model needs, and
+ * its best time per copy. */
+struct fit_case {
+    const struct shape_spec *spec;
+    struct engine *e;
+    const struct plan *plan;
+    int64_t rows;
+    struct layer_list layers;
+    double *bytes; /* per layer: its weight in the case's format */
+    struct cost_format fmt;
+    double measured_s;
+};
+
+static void fit_case_fini(struct fit_case *fc)
 {
-    if (strcmp(s->op, "Gemm") == 0)
-        return (double)s->c * (double)s->m;
-    double oh = (double)((s->h + 2 * (s->k / 2) - s->k) / s->stride + 1);
-    double ow = (double)((s->w + 2 * (s->k / 2) - s->k) / s->stride + 1);
-    return oh * ow * (double)s->m * (double)(s->c / s->group) * (double)(s->k * s->k);
+    layers_fini(&fc->layers);
+    free(fc->bytes);
+    engine_free(fc->e);
+    memset(fc, 0, sizeof *fc);
 }
 
-/* Best time of COPIES layers of shape s side by side, per layer. */
-static int time_spec(const struct shape_spec *s, double budget_s, double *t, struct err *err)
+/* Build and time COPIES layers of shape s side by side; keep them for the fit. A layer
+ * with zeros is stored as CSR (the sparse kernel's format), else dense fp32. */
+static int measure_case(const struct shape_spec *s, double budget_s, struct fit_case *fc,
+                        struct err *err)
 {
-    struct engine *e = build(s, COPIES, err);
-    if (!e)
+    memset(fc, 0, sizeof *fc);
+    fc->spec = s;
+    if (!(fc->e = build(s, COPIES, err)))
         return -1;
     int64_t dims[4] = {1, s->c, s->h, s->w};
-    int rc = best_run(e, dims, strcmp(s->op, "Gemm") == 0 ? 2 : 4, budget_s, t, err);
-    *t /= COPIES;
-    engine_free(e);
-    return rc;
+    const struct graph *g = engine_graph(fc->e);
+    if (best_run(fc->e, dims, strcmp(s->op, "Gemm") == 0 ? 2 : 4, budget_s, &fc->measured_s, err) <
+            0 ||
+        !(fc->plan = engine_plan_deployed(fc->e, &fc->rows, err)) ||
+        layers_find(g, &fc->layers, err) < 0) {
+        fit_case_fini(fc);
+        return -1;
+    }
+    fc->measured_s /= COPIES;
+    fc->fmt = (struct cost_format){COST_FP32, s->zeros > 0 ? PROFILE_CSR : -1};
+    fc->bytes = calloc(fc->layers.count + 1, sizeof *fc->bytes);
+    if (!fc->bytes) {
+        fit_case_fini(fc);
+        return err_oom(err, "calibration", fc->layers.count * sizeof *fc->bytes);
+    }
+    for (size_t i = 0; i < fc->layers.count; i++) {
+        const struct layer *l = &fc->layers.items[i];
+        const struct tensor *w = g->values[l->weight].constant;
+        size_t n = tensor_numel(w), nnz = 0, units = (size_t)l->shape.dims[0];
+        for (size_t k = 0; k < n; k++)
+            nnz += tensor_f32(w)[k] != 0.0f;
+        fc->bytes[i] =
+            s->zeros > 0 ? cost_csr_bytes(nnz, units, units ? n / units : 0) : 4.0 * (double)n;
+    }
+    return 0;
+}
+
+/* The cost model's time for one copy of the case on profile p, or NAN. */
+static double case_estimate(const struct fit_case *fc, const struct profile *p)
+{
+    struct cost_estimate e;
+    struct err ignored;
+    if (cost_estimate(engine_graph(fc->e), fc->plan, (double)fc->rows, &fc->layers, fc->bytes, 0,
+                      &fc->fmt, p, &e, &ignored) < 0)
+        return NAN;
+    double t = e.latency_s / COPIES;
+    cost_estimate_fini(&e);
+    return t;
+}
+
+/* Sum over the cases of the squared log of estimate / measurement. */
+static double fit_loss(const struct fit_case *cases, size_t n, const struct profile *p)
+{
+    double loss = 0;
+    for (size_t i = 0; i < n; i++) {
+        double r = log(case_estimate(&cases[i], p) / cases[i].measured_s);
+        loss += isfinite(r) ? r * r : 1e9;
+    }
+    return loss;
+}
+
+/* The profile's figures the fit moves, and their bounds. */
+static double *fit_param(struct profile *p, int k)
+{
+    switch (k) {
+    case 0: return &p->macs_fp32;
+    case 1: return &p->depthwise_efficiency;
+    case 2: return &p->bw_sram;
+    default: return &p->sparse[PROFILE_CSR].efficiency;
+    }
+}
+#define FIT_PARAMS 4
+
+/* Coordinate descent in log space: each figure in turn multiplied or divided by a factor
+ * while that lowers the loss, the factor shrinking from 2 to 1.01. Efficiencies stay in
+ * (0, 1]. */
+static void fit_profile(const struct fit_case *cases, size_t n, struct profile *p)
+{
+    double best = fit_loss(cases, n, p);
+    for (double f = 2.0; f > 1.01; f = sqrt(f)) {
+        bool moved = true;
+        for (int round = 0; moved && round < 50; round++) {
+            moved = false;
+            for (int k = 0; k < FIT_PARAMS; k++) {
+                double *v = fit_param(p, k), was = *v;
+                for (int dir = 0; dir < 2; dir++) {
+                    double next = dir == 0 ? was * f : was / f;
+                    if ((k == 1 || k == 3) && next > 1.0)
+                        next = 1.0;
+                    *v = next;
+                    double l = fit_loss(cases, n, p);
+                    if (l < best - 1e-12) {
+                        best = l;
+                        was = next;
+                        moved = true;
+                        break;
+                    }
+                    *v = was;
+                }
+            }
+        }
+    }
 }
 
 /* Bytes per second copying a buffer of `bytes` to another, best of repeats over about
@@ -301,25 +409,58 @@ static int make_parent(const char *path, struct err *err)
     return 0;
 }
 
+/* Layers of the shapes the bundled and torchvision models run at 28x28 and below: dense
+ * convolutions (3x3, strided, 1x1 from small to weight-heavy, depthwise) and matrix-vector
+ * products, then layers without weights. */
+static const struct shape_spec SPECS[] = {
+    {"1x1 conv of one value", "Conv", 1, 1, 1, 1, 1, 1, 1, 0},
+    {"3x3 conv 16->16 on 14x14", "Conv", 16, 14, 14, 16, 3, 1, 1, 0},
+    {"3x3 conv 32->64 stride 2 on 14x14", "Conv", 32, 14, 14, 64, 3, 2, 1, 0},
+    {"3x3 conv 64->64 on 7x7", "Conv", 64, 7, 7, 64, 3, 1, 1, 0},
+    {"1x1 conv 96->24 on 7x7", "Conv", 96, 7, 7, 24, 1, 1, 1, 0},
+    {"1x1 conv 64->384 on 4x4", "Conv", 64, 4, 4, 384, 1, 1, 1, 0},
+    {"1x1 conv 16->96 on 4x4", "Conv", 16, 4, 4, 96, 1, 1, 1, 0},
+    {"1x1 conv 160->640 on 1x1", "Conv", 160, 1, 1, 640, 1, 1, 1, 0},
+    {"3x3 depthwise conv of 96 on 7x7", "Conv", 96, 7, 7, 96, 3, 1, 96, 0},
+    {"3x3 depthwise conv of 192 on 4x4", "Conv", 192, 4, 4, 192, 3, 1, 192, 0},
+    {"3x3 depthwise conv of 48 stride 2 on 14x14", "Conv", 48, 14, 14, 48, 3, 2, 48, 0},
+    {"Gemm 784->128", "Gemm", 784, 1, 1, 128, 1, 1, 1, 0},
+    {"Gemm 512->64", "Gemm", 512, 1, 1, 64, 1, 1, 1, 0},
+    {"3x3 max pool stride 2 of 64 on 14x14", "MaxPool", 64, 14, 14, 64, 3, 2, 1, 0},
+    {"Add of 96 on 7x7", "Add", 96, 7, 7, 96, 1, 1, 1, 0},
+    {"Relu of 64 on 14x14", "Relu", 64, 14, 14, 64, 1, 1, 1, 0},
+};
+#define N_SPECS (sizeof SPECS / sizeof SPECS[0])
+/* The sparse kernels are timed on the layers with weights that are not depthwise, at these
+ * shares of zeros (spread evenly, so CSR it is). */
+static const double SPARSE_LEVELS[] = {0.8, 0.9, 0.95};
+#define N_LEVELS  (sizeof SPARSE_LEVELS / sizeof SPARSE_LEVELS[0])
+#define MAX_CASES (N_SPECS * (1 + N_LEVELS))
+
 int calibrate_host(const char *path, calibrate_progress_fn progress, void *ctx, struct profile *p,
                    struct calibrate_result *r, struct err *err)
 {
     memset(r, 0, sizeof *r);
     memset(p, 0, sizeof *p);
     double t0 = timer_now_s();
-    /* Layers of the shapes the bundled and torchvision models run at 28x28. */
-    static const struct shape_spec dense[] = {
-        {"3x3 conv 16->16 on 14x14", "Conv", 16, 14, 14, 16, 3, 1, 1, 0},
-        {"3x3 conv 32->64 stride 2 on 14x14", "Conv", 32, 14, 14, 64, 3, 2, 1, 0},
-        {"1x1 conv 96->24 on 7x7", "Conv", 96, 7, 7, 24, 1, 1, 1, 0},
-        {"1x1 conv 64->384 on 4x4", "Conv", 64, 4, 4, 384, 1, 1, 1, 0},
-        {"3x3 depthwise conv of 96 on 7x7", "Conv", 96, 7, 7, 96, 3, 1, 96, 0},
-        {"Gemm 784->128", "Gemm", 784, 1, 1, 128, 1, 1, 1, 0},
-    };
-    const size_t n_dense = sizeof dense / sizeof dense[0];
-    const size_t total = 2 * n_dense + 2;
-    size_t done = 0;
-    double rates[8], t;
+    struct shape_spec sparse_specs[MAX_CASES];
+    size_t n_sparse = 0;
+    for (size_t i = 0; i < N_SPECS; i++) {
+        const struct shape_spec *sp = &SPECS[i];
+        bool weights = strcmp(sp->op, "Conv") == 0 || strcmp(sp->op, "Gemm") == 0;
+        double n_weights = (double)sp->m * (double)(sp->c / sp->group) * (double)(sp->k * sp->k);
+        if (!weights || sp->group > 1 || n_weights < SPARSE_MIN_WEIGHTS)
+            continue; /* runs dense whatever its zeros */
+        for (size_t k = 0; k < N_LEVELS; k++) {
+            sparse_specs[n_sparse] = *sp;
+            sparse_specs[n_sparse++].zeros = SPARSE_LEVELS[k];
+        }
+    }
+    const size_t n_cases = N_SPECS + n_sparse, total = n_cases + 3;
+    struct fit_case *cases = calloc(n_cases, sizeof *cases);
+    if (!cases)
+        return err_oom(err, "calibration", n_cases * sizeof *cases);
+    size_t done = 0, measured = 0;
     int rc = 0;
 #define STEP()                                                                                     \
     do {                                                                                           \
@@ -327,113 +468,102 @@ int calibrate_host(const char *path, calibrate_progress_fn progress, void *ctx, 
             progress(ctx, ++done, total, timer_now_s() - t0);                                      \
     } while (0)
 
-    /* The cost of running one layer: a 1x1 convolution of one channel on one position. */
-    static const struct shape_spec tiny = {"1x1 conv of one value", "Conv", 1, 1, 1, 1, 1, 1, 1, 0};
-    if (time_spec(&tiny, 0.5, &t, err) < 0)
-        return -1;
-    double overhead = t;
-    note(r, "per-layer overhead (a convolution of one value)", overhead * 1e6, "us");
-    STEP();
-    double gemv_s = 1;
-    for (size_t i = 0; i < n_dense && rc == 0; i++) {
-        if ((rc = time_spec(&dense[i], 1.0, &t, err)) < 0)
-            break;
-        double busy = t - overhead > t * 0.1 ? t - overhead : t * 0.1;
-        rates[i] = spec_macs(&dense[i]) / busy;
-        if (strcmp(dense[i].op, "Gemm") == 0)
-            gemv_s = busy;
-        note(r, dense[i].what, rates[i] / 1e9, "G MAC/s");
+    for (size_t i = 0; i < n_cases && rc == 0; i++, measured++) {
+        const struct shape_spec *sp = i < N_SPECS ? &SPECS[i] : &sparse_specs[i - N_SPECS];
+        rc = measure_case(sp, i < N_SPECS ? 0.3 : 0.15, &cases[i], err);
         STEP();
     }
-    /* The same layers with 90% of their weights zero (the depthwise one stays dense in
-     * prunescope): the sparse kernels' efficiency, dense time x density / sparse time. */
-    double eff[8], dense_t[8];
-    size_t n_eff = 0;
-    for (size_t i = 0; i < n_dense && rc == 0; i++) {
-        struct shape_spec z = dense[i];
-        z.zeros = 0.9;
-        if (z.group > 1 || (rc = time_spec(&dense[i], 0.5, &dense_t[i], err)) < 0)
-            continue;
-        double ts;
-        if ((rc = time_spec(&z, 0.5, &ts, err)) < 0)
-            break;
-        STEP();
-        double e = (dense_t[i] - overhead) * (1 - z.zeros) / (ts - overhead);
-        eff[n_eff++] = e > 0 ? fmin(1.0, e) : 0.05;
-        char what[96];
-        snprintf(what, sizeof what, "%s at 90%% zeros: sparse / dense time", dense[i].what);
-        note(r, what, ts / dense_t[i], "x");
-    }
-    if (rc < 0)
+    if (rc < 0) {
+        for (size_t i = 0; i < measured; i++)
+            fit_case_fini(&cases[i]);
+        free(cases);
         return -1;
+    }
     double bw_l2 = copy_bandwidth(256 * 1024, 0.5);
     STEP();
     double bw_big = copy_bandwidth(16u * 1024 * 1024, 1.0);
     STEP();
+
+    /* Starting figures: the dense 3x3 convolution's MAC rate, the depthwise one as a share
+     * of it, the Gemm's weight bytes over its time, copies in the L2 cache, the cost of the
+     * smallest layer, and the sparse kernel's time per non-zero at 90% zeros. */
+    snprintf(p->name, sizeof p->name, "host");
+    p->macs_fp32 = 16.0 * 16 * 9 * 14 * 14 / cases[1].measured_s; /* SPECS[1]'s MACs */
+    p->depthwise_efficiency = 0.3;
+    p->bw_sram = bw_l2;
+    p->bw_flash = 4.0 * 784 * 128 / cases[11].measured_s;
+    p->layer_overhead_s = cases[0].measured_s; /* running one layer of one value */
+    p->sparse_min_weights = SPARSE_MIN_WEIGHTS;
+    p->sparse_depthwise = false; /* op_conv.c runs depthwise convolutions dense */
+    for (int f = 0; f < PROFILE_N_SPARSE; f++) {
+        p->sparse[f].efficiency = 0.25;
+        p->sparse[f].break_even = SPARSE_MIN_ZEROS; /* where the engine switches to CSR */
+    }
+    fit_profile(cases, n_cases, p);
+    STEP();
+    for (int f = 0; f < PROFILE_N_SPARSE; f++)
+        p->sparse[f].efficiency = p->sparse[PROFILE_CSR].efficiency;
+    p->macs_int8 = p->macs_fp32; /* prunescope has no int8 kernels: int8 runs as fp32 here */
+
+    /* How well the fitted figures reproduce what was measured. */
+    double errs[MAX_CASES];
+    for (size_t i = 0; i < n_cases; i++) {
+        double est = case_estimate(&cases[i], p);
+        errs[i] = fabs(est / cases[i].measured_s - 1.0);
+        if (i < N_SPECS)
+            note(r, cases[i].spec->what, cases[i].measured_s * 1e6, "us");
+    }
+    struct bench_stat fit_err = bench_stat_of(errs, n_cases);
+    note(r, "fitted MAC rate", p->macs_fp32 / 1e9, "G MAC/s");
+    note(r, "fitted depthwise efficiency", p->depthwise_efficiency, "");
+    note(r, "fitted activation bandwidth", p->bw_sram / 1e9, "GB/s");
+    note(r, "fitted weight bandwidth", p->bw_flash / 1e9, "GB/s");
+    note(r, "fitted per-layer overhead", p->layer_overhead_s * 1e6, "us");
+    note(r, "fitted CSR efficiency", p->sparse[PROFILE_CSR].efficiency, "");
+    note(r, "fit: median error over the layers timed", 100.0 * fit_err.median, "%");
     note(r, "copy within the L2 cache", bw_l2 / 1e9, "GB/s");
     note(r, "copy of 16 MB buffers", bw_big / 1e9, "GB/s");
-    /* The MAC rate: the median of the four dense convolutions. The depthwise one as a
-     * share of it; the matrix-vector product reads its weights once, so it gives the
-     * bandwidth at which layers stream weights. */
-    const size_t dw = 4, gemv = 5;
-    double conv_rates[4];
-    memcpy(conv_rates, rates, sizeof conv_rates);
-    double rate = bench_stat_of(conv_rates, 4).median;
-    double weight_bw = (double)(dense[gemv].c * dense[gemv].m) * 4.0 / gemv_s;
-    note(r, "weights streamed by the Gemm", weight_bw / 1e9, "GB/s");
-    double efficiency = bench_stat_of(eff, n_eff).median;
+    for (size_t i = 0; i < n_cases; i++)
+        fit_case_fini(&cases[i]);
+    free(cases);
 
-    /* The profile. */
-    snprintf(p->name, sizeof p->name, "host");
     double mhz;
     cpu_info(p->core, sizeof p->core, &mhz);
     p->clock_mhz = mhz;
     snprintf(p->description, sizeof p->description,
              "this machine as prunescope runs it: one thread at batch 1 (%s)", p->core);
-    p->macs_fp32 = rate;
-    p->macs_int8 = rate; /* prunescope has no int8 kernels: int8 runs as fp32 here */
-    p->bw_sram = bw_l2;
-    p->bw_flash = weight_bw;
-    p->depthwise_efficiency = fmin(1.0, rates[dw] / rate);
-    p->sparse_min_weights = SPARSE_MIN_WEIGHTS;
-    p->sparse_depthwise = false; /* op_conv.c runs depthwise convolutions dense */
     long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE), pages = sysconf(_SC_PHYS_PAGES),
          page = sysconf(_SC_PAGESIZE);
     p->sram_bytes = pages > 0 && page > 0 ? (double)pages * (double)page : 1e9;
     p->flash_bytes = p->sram_bytes;
-    p->layer_overhead_s = overhead;
-    for (int f = 0; f < PROFILE_N_SPARSE; f++) {
-        p->sparse[f].efficiency = efficiency;
-        p->sparse[f].break_even = fmax(0.0, fmin(0.99, 1.0 - efficiency));
-    }
     /* No power meter here: a desktop or server core draws about 5 W busy. */
-    p->pj_mac_fp32 = p->pj_mac_int8 = 5.0 / rate * 1e12;
+    p->pj_mac_fp32 = p->pj_mac_int8 = 5.0 / p->macs_fp32 * 1e12;
     p->pj_byte_sram = 1.0;
     p->pj_byte_flash = 20.0;
-    char src[8][512];
+    char src[8][640];
     snprintf(src[0], sizeof src[0], "/proc/cpuinfo (cpu MHz of the first CPU)");
     snprintf(src[1], sizeof src[1],
-             "calibrate: median of %zu layers run at batch 1 on one thread through "
-             "prunescope's engine (3x3, strided, 1x1 and depthwise convolutions, a Gemm), "
-             "MACs / (best time - per-node overhead); int8 is the fp32 rate (prunescope "
-             "has no int8 kernels)",
-             n_dense);
+             "calibrate: fitted with the cost model's own formulas to %zu layers run at batch 1 "
+             "on one thread through prunescope's engine (%zu dense: 3x3, strided, 1x1 and "
+             "depthwise convolutions, matrix-vector products, max pooling, Add, Relu; %zu "
+             "at 80/90/95%% zeros on the CSR kernels), least squares on the log of estimate "
+             "/ measurement (median error %.0f%%); int8 is the fp32 rate (prunescope has no "
+             "int8 kernels)",
+             n_cases, (size_t)N_SPECS, n_sparse, 100.0 * fit_err.median);
     snprintf(src[2], sizeof src[2],
-             "calibrate: sram: memcpy of 256 KB (in the L2 cache), bytes read and written over "
-             "the best time; flash: the weight bytes of the %lldx%lld Gemm at batch 1 over its "
-             "time, how fast a layer streams its weights (memcpy of 16 MB: %.3g bytes/s)",
-             (long long)dense[gemv].c, (long long)dense[gemv].m, bw_big);
+             "calibrate: fitted as the MAC rate (sram: how fast layers move their activations; "
+             "flash: how fast they stream their weights); memcpy for comparison: %.3g bytes/s "
+             "within the L2 cache, %.3g bytes/s for 16 MB buffers",
+             bw_l2, bw_big);
     snprintf(src[3], sizeof src[3],
              "sysconf(_SC_PHYS_PAGES) x page size: the machine's memory (L2 cache: %ld bytes)", l2);
     snprintf(src[4], sizeof src[4], "the machine's memory, as sram_bytes");
-    snprintf(src[5], sizeof src[5],
-             "calibrate: %d 1x1 convolutions of one value side by side run through the "
-             "engine, best time / %d",
-             COPIES, COPIES);
+    snprintf(src[5], sizeof src[5], "calibrate: fitted as the MAC rate");
     snprintf(src[6], sizeof src[6],
-             "calibrate: the dense layers above (but the depthwise one) at 90%% zeros against "
-             "dense (prunescope's CSR kernels), efficiency = dense time x density / sparse "
-             "time, the median; break_even = 1 - efficiency; the other formats run CSR here");
+             "calibrate: the CSR kernels' efficiency fitted as the MAC rate; break_even is "
+             "prunescope's own switch to CSR (kernels/sparse.h: %.0f%% zeros); the other "
+             "formats run CSR here",
+             100 * SPARSE_MIN_ZEROS);
     snprintf(src[7], sizeof src[7],
              "estimate, not measured (no power meter): 5 W for one busy core / the MAC rate; "
              "1 pJ per byte in the L2 cache and 20 pJ per byte from DRAM (Horowitz, "
@@ -443,8 +573,8 @@ int calibrate_host(const char *path, calibrate_progress_fn progress, void *ctx, 
                                        "sparse",     "energy_pj",   "kernels"};
     char kernels_src[512];
     snprintf(kernels_src, sizeof kernels_src,
-             "calibrate: depthwise_efficiency = the depthwise convolution's MAC rate / the "
-             "dense ones'; sparse_min_weights and sparse_depthwise are prunescope's own rules "
+             "calibrate: depthwise_efficiency fitted as the MAC rate; sparse_min_weights and "
+             "sparse_depthwise are prunescope's own rules "
              "(kernels/sparse.h: CSR from %d weights and %.0f%% zeros; depthwise "
              "convolutions stay dense)",
              SPARSE_MIN_WEIGHTS, 100 * SPARSE_MIN_ZEROS);

@@ -1,7 +1,7 @@
-/* calibrate: measures this machine with prunescope's own kernels (convolutions and a
- * matrix-vector product at batch 1 through the engine, a sparse product against its dense
- * one, memory bandwidth, the cost of running one node) and makes the `host` profile from
- * it. Not the profile's file format (profile.h). */
+/* calibrate: measures this machine with prunescope's own kernels (layers of the shapes
+ * models run, dense and on the sparse kernels, at batch 1 through the engine) and makes the
+ * `host` profile from them, its figures fitted so that the cost model reproduces what was
+ * measured. Not the profile's file format (profile.h). */
 #ifndef PRUNESCOPE_ANALYSIS_CALIBRATE_H
 #define PRUNESCOPE_ANALYSIS_CALIBRATE_H
 
@@ -17,7 +17,7 @@ struct calibrate_item {
     const char *unit;
 };
 
-#define CALIBRATE_MAX_ITEMS 24
+#define CALIBRATE_MAX_ITEMS 32
 
 struct calibrate_result {
     struct calibrate_item items[CALIBRATE_MAX_ITEMS];

@@ -31,6 +31,17 @@ static double dtype_bytes(enum cost_dtype d)
     return d == COST_INT8 ? 1.0 : d == COST_FP16 ? 2.0 : 4.0;
 }
 
+size_t cost_index_bytes(size_t max)
+{
+    return max <= 0xFF ? 1 : max <= 0xFFFF ? 2 : max <= 0xFFFFFFFFu ? 4 : 8;
+}
+
+double cost_csr_bytes(size_t nnz, size_t units, size_t inputs)
+{
+    return (double)(4 * nnz + nnz * cost_index_bytes(inputs ? inputs - 1 : 0) +
+                    (units + 1) * cost_index_bytes(nnz));
+}
+
 int cost_layer_kept(const struct graph *g, const struct layer *l, struct cost_kept *out,
                     struct err *err)
 {

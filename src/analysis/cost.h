@@ -89,6 +89,12 @@ int cost_estimate(const struct graph *g, const struct plan *p, double rows,
                   struct cost_estimate *out, struct err *err);
 void cost_estimate_fini(struct cost_estimate *e);
 
+/* Bytes of a weight in CSR: 4-byte values, a column index per value and a row pointer per
+ * unit plus one, each index as narrow as it can be (1, 2, 4 or 8 bytes). */
+double cost_csr_bytes(size_t nnz, size_t units, size_t inputs);
+/* Bytes of an index that counts up to max: 1, 2, 4 or 8. */
+size_t cost_index_bytes(size_t max);
+
 /* Greedy-by-size arena planning (as TensorFlow Lite Micro's greedy memory planner does):
  * buffers in decreasing size, each at the lowest offset where it overlaps no placed
  * buffer alive at the same time; buffer i lives over steps [first[i], last[i]]. Writes

@@ -994,11 +994,6 @@ void session_macs(const struct session *s, double *dense, double *effective)
 }
 
 /* Bytes of an unsigned integer able to hold values up to max. */
-static size_t int_width(size_t max)
-{
-    return max <= 0xFF ? 1 : max <= 0xFFFF ? 2 : max <= 0xFFFFFFFFu ? 4 : 8;
-}
-
 /* Bytes of one prunable layer's weight under st. */
 static size_t layer_bytes(const struct session *s, size_t li, enum storage st)
 {
@@ -1020,9 +1015,7 @@ static size_t layer_bytes(const struct session *s, size_t li, enum storage st)
     case STORAGE_DENSE_INT8: return n + 4; /* one float scale per tensor */
     case STORAGE_BITMASK: return 4 * nnz + (n + 7) / 8;
     case STORAGE_CSR:
-        /* values, a column index per value, a row pointer per unit + 1 */
-        return 4 * nnz + nnz * int_width(v.inputs ? v.inputs - 1 : 0) +
-               (v.units + 1) * int_width(nnz);
+        return (size_t)cost_csr_bytes(nnz, v.units, v.inputs);
     case STORAGE_NM:
         if (!s->config.global && cfg->sparsity > 0 &&
             (cfg->granularity == GRAN_2_4 || cfg->granularity == GRAN_4_8)) {
@@ -1046,8 +1039,8 @@ static size_t layer_bytes(const struct session *s, size_t li, enum storage st)
                         any = w[u * v.unit_stride + i * v.in_stride] != 0.0f;
                 nzb += any;
             }
-        return 4 * nzb * bu * bi + nzb * int_width(bcols ? bcols - 1 : 0) +
-               (brows + 1) * int_width(nzb);
+        return 4 * nzb * bu * bi + nzb * cost_index_bytes(bcols ? bcols - 1 : 0) +
+               (brows + 1) * cost_index_bytes(nzb);
     }
     }
     return 4 * n;
