@@ -142,11 +142,13 @@ int cmd_run_argv(struct cmd_ctx *c, int argc, char **argv, struct err *err)
             /* The history holds the command as it could be typed again. */
             char line[4096];
             size_t used = 0;
-            for (int i = 0; i < argc && used < sizeof line; i++) {
-                bool plain = argv[i][0] && strpbrk(argv[i], " \t'\";#\\") == NULL;
-                used += (size_t)snprintf(line + used, sizeof line - used, plain ? "%s%s" : "%s'%s'",
-                                         i ? " " : "", argv[i]);
+            for (int i = 0; i < argc && used + 2 < sizeof line; i++) {
+                if (i)
+                    line[used++] = ' ';
+                cmd_quote_word(argv[i], line + used, sizeof line - used);
+                used += strlen(line + used);
             }
+            line[used < sizeof line ? used : sizeof line - 1] = '\0';
             struct err ignored;
             session_add_history(c->s, line, &ignored);
         }
@@ -241,4 +243,23 @@ const char *cmd_count_text(double v, char *buf, size_t size)
     else
         snprintf(buf, size, "%.2fG", v / 1e9);
     return buf;
+}
+
+void cmd_quote_word(const char *word, char *buf, size_t size)
+{
+    if (size == 0)
+        return;
+    bool plain = word[0] && strpbrk(word, " \t'\";#\\") == NULL;
+    if (plain || !strchr(word, '\'')) {
+        snprintf(buf, size, plain ? "%s" : "'%s'", word);
+        return;
+    }
+    /* A single quote inside: every special character escaped instead. */
+    size_t n = 0;
+    for (const char *p = word; *p && n + 2 < size; p++) {
+        if (strchr(" \t'\";#\\", *p))
+            buf[n++] = '\\';
+        buf[n++] = *p;
+    }
+    buf[n] = '\0';
 }

@@ -43,6 +43,9 @@ const struct cmd_def *cmd_at(size_t i);
  * cmd_free_words. Fails on an unterminated quote. */
 int cmd_split_words(const char *line, int *argc, char ***argv, struct err *err);
 void cmd_free_words(int argc, char **argv);
+/* word as cmd_split_words reads it back as one word: as it is when plain, else in single
+ * quotes, else (a single quote inside) with backslashes. Truncated to size. */
+void cmd_quote_word(const char *word, char *buf, size_t size);
 
 /* Run one command line (no ';'): print its result or error through c->o and record it in
  * the history. Blank lines and comments (#...) do nothing. Returns 0 or -1 (the error has

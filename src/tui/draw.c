@@ -12,9 +12,6 @@
 #include "tui/prompt.h"
 #include "tui/screen.h"
 
-#define MIN_COLS 80
-#define MIN_ROWS 24
-
 static attr_t pair(const struct tui *t, int n)
 {
     return t->color ? COLOR_PAIR(n) : A_NORMAL;
@@ -125,10 +122,26 @@ static void header(const struct tui *t, int w)
     if (sn->have_data)
         snprintf(rows, sizeof rows, " %zu rows", sn->rows);
     const char *sep = t->unicode ? " · " : " | ";
-    put(0, 0, w, true, "%s%s%s%s%s%s%sbaseline %s%s%s%s%s", w >= 120 ? " prunescope" : "",
-        w >= 120 ? sep : " ", sn->have_model ? sn->model : "no model", sep,
-        sn->have_data ? sn->data : "no data", rows, sep, base, sep,
-        sn->profile[0] ? sn->profile : "no profile", sep, sn->storage);
+    char rest[256];
+    snprintf(rest, sizeof rest, "%s%sbaseline %s%s%s%s%s", rows, sep, base, sep,
+             sn->profile[0] ? sn->profile : "no profile", sep, sn->storage);
+    const char *lead = w >= 120 ? " prunescope · " : " ";
+    const char *model = sn->have_model ? sn->model : "no model";
+    const char *data = sn->have_data ? sn->data : "no data";
+    /* The data file's name gives way first: its start and end stay. */
+    int room = w - (int)u8_len(lead) - (int)u8_len(model) - (int)u8_len(sep) - (int)u8_len(rest);
+    char shown[600];
+    size_t dl = u8_len(data);
+    if (room >= (int)dl || room < 8) {
+        snprintf(shown, sizeof shown, "%s", data);
+    } else {
+        size_t head = (size_t)(room - 1) / 2, tail = (size_t)(room - 1) - head;
+        snprintf(shown, sizeof shown, "%.*s~%s", (int)u8_prefix(data, head), data,
+                 data + u8_prefix(data, dl - tail));
+    }
+    if (!t->unicode)
+        lead = w >= 120 ? " prunescope | " : " ";
+    put(0, 0, w, true, "%s%s%s%s%s", lead, model, sep, shown, rest);
     attroff(pair(t, 1) | A_BOLD | A_REVERSE);
 }
 
@@ -150,6 +163,11 @@ static struct columns columns_for(int w, size_t n_levels)
     }
     if (w >= 150)
         c.name = 30;
+    if (n_levels == 0) {
+        /* No sweep yet: its columns go to the names. */
+        c.name += c.spark + c.drop - 3;
+        c.spark = c.drop = 0;
+    }
     int used =
         c.idx + c.name + c.op + c.shape + c.params + c.slider + c.pct + c.spark + c.drop + c.group;
     int gaps = 9 + (c.op > 0) + (c.shape > 0) + (c.group > 0);
@@ -162,7 +180,7 @@ static struct columns columns_for(int w, size_t n_levels)
 static void table(struct tui *t, int y0, int h, int w)
 {
     const struct snapshot *sn = &t->snap;
-    struct columns c = columns_for(w, sn->n_levels);
+    struct columns c = columns_for(w, sn->have_sens ? sn->n_levels : 0);
     int x = 0;
     attron(A_BOLD | A_UNDERLINE);
     move(y0, 0);
@@ -232,7 +250,13 @@ static void table(struct tui *t, int y0, int h, int w)
         human((double)l->params, params, sizeof params);
         put(y, x, c.idx + 1, true, "%*zu", c.idx, i + 1);
         x += c.idx + 1;
-        put(y, x, c.name + 1, true, "%s", l->name);
+        /* Long names keep their end, where PyTorch paths differ. */
+        size_t nl = u8_len(l->name);
+        if (nl > (size_t)c.name)
+            put(y, x, c.name + 1, true, "~%s",
+                l->name + u8_prefix(l->name, nl - (size_t)c.name + 1));
+        else
+            put(y, x, c.name + 1, true, "%s", l->name);
         x += c.name + 1;
         if (c.op) {
             put(y, x, c.op + 1, true, "%s", l->op);
@@ -642,27 +666,11 @@ static void status(struct tui *t, int y, int w)
     attroff(A_DIM);
 }
 
-static void help_screen(const struct tui *t, int h, int w)
-{
-    erase();
-    attron(A_BOLD);
-    put(0, 1, w - 2, true, "prunescope: keys (any key closes this)");
-    attroff(A_BOLD);
-    int y = 2;
-    for (size_t i = 0; i < keys_count() && y < h - 1; i++, y++) {
-        const struct key_def *k = keys_at(i);
-        attron(A_BOLD | pair(t, 5));
-        put(y, 2, 18, true, "%s", k->keys);
-        attroff(A_BOLD | pair(t, 5));
-        put(y, 21, w - 22, true, "%s", k->help);
-    }
-}
-
 static void pager_screen(const struct tui *t, int h, int w)
 {
     erase();
     attron(A_BOLD);
-    put(0, 0, w, true, "%s", t->last_command);
+    put(0, 0, w, true, "%s", t->pager_title);
     attroff(A_BOLD);
     for (int r = 0; r < h - 2; r++) {
         size_t i = t->pager_top + (size_t)r;
@@ -681,15 +689,13 @@ void draw_frame(struct tui *t)
 {
     int h = LINES, w = COLS;
     erase();
-    if (w < MIN_COLS || h < MIN_ROWS) {
+    if (w < TUI_MIN_COLS || h < TUI_MIN_ROWS) {
         curs_set(0);
-        put(0, 0, w, false, "prunescope needs a terminal of at least %dx%d;", MIN_COLS, MIN_ROWS);
+        put(0, 0, w, false, "prunescope needs a terminal of at least %dx%d;", TUI_MIN_COLS,
+            TUI_MIN_ROWS);
         put(1, 0, w, false, "this one is %dx%d. Enlarge it (q quits).", w, h);
-        refresh();
-        return;
-    }
-    if (t->help) {
-        help_screen(t, h, w);
+        if (t->ask != ASK_NONE)
+            put(3, 0, w, false, "%s", t->status);
         refresh();
         return;
     }

@@ -47,6 +47,8 @@ const struct key_def *keys_at(size_t i)
 /* The count typed before a key, or 1. */
 static long take_count(struct tui *t)
 {
+    if (t->count_active)
+        t->status[0] = '\0'; /* the hint about the count is used up */
     long n = t->count_active ? strtol(t->count, NULL, 10) : 1;
     t->count_active = false;
     t->count[0] = '\0';
@@ -203,7 +205,7 @@ void keys_dispatch(struct tui *t, int key)
                     "curve (other: cancel)");
         return;
     case ':': tui_open_prompt(t, USE_COMMAND, ":", ""); return;
-    case '?': t->help = true; return;
+    case '?': tui_show_help(t); return;
     case 'q':
         if (tui_unexported(t)) {
             t->ask = ASK_QUIT;

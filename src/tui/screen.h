@@ -14,6 +14,10 @@
 #include "tui/job.h"
 #include "tui/snapshot.h"
 
+/* The smallest terminal the screen draws on. */
+#define TUI_MIN_COLS 80
+#define TUI_MIN_ROWS 24
+
 /* What the panel beside (or under) the layer table shows. */
 enum view {
     VIEW_METRICS,
@@ -56,10 +60,10 @@ struct tui {
     int table_y;            /* screen row of the first layer */
     int slider_x, slider_w; /* where the sliders are, for the mouse */
     enum view view;
-    bool help;
     /* Output of the last `:` command when it had more than one line. */
     char **pager;
     size_t pager_n, pager_top;
+    char pager_title[256];
 
     char count[16]; /* digits typed: a count for the arrows, or a value for Enter */
     bool count_active;
@@ -106,6 +110,10 @@ void tui_move_slider(struct tui *t, double delta);
 void tui_set_selected(struct tui *t, double sparsity);
 void tui_open_prompt(struct tui *t, enum prompt_use use, const char *label, const char *initial);
 void tui_answer(struct tui *t, int key);
+/* Show text (lines) full screen until a key other than the scrolling ones. */
+void tui_open_pager(struct tui *t, const char *title, const char *text);
+/* The help: every key of keys.c, wrapped to the terminal's width. */
+void tui_show_help(struct tui *t);
 bool tui_job_running(struct tui *t);
 /* Whether the configuration has pruning that was not exported since it last changed. */
 bool tui_unexported(const struct tui *t);

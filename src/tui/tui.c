@@ -116,6 +116,42 @@ static bool all_dense(const struct snapshot *sn)
     return true;
 }
 
+void tui_show_help(struct tui *t)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return;
+    int width = COLS - 2 > 40 ? COLS - 2 : 40, indent = 20;
+    for (size_t i = 0; i < keys_count(); i++) {
+        const struct key_def *k = keys_at(i);
+        fprintf(f, "  %-*s", indent - 2, k->keys);
+        /* Wrap the explanation at word boundaries under its own column. */
+        const char *p = k->help;
+        int col = indent;
+        while (*p) {
+            size_t word = strcspn(p, " ");
+            if (col + (int)word > width && col > indent) {
+                fprintf(f, "\n%*s", indent, "");
+                col = indent;
+            }
+            fprintf(f, "%.*s", (int)word, p);
+            col += (int)word;
+            p += word;
+            if (*p == ' ') {
+                fputc(' ', f);
+                col++;
+                p++;
+            }
+        }
+        fputc('\n', f);
+    }
+    fclose(f);
+    tui_open_pager(t, "prunescope: keys", text);
+    free(text);
+}
+
 bool tui_unexported(const struct tui *t)
 {
     return t->gen != t->exported_gen && !all_dense(&t->snap);
@@ -145,8 +181,9 @@ static void start_measuring(struct tui *t)
 }
 
 /* The pager: the output's lines. */
-static void open_pager(struct tui *t, const char *text)
+void tui_open_pager(struct tui *t, const char *title, const char *text)
 {
+    snprintf(t->pager_title, sizeof t->pager_title, "%s", title);
     for (size_t i = 0; i < t->pager_n; i++)
         free(t->pager[i]);
     free(t->pager);
@@ -196,7 +233,7 @@ static void finish_job(struct tui *t)
         bool several = memchr(output, '\n', len) != NULL;
         tui_message(t, false, "%.*s", (int)(len - start), output + start);
         if (several && !t->job_quiet)
-            open_pager(t, output);
+            tui_open_pager(t, t->last_command, output);
     } else {
         tui_message(t, false, "%s: done", t->last_command);
     }
@@ -298,9 +335,9 @@ static bool file_exists(const char *path)
 /* The export's command line for the path typed. */
 static void run_export(struct tui *t, bool force)
 {
-    char line[4200];
-    snprintf(line, sizeof line, "export %s '%s'%s", t->export_kind, t->export_path,
-             force ? " --force" : "");
+    char line[8400], path[8200];
+    cmd_quote_word(t->export_path, path, sizeof path);
+    snprintf(line, sizeof line, "export %s %s%s", t->export_kind, path, force ? " --force" : "");
     tui_run_command(t, line, true);
 }
 
@@ -563,8 +600,12 @@ static void handle_key(struct tui *t, int key)
         keys_dispatch(t, key);
         return;
     }
-    if (t->help) {
-        t->help = false;
+    if (COLS < TUI_MIN_COLS || LINES < TUI_MIN_ROWS) {
+        /* Nothing shows what other keys would do: only quitting, and its question. */
+        if (t->ask == ASK_QUIT)
+            tui_answer(t, key);
+        else if (key == 'q' || key == 'Q')
+            keys_dispatch(t, key);
         return;
     }
     if (t->pager) {

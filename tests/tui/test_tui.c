@@ -3,7 +3,6 @@
  * back with capture-pane. Every figure expected on the screen comes from a batch run (-e) of
  * the same binary. Skipped (with a message) when tmux is not installed. */
 #include <criterion/criterion.h>
-#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -117,7 +116,7 @@ static bool has_text(const char *s, const void *text)
 static char *wait_text(const char *text)
 {
     char what[600];
-    snprintf(what, sizeof what, "showing '%s'", text);
+    snprintf(what, sizeof what, "showing '%.500s'", text);
     return wait_until(has_text, text, what);
 }
 
@@ -394,7 +393,7 @@ static char *wait_row(const struct layer_names *l, size_t idx, const char *pct)
 {
     struct want_row w = {idx, l->name[idx - 1], pct};
     char what[512];
-    snprintf(what, sizeof what, "showing layer %zu (%s) at %s", idx, l->name[idx - 1],
+    snprintf(what, sizeof what, "showing layer %zu (%.200s) at %.200s", idx, l->name[idx - 1],
              pct ? pct : "any sparsity");
     return wait_until(shows_row, &w, what);
 }
@@ -586,12 +585,26 @@ static struct figures shown_figures(const struct layer_names *l, size_t idx, con
 static void expect_same_figures(const struct figures *got, const struct figures *want,
                                 const char *what)
 {
-    cr_expect_str_eq(got->accuracy, want->accuracy, "%s: accuracy", what);
+    cr_expect_str_eq(got->accuracy, want->accuracy, "%s: accuracy %s%%, the screen %s%%", what,
+                     got->accuracy, want->accuracy);
     cr_expect_eq(got->correct, want->correct, "%s: correct %zu, the screen %zu", what, got->correct,
                  want->correct);
     cr_expect_eq(got->nonzero, want->nonzero, "%s: non-zero %zu, the screen %zu", what,
                  got->nonzero, want->nonzero);
     cr_expect_eq(got->params, want->params, "%s: params", what);
+}
+
+/* After the program: the shell's echo on the pane, the screen gone, status 0. */
+static void expect_exited_cleanly(void)
+{
+    char *s = wait_text("EXIT=");
+    cr_expect(strstr(s, "EXIT=0"), "exit status not 0:\n%s", s);
+    cr_expect(!strstr(s, "baseline") && !strstr(s, "arrows"),
+              "the screen is still shown after the program left:\n%s", s);
+    free(s);
+    char *st = exit_file();
+    cr_expect(st && strncmp(st, "EXIT=0", 6) == 0, "status file: %s", st ? st : "(none)");
+    free(st);
 }
 
 Test(tui, exports_a_config_that_batch_mode_imports_and_asks_before_replacing)
@@ -645,6 +658,10 @@ Test(tui, exports_a_config_that_batch_mode_imports_and_asks_before_replacing)
     expect_same_figures(&back, &second, "imported after replacing");
     free(before);
     free(after);
+
+    /* Exported: q leaves without asking. */
+    keys("q");
+    expect_exited_cleanly();
 }
 
 Test(tui, scrolls_a_53_layer_model_on_80x24_keeping_header_and_hints)
@@ -663,6 +680,9 @@ Test(tui, scrolls_a_53_layer_model_on_80x24_keeping_header_and_hints)
     free(s);
     keys("End");
     free(wait_row(&l, l.n, NULL));
+    /* Selected: Right moves its slider. */
+    keys("Right");
+    free(wait_row(&l, l.n, "5.0%"));
     s = wait_layout(80, 24, "model.onnx");
     cr_expect(find_row(s, l.n, l.name[l.n - 1], row, sizeof row), "lost the last row:\n%s", s);
     cr_expect(!find_row(s, 1, l.name[0], row, sizeof row), "layer 1 still shown:\n%s", s);
@@ -670,6 +690,8 @@ Test(tui, scrolls_a_53_layer_model_on_80x24_keeping_header_and_hints)
     free(s);
     keys("Home");
     free(wait_row(&l, 1, NULL));
+    keys("Right");
+    free(wait_row(&l, 1, "5.0%"));
 }
 
 Test(tui, redraws_whole_after_resizes_and_asks_for_80x24_when_smaller)
@@ -698,19 +720,6 @@ Test(tui, redraws_whole_after_resizes_and_asks_for_80x24_when_smaller)
     s = wait_layout(80, 24, "digits_mlp.onnx");
     cr_expect(!strstr(s, "needs a terminal"), "the message stayed:\n%s", s);
     free(s);
-}
-
-/* After the program: the shell's echo on the pane, the screen gone, status 0. */
-static void expect_exited_cleanly(void)
-{
-    char *s = wait_text("EXIT=");
-    cr_expect(strstr(s, "EXIT=0"), "exit status not 0:\n%s", s);
-    cr_expect(!strstr(s, "baseline") && !strstr(s, "arrows"),
-              "the screen is still shown after the program left:\n%s", s);
-    free(s);
-    char *st = exit_file();
-    cr_expect(st && strncmp(st, "EXIT=0", 6) == 0, "status file: %s", st ? st : "(none)");
-    free(st);
 }
 
 Test(tui, q_quits_at_once_with_nothing_changed)
@@ -895,7 +904,9 @@ static void expect_ascii_without_colour(void)
     for (const char *p = e; (p = strstr(p, "\033[")); p += 2) {
         const char *q = p + 2;
         while (*q && *q != 'm' && strchr("0123456789;", *q)) {
-            long v = strtol(q, (char **)&q, 10);
+            char *end;
+            long v = strtol(q, &end, 10);
+            q = end;
             bool colour = (v >= 30 && v <= 38) || (v >= 40 && v <= 48) || (v >= 90 && v <= 107);
             cr_expect(!colour, "colour %ld under NO_COLOR:\n%s", v, e);
             if (*q == ';')
