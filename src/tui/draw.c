@@ -123,16 +123,16 @@ static void header(const struct tui *t, int w)
         snprintf(rows, sizeof rows, " %zu rows", sn->rows);
     const char *sep = t->unicode ? " · " : " | ";
     char rest[256];
-    snprintf(rest, sizeof rest, "%s%sbaseline %s%s%s%s%s", rows, sep, base, sep,
-             sn->profile[0] ? sn->profile : "no profile", sep, sn->storage);
     const char *lead = w >= 120 ? " prunescope · " : " ";
     const char *model = sn->have_model ? sn->model : "no model";
     const char *data = sn->have_data ? sn->data : "no data";
-    /* The data file's name gives way first: its start and end stay. */
+    /* The data file's name gives way when the line is too long: its start and end stay. */
+    snprintf(rest, sizeof rest, "%s%sbaseline %s%s%s%s%s", rows, sep, base, sep,
+             sn->profile[0] ? sn->profile : "no profile", sep, sn->storage);
     int room = w - (int)u8_len(lead) - (int)u8_len(model) - (int)u8_len(sep) - (int)u8_len(rest);
     char shown[600];
     size_t dl = u8_len(data);
-    if (room >= (int)dl || room < 8) {
+    if (room >= (int)dl || room < 4) {
         snprintf(shown, sizeof shown, "%s", data);
     } else {
         size_t head = (size_t)(room - 1) / 2, tail = (size_t)(room - 1) - head;
@@ -522,7 +522,7 @@ static void view_curve(const struct tui *t, int y0, int x0, int h, int w)
     double cur_x = sn->prunable ? (double)sn->prunable_zeros / (double)sn->prunable : NAN;
     double cur_y = t->have_measured ? t->measured.accuracy : sn->predicted;
     chart(t, y0, x0, h, w,
-          t->color ? "accuracy (%) vs weights removed: uniform (cyan), guided (yellow), now"
+          t->color ? "accuracy % vs removed: uniform cyan, guided yellow, now ◆"
                    : "accuracy (%) vs weights removed: uniform *, guided +, now @",
           s, 2, cur_x, cur_y, t->unicode ? "removed → 100%" : "removed -> 100%");
 }
