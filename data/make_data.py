@@ -7,8 +7,9 @@ python3-numpy, python3-sklearn and the dataset-fashion-mnist package installed):
     /usr/bin/python3 data/make_data.py
 
 Writes data/digits_mlp.onnx, data/digits.csv, data/fashion_cnn.onnx,
-data/fashion-mnist-test.csv.gz, data/reference.json and data/README.md. Never run by
-the build or CI: the outputs are committed.
+data/fashion-mnist-test.csv.gz, data/reference.json and data/README.md, and the training
+splits for `finetune`: data/digits-train.csv and data/fashion-mnist-train.csv.gz. Never
+run by the build or CI: the outputs are committed.
 """
 import gzip
 import io
@@ -30,6 +31,7 @@ from sklearn.model_selection import train_test_split
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FASHION = "/usr/share/datasets/fashion-mnist"
+FASHION_TRAIN_ROWS = 10000  # the first rows of the training set, in file order
 SCALE_1_255 = 0.00392156862745098  # the --scale for Fashion-MNIST pixels
 
 torch.set_num_threads(2)
@@ -227,6 +229,10 @@ def digits():
               [list(r) + [y] for r, y in zip(x_va, y_va)], gz=False)
     check_onnx(os.path.join(HERE, "digits_mlp.onnx"), xv, logits)
     check_csv(os.path.join(HERE, "digits.csv"), xv, yv, label_first=False, scale=1)
+    # The 1437 training rows, in train_test_split's order, in the same format.
+    write_csv(os.path.join(HERE, "digits-train.csv"), header,
+              [list(r) + [y] for r, y in zip(x_tr, y_tr)], gz=False)
+    check_csv(os.path.join(HERE, "digits-train.csv"), xt, yt, label_first=False, scale=1)
     print(f"  validation: {ref['correct']}/{ref['rows']} correct", flush=True)
     return ref
 
@@ -261,6 +267,13 @@ def fashion():
     check_onnx(os.path.join(HERE, "fashion_cnn.onnx"), xv, logits)
     check_csv(os.path.join(HERE, "fashion-mnist-test.csv.gz"), xv, yv, label_first=True,
               scale=SCALE_1_255)
+    # A training split for finetune: the first rows of the training set, in file order,
+    # in the same format (the model was trained on all 60,000).
+    k = FASHION_TRAIN_ROWS
+    write_csv(os.path.join(HERE, "fashion-mnist-train.csv.gz"), header,
+              [[y] + list(r) for r, y in zip(x_tr[:k], y_tr[:k])], gz=True)
+    check_csv(os.path.join(HERE, "fashion-mnist-train.csv.gz"), xt[:k], yt[:k],
+              label_first=True, scale=SCALE_1_255)
     print(f"  test: {ref['correct']}/{ref['rows']} correct", flush=True)
     return ref
 
@@ -338,6 +351,18 @@ a fixed timestamp), so it needs `--scale {SCALE_1_255}` (pixels/255).
 - files: fashion_cnn.onnx {size('fashion_cnn.onnx')} bytes, fashion-mnist-test.csv.gz {size('fashion-mnist-test.csv.gz')} bytes
 
     prunescope --scale {SCALE_1_255} data/fashion_cnn.onnx data/fashion-mnist-test.csv.gz
+
+## Training splits (for `finetune`)
+
+`digits-train.csv` holds the 1437 rows the digits MLP was trained on, in
+`train_test_split`'s order; `fashion-mnist-train.csv.gz` holds the first {FASHION_TRAIN_ROWS:,} of the
+60,000 Fashion-MNIST training images in file order (the CNN was trained on all 60,000).
+Each is in exactly the format of its validation file (same header and label column, raw
+integer values, LF line ends; gzip with a fixed timestamp), needs the same `--scale`
+(none for digits, pixels/255 for Fashion-MNIST), comes from the other side of the split,
+and is read back and checked like it. Fine-tune on these, never on the validation files.
+
+- files: digits-train.csv {size('digits-train.csv')} bytes, fashion-mnist-train.csv.gz {size('fashion-mnist-train.csv.gz')} bytes
 """
     with open(os.path.join(HERE, "README.md"), "w") as fh:
         fh.write(text)

@@ -95,13 +95,21 @@ int files_sha256(const char *path, char hex[65], struct err *err)
     return 0;
 }
 
-void files_sha256_text(const char *text, char hex[65])
+void files_sha256_parts(const void *const *parts, const size_t *sizes, size_t n, char hex[65])
 {
     struct sha256_ctx ctx;
     sha256_init(&ctx);
-    sha256_update(&ctx, strlen(text), (const uint8_t *)text);
+    for (size_t i = 0; i < n; i++)
+        sha256_update(&ctx, sizes[i], parts[i]);
     unsigned char digest[SHA256_DIGEST_SIZE];
     sha256_digest(&ctx, sizeof digest, digest);
     for (int i = 0; i < SHA256_DIGEST_SIZE; i++)
         snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+}
+
+void files_sha256_text(const char *text, char hex[65])
+{
+    const void *parts[1] = {text};
+    size_t sizes[1] = {strlen(text)};
+    files_sha256_parts(parts, sizes, 1, hex);
 }

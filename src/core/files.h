@@ -19,5 +19,7 @@ int files_sha256(const char *path, char hex[65], struct err *err);
 
 /* Lowercase hex SHA-256 of a string. */
 void files_sha256_text(const char *text, char hex[65]);
+/* The SHA-256 of n buffers one after the other, as hex. */
+void files_sha256_parts(const void *const *parts, const size_t *sizes, size_t n, char hex[65]);
 
 #endif

@@ -95,11 +95,17 @@ static void drop_pruning(struct session *s)
     s->dirty = NULL;
     free(s->config.settings);
     memset(&s->config, 0, sizeof s->config);
-    for (size_t i = 0; i < s->n_undo; i++)
+    for (size_t i = 0; i < s->n_undo; i++) {
         free(s->undo[i].settings);
+        if (s->engine && s->undo_originals)
+            free_originals(s->undo_originals[i], engine_graph(s->engine)->n_values);
+    }
     free(s->undo);
     s->undo = NULL;
+    free(s->undo_originals);
+    s->undo_originals = NULL;
     s->n_undo = s->cap_undo = s->undo_pos = 0;
+    s->weights_trained = 0;
     for (size_t gi = 0; s->group_ranks && gi < s->groups.n_groups; gi++)
         free(s->group_ranks[gi].order);
     free(s->group_ranks);
@@ -325,6 +331,7 @@ int session_load_model(struct session *s, const char *path, char *dropped_data, 
     s->dirty = dirty;
     s->config.settings = settings;
     memcpy(s->model_sha256, sha, sizeof sha);
+    memcpy(s->weights_sha256, sha, sizeof sha);
     s->engine = e;
     s->layers = layers;
     s->model_path = p;
@@ -468,6 +475,11 @@ struct session *session_twin(struct session *s, struct err *err)
         err_set(err, "no model or data to share");
         return NULL;
     }
+    if (s->weights_trained) {
+        /* A twin reads the file, whose weights these no longer are. */
+        err_set(err, "the weights were fine-tuned since %s was read", s->model_path);
+        return NULL;
+    }
     if (!s->twin) {
         struct session *t = session_new(1, s->cancel, err);
         if (!t)
@@ -541,7 +553,7 @@ void session_subject(struct session *s, struct analysis_subject *out)
         .engine = s->engine,
         .layers = &s->layers,
         .output_kind = s->output_kind,
-        .model_sha256 = s->model_sha256,
+        .model_sha256 = s->weights_sha256,
         .groups = groups_of(s),
         .groups_error = s->groups_error,
         .data = s->data,
@@ -908,6 +920,95 @@ int session_config_copy(const struct session *s, struct prune_config *out, struc
     return prune_config_copy(&s->config, s->layers.count, out, err);
 }
 
+/* Room for one more undo entry. */
+static int grow_undo(struct session *s, struct err *err)
+{
+    if (s->undo_pos < s->cap_undo)
+        return 0;
+    size_t cap = s->cap_undo ? 2 * s->cap_undo : 16;
+    struct prune_config *u = realloc(s->undo, cap * sizeof *u);
+    if (!u)
+        return err_oom(err, "undo history", cap * sizeof *u);
+    s->undo = u;
+    float ***w = realloc(s->undo_originals, cap * sizeof *w);
+    if (!w)
+        return err_oom(err, "undo history", cap * sizeof *w);
+    for (size_t i = s->cap_undo; i < cap; i++)
+        w[i] = NULL;
+    s->undo_originals = w;
+    s->cap_undo = cap;
+    return 0;
+}
+
+/* Remember prev (and the originals before a change of the weights, or NULL; both owned
+ * from here) as the state before the change just made; the redo states go. */
+static void push_undo(struct session *s, struct prune_config prev, float **originals)
+{
+    int nv = engine_graph(s->engine)->n_values;
+    for (size_t i = s->undo_pos; i < s->n_undo; i++) {
+        free(s->undo[i].settings);
+        free_originals(s->undo_originals[i], nv);
+        s->undo_originals[i] = NULL;
+    }
+    s->undo_originals[s->undo_pos] = originals;
+    s->undo[s->undo_pos++] = prev;
+    s->n_undo = s->undo_pos;
+}
+
+/* The weights the configurations prune changed (fine-tuning, or its undo): what was
+ * computed from the old ones goes, and the digest the sensitivity cache is keyed on
+ * follows them. */
+static void originals_changed(struct session *s)
+{
+    drop_twin(s);
+    drop_saliency(s);
+    drop_sensitivity(s);
+    for (size_t i = 0; s->ranks && i < s->layers.count; i++)
+        s->ranks[i].valid = false;
+    for (size_t gi = 0; s->group_ranks && gi < s->groups.n_groups; gi++)
+        s->group_ranks[gi].valid = false;
+    if (!s->weights_trained) {
+        memcpy(s->weights_sha256, s->model_sha256, sizeof s->weights_sha256);
+        return;
+    }
+    /* The digest of the file's digest and every float original. */
+    const struct graph *g = engine_graph(s->engine);
+    const void **parts = malloc(((size_t)g->n_values + 1) * sizeof *parts);
+    size_t *sizes = malloc(((size_t)g->n_values + 1) * sizeof *sizes), n = 0;
+    if (!parts || !sizes) {
+        snprintf(s->weights_sha256, sizeof s->weights_sha256, "trained");
+    } else {
+        parts[n] = s->model_sha256;
+        sizes[n++] = 64;
+        for (int v = 0; v < g->n_values; v++)
+            if (s->original[v]) {
+                parts[n] = s->original[v];
+                sizes[n++] = tensor_bytes(g->values[v].constant);
+            }
+        files_sha256_parts(parts, sizes, n, s->weights_sha256);
+    }
+    free(parts);
+    free(sizes);
+}
+
+/* Undo (back) or redo entry k with originals: they and the session's change places. */
+static void swap_originals(struct session *s, size_t k, bool back)
+{
+    float **other = s->undo_originals[k];
+    if (!other)
+        return;
+    const struct graph *g = engine_graph(s->engine);
+    for (int v = 0; v < g->n_values; v++)
+        if (other[v]) {
+            float *t = s->original[v];
+            s->original[v] = other[v];
+            other[v] = t;
+            s->dirty[v] = true;
+        }
+    s->weights_trained += back ? -1 : 1;
+    originals_changed(s);
+}
+
 int session_configure(struct session *s, const struct prune_config *next, struct err *err)
 {
     if (!s->engine)
@@ -918,15 +1019,9 @@ int session_configure(struct session *s, const struct prune_config *next, struct
     struct prune_config copy, prev;
     if (prune_config_copy(next, n, &copy, err) < 0)
         return -1;
-    if (s->undo_pos == s->cap_undo) {
-        size_t cap = s->cap_undo ? 2 * s->cap_undo : 16;
-        struct prune_config *u = realloc(s->undo, cap * sizeof *u);
-        if (!u) {
-            free(copy.settings);
-            return err_oom(err, "undo history", cap * sizeof *u);
-        }
-        s->undo = u;
-        s->cap_undo = cap;
+    if (grow_undo(s, err) < 0) {
+        free(copy.settings);
+        return -1;
     }
     if (apply_config(s, &copy, err) < 0) {
         free(copy.settings);
@@ -936,11 +1031,7 @@ int session_configure(struct session *s, const struct prune_config *next, struct
     }
     prev = s->config;
     s->config = copy;
-    /* A change drops the redo states. */
-    for (size_t i = s->undo_pos; i < s->n_undo; i++)
-        free(s->undo[i].settings);
-    s->undo[s->undo_pos++] = prev;
-    s->n_undo = s->undo_pos;
+    push_undo(s, prev, NULL);
     return 0;
 }
 
@@ -951,8 +1042,11 @@ int session_undo(struct session *s, struct err *err)
     if (s->undo_pos == 0)
         return err_set(err, "nothing to undo");
     struct prune_config target = s->undo[s->undo_pos - 1];
-    if (apply_config(s, &target, err) < 0)
+    swap_originals(s, s->undo_pos - 1, true);
+    if (apply_config(s, &target, err) < 0) {
+        swap_originals(s, s->undo_pos - 1, false);
         return -1;
+    }
     /* Swap: the slot now holds the state to redo. */
     s->undo[s->undo_pos - 1] = s->config;
     s->config = target;
@@ -967,8 +1061,11 @@ int session_redo(struct session *s, struct err *err)
     if (s->undo_pos == s->n_undo)
         return err_set(err, "nothing to redo");
     struct prune_config target = s->undo[s->undo_pos];
-    if (apply_config(s, &target, err) < 0)
+    swap_originals(s, s->undo_pos, false);
+    if (apply_config(s, &target, err) < 0) {
+        swap_originals(s, s->undo_pos, true);
         return -1;
+    }
     s->undo[s->undo_pos] = s->config;
     s->config = target;
     s->undo_pos++;
@@ -1188,4 +1285,164 @@ struct tensor *session_input_rows(struct session *s, size_t n, struct err *err)
     for (int d = 0; d < row.ndim; d++)
         sh.dims[d + 1] = row.dims[d];
     return tensor_new(DTYPE_FLOAT, &sh, err);
+}
+
+/* ---- fine-tuning ---- */
+
+/* The parameters fine-tuning trains: Conv's and Gemm's weight and bias, a constant
+ * MatMul operand and the constant added to a MatMul's result, BatchNormalization's scale
+ * and bias. */
+static void trainable_values(const struct graph *g, bool *trainable)
+{
+    for (int n = 0; n < g->n_nodes; n++) {
+        const struct node *nd = &g->nodes[n];
+        int from = 0, to = -1;
+        if (strcmp(nd->op_type, "Conv") == 0 || strcmp(nd->op_type, "Gemm") == 0)
+            from = 1, to = 2;
+        else if (strcmp(nd->op_type, "MatMul") == 0)
+            from = 0, to = 1;
+        else if (strcmp(nd->op_type, "BatchNormalization") == 0)
+            from = 1, to = 2;
+        else if (strcmp(nd->op_type, "Add") == 0 && nd->n_inputs == 2) {
+            /* A bias: the other operand comes from a MatMul. */
+            for (int k = 0; k < 2; k++) {
+                int other = nd->inputs[1 - k];
+                for (int m = 0; other >= 0 && m < g->n_nodes; m++)
+                    if (strcmp(g->nodes[m].op_type, "MatMul") == 0 && g->nodes[m].n_outputs > 0 &&
+                        g->nodes[m].outputs[0] == other)
+                        from = to = k;
+            }
+        }
+        for (int k = from; k <= to && k < nd->n_inputs; k++) {
+            int v = nd->inputs[k];
+            if (v >= 0 && g->values[v].constant && g->values[v].constant->dtype == DTYPE_FLOAT)
+                trainable[v] = true;
+        }
+    }
+}
+
+int session_finetune(struct session *s, const char *train_path, const struct ft_options *o,
+                     ft_epoch_fn on_epoch, ft_progress_fn progress, void *ctx,
+                     struct ft_result *r, struct err *err)
+{
+    memset(r, 0, sizeof *r);
+    if (!s->engine)
+        return err_set(err, "no model is loaded (use: load MODEL.onnx)");
+    if (!s->data)
+        return err_set(err, "fine-tuning is measured on the validation data: load it first "
+                            "(data FILE.csv)");
+    char sha[65];
+    if (files_sha256(train_path, sha, err) < 0)
+        return -1;
+    if (strcmp(sha, s->data_sha256) == 0)
+        return err_set(err,
+                       "%s is the validation data (%s): fine-tuning on it would make the "
+                       "accuracy measured on it meaningless; give a separate training file",
+                       train_path, s->data_path);
+    struct dataset *train = dataset_load(train_path, &s->data_opt, err);
+    if (!train)
+        return -1;
+    struct shape rs;
+    int rc = check_fit(s, train, &s->row_shape, &rs, err);
+    if (rc == 0 && (train->class_names != NULL) != (s->data->class_names != NULL))
+        rc = err_set(err, "%s has %s labels and %s %s ones: they must be the same classes",
+                     train_path, train->class_names ? "text" : "numeric", s->data_path,
+                     s->data->class_names ? "text" : "numeric");
+    for (size_t c = 0; rc == 0 && train->class_names && c < train->n_classes; c++)
+        if (c >= s->data->n_classes || strcmp(train->class_names[c], s->data->class_names[c]))
+            rc = err_set(err, "%s has class '%s', which %s does not (its classes must be the "
+                              "validation data's)",
+                         train_path, train->class_names[c], s->data_path);
+    const struct graph *g = engine_graph(s->engine);
+    const int nv = g->n_values;
+    bool *trainable = calloc((size_t)nv + 1, sizeof *trainable);
+    uint8_t **keep = calloc((size_t)nv + 1, sizeof *keep);
+    float **before = calloc((size_t)nv + 1, sizeof *before);
+    struct prune_config prev = {0};
+    if (rc == 0 && (!trainable || !keep || !before))
+        rc = err_oom(err, "fine-tuning", (size_t)nv);
+    if (rc < 0)
+        goto done;
+    trainable_values(g, trainable);
+    /* What pruning holds at 0: every weight of a pruned layer that is 0, and any other
+     * parameter that pruning made 0 (the units removed with their group). */
+    bool *pruned_layer = calloc((size_t)nv + 1, sizeof *pruned_layer);
+    if (!pruned_layer) {
+        rc = err_oom(err, "fine-tuning", (size_t)nv);
+        goto done;
+    }
+    for (size_t i = 0; i < s->layers.count; i++)
+        pruned_layer[s->layers.items[i].weight] =
+            s->config.global ? s->config.global_sparsity > 0 : s->config.settings[i].sparsity > 0;
+    for (int v = 0; v < nv && rc == 0; v++) {
+        if (!trainable[v])
+            continue;
+        const float *w = tensor_f32(g->values[v].constant), *orig = s->original[v];
+        size_t n = tensor_numel(g->values[v].constant);
+        if (!(keep[v] = malloc(n + 1))) {
+            rc = err_oom(err, "masks", n);
+            break;
+        }
+        for (size_t k = 0; k < n; k++)
+            keep[v][k] = !(w[k] == 0.0f && (pruned_layer[v] || (orig && orig[k] != 0.0f)));
+    }
+    free(pruned_layer);
+    if (rc < 0)
+        goto done;
+    engine_set_cancel(s->engine, s->cancel);
+    rc = ft_run(s->engine, train, &rs, s->output_kind, trainable, keep, o, s->cancel, on_epoch,
+                progress, ctx, r, err);
+    if (rc < 0 || r->epochs_done == 0) {
+        /* Nothing kept: the weights as the configuration makes them. */
+        struct err ignored;
+        for (int v = 0; v < nv; v++)
+            s->dirty[v] |= trainable[v];
+        apply_config(s, &s->config, rc < 0 ? &ignored : err);
+        goto done;
+    }
+    /* The trained weights become the originals; the old ones go to the undo entry. */
+    if ((rc = prune_config_copy(&s->config, s->layers.count, &prev, err)) < 0 ||
+        (rc = grow_undo(s, err)) < 0)
+        goto done;
+    for (int v = 0; v < nv && rc == 0; v++) {
+        if (!trainable[v] || !s->original[v])
+            continue;
+        size_t bytes = tensor_bytes(g->values[v].constant);
+        float *now = malloc(bytes);
+        if (!now) {
+            rc = err_oom(err, "weights", bytes);
+            break;
+        }
+        memcpy(now, g->values[v].constant->data, bytes);
+        before[v] = s->original[v];
+        s->original[v] = now;
+        s->dirty[v] = false;
+    }
+    if (rc < 0) {
+        /* Put back what was swapped. */
+        for (int v = 0; v < nv; v++)
+            if (before[v]) {
+                free(s->original[v]);
+                s->original[v] = before[v];
+                before[v] = NULL;
+                s->dirty[v] = true;
+            }
+        struct err ignored;
+        apply_config(s, &s->config, &ignored);
+        goto done;
+    }
+    s->weights_trained++;
+    originals_changed(s);
+    push_undo(s, prev, before);
+    prev.settings = NULL;
+    before = NULL;
+done:
+    free(prev.settings);
+    free_originals(before, nv);
+    for (int v = 0; keep && v < nv; v++)
+        free(keep[v]);
+    free(keep);
+    free(trainable);
+    dataset_free(train);
+    return rc;
 }

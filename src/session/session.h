@@ -10,6 +10,7 @@
 
 #include "analysis/allocate.h"
 #include "analysis/cost.h"
+#include "analysis/finetune.h"
 #include "analysis/profile.h"
 #include "analysis/subject.h"
 #include "core/err.h"
@@ -63,6 +64,11 @@ struct session {
     unsigned saliency_gen;             /* counts saliency computations */
     struct prune_config *undo;         /* configurations before each change */
     size_t n_undo, cap_undo, undo_pos; /* undo[undo_pos..n_undo) are redo states */
+    /* Per undo entry: NULL, or (a change of the weights themselves: fine-tuning) the
+     * originals of the other side of it, per graph value (NULL where unchanged). */
+    float ***undo_originals;
+    int weights_trained; /* fine-tunings the originals carry (0: the file's weights) */
+    char weights_sha256[65]; /* of the originals: the file's SHA-256 until trained */
     uint64_t seed;                     /* of the random criterion */
     enum storage storage;
     struct group_set groups; /* dependency groups of the layers' output channels */
@@ -195,6 +201,18 @@ const struct profile *session_profile(struct session *s, struct err *err);
  * format, on profile p (cost_estimate_fini frees it). */
 int session_estimate(struct session *s, const struct profile *p, struct cost_estimate *out,
                      struct err *err);
+
+/* Fine-tune the weights on the training CSV at train_path (read with the validation data's
+ * options; checked against the model and the data: same features, classes within the
+ * model's outputs, not the validation file itself), holding the configuration's pruning:
+ * the pruned weights and the parameters of removed units stay 0. Trains every Conv, Gemm
+ * and constant MatMul weight and bias and BatchNormalization's scale and bias (its
+ * statistics stay as they are). The trained weights become the session's originals (later
+ * configurations prune them); undo brings the previous weights back. On_epoch, progress
+ * and ctx go to ft_run; Ctrl-C keeps the last completed epoch (none: nothing changes). */
+int session_finetune(struct session *s, const char *train_path, const struct ft_options *o,
+                     ft_epoch_fn on_epoch, ft_progress_fn progress, void *ctx,
+                     struct ft_result *r, struct err *err);
 
 /* Remember a command line; returns -1 only on out of memory. */
 int session_add_history(struct session *s, const char *line, struct err *err);

@@ -91,6 +91,8 @@ static uint64_t fingerprint(const struct session *s)
     } while (0)
     MIX((uintptr_t)s->engine);
     MIX((uintptr_t)s->data);
+    for (const char *c = s->weights_sha256; *c; c++) /* fine-tuning changes the weights */
+        MIX((unsigned char)*c);
     MIX(s->config.global);
     uint64_t bits;
     memcpy(&bits, &s->config.global_sparsity, sizeof bits);
