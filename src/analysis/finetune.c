@@ -10,6 +10,12 @@
 #include "core/timer.h"
 #include "engine/backward.h"
 
+double ft_schedule(double s0, double s1, size_t k, size_t steps, bool cubic)
+{
+    double left = 1.0 - (double)k / (double)(steps ? steps : 1);
+    return s1 + (s0 - s1) * (cubic ? left * left * left : left);
+}
+
 void ft_options_default(struct ft_options *o)
 {
     *o = (struct ft_options){

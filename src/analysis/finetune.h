@@ -70,4 +70,9 @@ int ft_run(struct engine *e, const struct dataset *train, const struct shape *ro
            const struct ft_options *o, const volatile sig_atomic_t *cancel, ft_epoch_fn on_epoch,
            ft_progress_fn progress, void *ctx, struct ft_result *r, struct err *err);
 
+/* Gradual pruning's target at step k of steps (1-based) from sparsity s0 to s1: cubic,
+ * s1 + (s0 - s1) (1 - k / steps)^3 (Zhu and Gupta's automated gradual pruning), or
+ * linear. */
+double ft_schedule(double s0, double s1, size_t k, size_t steps, bool cubic);
+
 #endif

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,4 +329,107 @@ Test(finetune, refuses_the_validation_file_other_features_and_bad_options)
     cr_assert_eq(run(s, "finetune --epochs 2", &err), -1);
     cr_expect(strstr(err.msg, "--data"), "%s", err.msg);
     session_free(s);
+}
+
+static volatile sig_atomic_t stop_flag;
+struct stop_ctx {
+    struct session *s;
+    size_t stop_epoch, stop_batch;
+    struct metrics after_epoch[8];
+};
+
+static int record_epoch(void *opaque, size_t epoch, double loss, struct err *err)
+{
+    (void)loss;
+    struct stop_ctx *x = opaque;
+    return session_eval(x->s, 0, &x->after_epoch[epoch], NULL, err);
+}
+
+static void stop_at(void *opaque, size_t epoch, size_t batch, size_t batches, double elapsed_s)
+{
+    (void)batches, (void)elapsed_s;
+    struct stop_ctx *x = opaque;
+    if (epoch == x->stop_epoch && batch == x->stop_batch)
+        stop_flag = 1;
+}
+
+/* Ctrl-C in epoch 2: the weights of epoch 1 stay (as measured after it), and undo brings
+ * back the weights from before fine-tuning. */
+Test(finetune, ctrl_c_in_an_epoch_keeps_the_last_completed_one_and_undo_restores)
+{
+    struct session *s = tu_open_session("data/digits_mlp.onnx", "data/digits.csv", 0, 1);
+    s->cancel = &stop_flag;
+    stop_flag = 0;
+    struct err err;
+    struct prune_config cfg;
+    cr_assert_eq(session_config_copy(s, &cfg, &err), 0);
+    for (size_t i = 0; i < s->layers.count; i++)
+        cfg.settings[i].sparsity = 0.7;
+    cr_assert_eq(session_configure(s, &cfg, &err), 0, "%s", err.msg);
+    free(cfg.settings);
+    struct metrics before, now;
+    cr_assert_eq(session_eval(s, 0, &before, NULL, &err), 0);
+    struct ft_options o;
+    ft_options_default(&o);
+    o.epochs = 3;
+    struct stop_ctx x = {.s = s, .stop_epoch = 2, .stop_batch = 5};
+    struct ft_result r;
+    cr_assert_eq(session_finetune(s, tu_src_path("data/digits-train.csv"), &o, record_epoch,
+                                  stop_at, &x, &r, &err),
+                 0, "%s", err.msg);
+    stop_flag = 0;
+    cr_expect(r.cancelled);
+    cr_expect_eq(r.epochs_done, 1);
+    cr_assert_eq(session_eval(s, 0, &now, NULL, &err), 0);
+    cr_expect_eq(now.correct, x.after_epoch[1].correct);
+    cr_expect_eq(now.loss, x.after_epoch[1].loss, "the weights are epoch 1's");
+    cr_expect_neq(now.correct, before.correct);
+    cr_assert_eq(session_undo(s, &err), 0, "%s", err.msg);
+    cr_assert_eq(session_eval(s, 0, &now, NULL, &err), 0);
+    cr_expect_eq(now.loss, before.loss);
+    s->cancel = NULL;
+    session_free(s);
+}
+
+/* s_k = X + (s0 - X)(1 - k/K)^3: from 0 to 0.9 in 3 steps, 0.9 - 0.9 (2/3)^3 = 0.63333,
+ * 0.9 - 0.9 / 27 = 0.86667, then 0.9; linear: 0.3, 0.6, 0.9. */
+Test(finetune, the_cubic_schedule_is_zhu_and_guptas)
+{
+    cr_expect(fabs(ft_schedule(0, 0.9, 1, 3, true) - (0.9 - 0.9 * 8.0 / 27.0)) < 1e-12);
+    cr_expect(fabs(ft_schedule(0, 0.9, 2, 3, true) - (0.9 - 0.9 / 27.0)) < 1e-12);
+    cr_expect(fabs(ft_schedule(0, 0.9, 3, 3, true) - 0.9) < 1e-12);
+    cr_expect(fabs(ft_schedule(0, 0.9, 1, 3, false) - 0.3) < 1e-12);
+    cr_expect(fabs(ft_schedule(0.5, 0.9, 2, 4, true) - (0.9 - 0.4 * 0.125)) < 1e-12);
+}
+
+/* On the digits MLP at 90% with guided allocation: gradual pruning in 3 steps of 1 epoch
+ * reaches the target and is at least as accurate as one-shot pruning followed by the same
+ * 3 epochs. */
+Test(finetune, iterate_beats_one_shot_with_the_same_epochs_on_the_digits_mlp, .timeout = 120)
+{
+    tu_private_cache();
+    char line[4096];
+    struct err err;
+    struct session *a = tu_open_session("data/digits_mlp.onnx", "data/digits.csv", 0, 1);
+    snprintf(line, sizeof line, "iterate --target 90%% --steps 3 --allocation guided --data %s",
+             tu_src_path("data/digits-train.csv"));
+    cr_assert_eq(run(a, line, &err), 0, "%s", err.msg);
+    struct weight_stats ws;
+    session_weight_stats(a, &ws);
+    double sparsity = (double)ws.prunable_zeros / (double)ws.prunable_params;
+    cr_expect(sparsity >= 0.9 - 1e-9, "sparsity %.4f after iterate", sparsity);
+    struct metrics gradual, one_shot;
+    cr_assert_eq(session_eval(a, 0, &gradual, NULL, &err), 0);
+
+    struct session *b = tu_open_session("data/digits_mlp.onnx", "data/digits.csv", 0, 1);
+    cr_assert_eq(run(b, "auto --params 90%", &err), 0, "%s", err.msg);
+    snprintf(line, sizeof line, "finetune --epochs 3 --data %s",
+             tu_src_path("data/digits-train.csv"));
+    cr_assert_eq(run(b, line, &err), 0, "%s", err.msg);
+    cr_assert_eq(session_eval(b, 0, &one_shot, NULL, &err), 0);
+    cr_expect(gradual.correct >= one_shot.correct, "iterate %.2f%%, one-shot and 3 epochs %.2f%%",
+              100 * gradual.accuracy, 100 * one_shot.accuracy);
+    session_free(a);
+    session_free(b);
+    tu_remove_cache();
 }
