@@ -210,6 +210,18 @@ Test(finetune, two_adam_steps_with_weight_decay_equal_torch_optim_within_its_flo
     optimizer_steps("adam_step.json", FT_ADAM, 2, 3e-4);
 }
 
+/* Every layer of s at sparsity x with its method. */
+static void prune_all(struct session *s, double x)
+{
+    struct err err;
+    struct prune_config cfg;
+    cr_assert_eq(session_config_copy(s, &cfg, &err), 0);
+    for (size_t i = 0; i < s->layers.count; i++)
+        cfg.settings[i].sparsity = x;
+    cr_assert_eq(session_configure(s, &cfg, &err), 0, "%s", err.msg);
+    free(cfg.settings);
+}
+
 /* Masked fine-tuning: the session at 70% unstructured has PyTorch's masks; two epochs in
  * PyTorch's row order end at its weights (1e-3 relative) and accuracy (within 0.5 points),
  * the pruned weights still 0; undo brings the weights from before. */
@@ -218,12 +230,7 @@ Test(finetune, two_masked_epochs_at_70_percent_end_where_pytorch_ends)
     json_t *root = fixture("masked_epochs.json");
     struct session *s = tu_open_session("data/digits_mlp.onnx", "data/digits.csv", 0, 1);
     struct err err;
-    struct prune_config cfg;
-    cr_assert_eq(session_config_copy(s, &cfg, &err), 0);
-    for (size_t i = 0; i < s->layers.count; i++)
-        cfg.settings[i].sparsity = 0.7;
-    cr_assert_eq(session_configure(s, &cfg, &err), 0, "%s", err.msg);
-    free(cfg.settings);
+    prune_all(s, 0.7);
     const struct graph *g = engine_graph(s->engine);
     json_t *masks = json_object_get(root, "masks");
     const char *name;
@@ -361,12 +368,7 @@ Test(finetune, ctrl_c_in_an_epoch_keeps_the_last_completed_one_and_undo_restores
     s->cancel = &stop_flag;
     stop_flag = 0;
     struct err err;
-    struct prune_config cfg;
-    cr_assert_eq(session_config_copy(s, &cfg, &err), 0);
-    for (size_t i = 0; i < s->layers.count; i++)
-        cfg.settings[i].sparsity = 0.7;
-    cr_assert_eq(session_configure(s, &cfg, &err), 0, "%s", err.msg);
-    free(cfg.settings);
+    prune_all(s, 0.7);
     struct metrics before, now;
     cr_assert_eq(session_eval(s, 0, &before, NULL, &err), 0);
     struct ft_options o;
