@@ -11,7 +11,7 @@ static const struct cmd_def *const COMMANDS[] = {
     &cmd_load,        &cmd_data,   &cmd_info,   &cmd_layers,  &cmd_eval,     &cmd_set,
     &cmd_method,      &cmd_global, &cmd_undo,   &cmd_redo,    &cmd_reset,    &cmd_storage,
     &cmd_sensitivity, &cmd_auto,   &cmd_curve,  &cmd_profile, &cmd_estimate, &cmd_calibrate,
-    &cmd_bench,       &cmd_finetune, &cmd_iterate, &cmd_export, &cmd_import, &cmd_help,    &cmd_history,  &cmd_quit,
+    &cmd_bench,       &cmd_finetune, &cmd_iterate, &cmd_reconstruct, &cmd_export, &cmd_import, &cmd_help,    &cmd_history,  &cmd_quit,
 };
 
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])

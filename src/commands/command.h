@@ -84,7 +84,7 @@ bool cmd_parse_int(const char *text, long long lo, long long hi, long long *out)
 /* Commands of the table (one file each or per small family). */
 extern const struct cmd_def cmd_load, cmd_data, cmd_info, cmd_layers, cmd_eval, cmd_set, cmd_method,
     cmd_global, cmd_undo, cmd_redo, cmd_reset, cmd_storage, cmd_sensitivity, cmd_auto, cmd_curve,
-    cmd_finetune, cmd_iterate, cmd_export, cmd_import, cmd_profile, cmd_estimate, cmd_calibrate, cmd_bench, cmd_help,
+    cmd_finetune, cmd_iterate, cmd_reconstruct, cmd_export, cmd_import, cmd_profile, cmd_estimate, cmd_calibrate, cmd_bench, cmd_help,
     cmd_history, cmd_quit;
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/reconstruct.h"
 #include "analysis/sensitivity.h"
 #include "core/files.h"
 #include "engine/backward.h"
@@ -1287,7 +1288,58 @@ struct tensor *session_input_rows(struct session *s, size_t n, struct err *err)
     return tensor_new(DTYPE_FLOAT, &sh, err);
 }
 
-/* ---- fine-tuning ---- */
+/* ---- fine-tuning and reconstruction ---- */
+
+/* The weights of the values flagged in changed, as the engine holds them now, become the
+ * originals the configurations prune; the old originals go to a new undo entry (with the
+ * configuration, which stays). On failure the configuration is put back on the old ones. */
+static int adopt_weights(struct session *s, const bool *changed, struct err *err)
+{
+    const struct graph *g = engine_graph(s->engine);
+    const int nv = g->n_values;
+    float **before = calloc((size_t)nv + 1, sizeof *before);
+    struct prune_config prev = {0};
+    int rc = 0;
+    if (!before)
+        rc = err_oom(err, "weights", (size_t)nv);
+    if (rc == 0)
+        rc = prune_config_copy(&s->config, s->layers.count, &prev, err);
+    if (rc == 0)
+        rc = grow_undo(s, err);
+    for (int v = 0; v < nv && rc == 0; v++) {
+        if (!changed[v] || !s->original[v])
+            continue;
+        size_t bytes = tensor_bytes(g->values[v].constant);
+        float *now = malloc(bytes);
+        if (!now) {
+            rc = err_oom(err, "weights", bytes);
+            break;
+        }
+        memcpy(now, g->values[v].constant->data, bytes);
+        before[v] = s->original[v];
+        s->original[v] = now;
+        s->dirty[v] = false;
+    }
+    if (rc < 0) {
+        for (int v = 0; before && v < nv; v++)
+            if (before[v]) {
+                free(s->original[v]);
+                s->original[v] = before[v];
+                before[v] = NULL;
+            }
+        for (int v = 0; v < nv; v++)
+            s->dirty[v] |= changed[v];
+        struct err ignored;
+        apply_config(s, &s->config, &ignored);
+        free(prev.settings);
+        free(before);
+        return -1;
+    }
+    s->weights_trained++;
+    originals_changed(s);
+    push_undo(s, prev, before);
+    return 0;
+}
 
 /* The parameters fine-tuning trains: Conv's and Gemm's weight and bias, a constant
  * MatMul operand and the constant added to a MatMul's result, BatchNormalization's scale
@@ -1321,6 +1373,42 @@ static void trainable_values(const struct graph *g, bool *trainable)
     }
 }
 
+/* A training or calibration file for the model and its validation data (what for names
+ * the use in messages): read with the data's options, the same features and classes, and
+ * not the validation file itself. */
+static struct dataset *load_training(struct session *s, const char *train_path, const char *what,
+                                     struct shape *rs, struct err *err)
+{
+    char sha[65];
+    if (files_sha256(train_path, sha, err) < 0)
+        return NULL;
+    if (strcmp(sha, s->data_sha256) == 0) {
+        err_set(err,
+                "%s is the validation data (%s): %s on it would make the accuracy measured on "
+                "it meaningless; give a separate file",
+                train_path, s->data_path, what);
+        return NULL;
+    }
+    struct dataset *train = dataset_load(train_path, &s->data_opt, err);
+    if (!train)
+        return NULL;
+    int rc = check_fit(s, train, &s->row_shape, rs, err);
+    if (rc == 0 && (train->class_names != NULL) != (s->data->class_names != NULL))
+        rc = err_set(err, "%s has %s labels and %s %s ones: they must be the same classes",
+                     train_path, train->class_names ? "text" : "numeric", s->data_path,
+                     s->data->class_names ? "text" : "numeric");
+    for (size_t c = 0; rc == 0 && train->class_names && c < train->n_classes; c++)
+        if (c >= s->data->n_classes || strcmp(train->class_names[c], s->data->class_names[c]))
+            rc = err_set(err, "%s has class '%s', which %s does not (its classes must be the "
+                              "validation data's)",
+                         train_path, train->class_names[c], s->data_path);
+    if (rc < 0) {
+        dataset_free(train);
+        return NULL;
+    }
+    return train;
+}
+
 int session_finetune(struct session *s, const char *train_path, const struct ft_options *o,
                      ft_epoch_fn on_epoch, ft_progress_fn progress, void *ctx,
                      struct ft_result *r, struct err *err)
@@ -1331,35 +1419,16 @@ int session_finetune(struct session *s, const char *train_path, const struct ft_
     if (!s->data)
         return err_set(err, "fine-tuning is measured on the validation data: load it first "
                             "(data FILE.csv)");
-    char sha[65];
-    if (files_sha256(train_path, sha, err) < 0)
-        return -1;
-    if (strcmp(sha, s->data_sha256) == 0)
-        return err_set(err,
-                       "%s is the validation data (%s): fine-tuning on it would make the "
-                       "accuracy measured on it meaningless; give a separate training file",
-                       train_path, s->data_path);
-    struct dataset *train = dataset_load(train_path, &s->data_opt, err);
+    struct shape rs;
+    struct dataset *train = load_training(s, train_path, "fine-tuning", &rs, err);
     if (!train)
         return -1;
-    struct shape rs;
-    int rc = check_fit(s, train, &s->row_shape, &rs, err);
-    if (rc == 0 && (train->class_names != NULL) != (s->data->class_names != NULL))
-        rc = err_set(err, "%s has %s labels and %s %s ones: they must be the same classes",
-                     train_path, train->class_names ? "text" : "numeric", s->data_path,
-                     s->data->class_names ? "text" : "numeric");
-    for (size_t c = 0; rc == 0 && train->class_names && c < train->n_classes; c++)
-        if (c >= s->data->n_classes || strcmp(train->class_names[c], s->data->class_names[c]))
-            rc = err_set(err, "%s has class '%s', which %s does not (its classes must be the "
-                              "validation data's)",
-                         train_path, train->class_names[c], s->data_path);
+    int rc = 0;
     const struct graph *g = engine_graph(s->engine);
     const int nv = g->n_values;
     bool *trainable = calloc((size_t)nv + 1, sizeof *trainable);
     uint8_t **keep = calloc((size_t)nv + 1, sizeof *keep);
-    float **before = calloc((size_t)nv + 1, sizeof *before);
-    struct prune_config prev = {0};
-    if (rc == 0 && (!trainable || !keep || !before))
+    if (rc == 0 && (!trainable || !keep))
         rc = err_oom(err, "fine-tuning", (size_t)nv);
     if (rc < 0)
         goto done;
@@ -1400,49 +1469,169 @@ int session_finetune(struct session *s, const char *train_path, const struct ft_
         apply_config(s, &s->config, rc < 0 ? &ignored : err);
         goto done;
     }
-    /* The trained weights become the originals; the old ones go to the undo entry. */
-    if ((rc = prune_config_copy(&s->config, s->layers.count, &prev, err)) < 0 ||
-        (rc = grow_undo(s, err)) < 0)
-        goto done;
-    for (int v = 0; v < nv && rc == 0; v++) {
-        if (!trainable[v] || !s->original[v])
-            continue;
-        size_t bytes = tensor_bytes(g->values[v].constant);
-        float *now = malloc(bytes);
-        if (!now) {
-            rc = err_oom(err, "weights", bytes);
-            break;
-        }
-        memcpy(now, g->values[v].constant->data, bytes);
-        before[v] = s->original[v];
-        s->original[v] = now;
-        s->dirty[v] = false;
-    }
-    if (rc < 0) {
-        /* Put back what was swapped. */
-        for (int v = 0; v < nv; v++)
-            if (before[v]) {
-                free(s->original[v]);
-                s->original[v] = before[v];
-                before[v] = NULL;
-                s->dirty[v] = true;
-            }
-        struct err ignored;
-        apply_config(s, &s->config, &ignored);
-        goto done;
-    }
-    s->weights_trained++;
-    originals_changed(s);
-    push_undo(s, prev, before);
-    prev.settings = NULL;
-    before = NULL;
+    rc = adopt_weights(s, trainable, err);
 done:
-    free(prev.settings);
-    free_originals(before, nv);
     for (int v = 0; keep && v < nv; v++)
         free(keep[v]);
     free(keep);
     free(trainable);
     dataset_free(train);
+    return rc;
+}
+
+void recon_report_fini(struct recon_report *r)
+{
+    free(r->layers);
+    memset(r, 0, sizeof *r);
+}
+
+/* Run the model on input capturing values vals (n of them) into got (all rows). The
+ * model's input itself is copied from input (a run does not capture it). */
+static int capture(struct session *s, const struct tensor *input, int n, const int *vals,
+                   struct tensor **got, struct err *err)
+{
+    const struct graph *g = engine_graph(s->engine);
+    struct tensor *outs[64] = {NULL};
+    if (g->n_outputs > 64 || n > 64)
+        return err_set(err, "the model has more than 64 outputs or layers to capture");
+    int run_vals[64], slot[64], m = 0;
+    for (int i = 0; i < n; i++) {
+        if (vals[i] == g->inputs[0]) {
+            if (!(got[i] = tensor_new(DTYPE_FLOAT, &input->shape, err)))
+                return -1;
+            memcpy(got[i]->data, input->data, tensor_bytes(got[i]));
+            continue;
+        }
+        run_vals[m] = vals[i];
+        slot[m++] = i;
+    }
+    if (m == 0)
+        return 0;
+    struct tensor *cap[64] = {NULL};
+    struct engine_rows_opts o = {.n_capture = m, .capture_values = run_vals, .captured = cap};
+    int rc = engine_run_rows_ex(s->engine, input, &o, outs, err);
+    for (int k = 0; k < g->n_outputs; k++)
+        tensor_free(outs[k]);
+    for (int i = 0; i < m; i++)
+        got[slot[i]] = cap[i];
+    return rc;
+}
+
+int session_reconstruct(struct session *s, const char *calib_path, size_t rows, double damp,
+                        struct recon_report *r, struct err *err)
+{
+    memset(r, 0, sizeof *r);
+    double t0 = timer_now_s();
+    if (!s->engine)
+        return err_set(err, "no model is loaded (use: load MODEL.onnx)");
+    if (!s->data)
+        return err_set(err, "reconstruct is measured on the validation data: load it first "
+                            "(data FILE.csv)");
+    struct shape rs;
+    struct dataset *calib = load_training(s, calib_path, "reconstruction", &rs, err);
+    if (!calib)
+        return -1;
+    if (rows == 0 || rows > calib->rows)
+        rows = calib->rows;
+    const struct graph *g = engine_graph(s->engine);
+    const size_t nl = s->layers.count;
+    /* The layers pruning changed: a weight 0 that was not in the original. */
+    size_t *todo = calloc(nl + 1, sizeof *todo), n_todo = 0;
+    int *in_vals = calloc(nl + 1, sizeof *in_vals);
+    struct tensor **dense_in = calloc(nl + 1, sizeof *dense_in);
+    bool *changed = calloc((size_t)g->n_values + 1, sizeof *changed);
+    r->layers = calloc(nl + 1, sizeof *r->layers);
+    int rc = 0;
+    if (!todo || !in_vals || !dense_in || !changed || !r->layers) {
+        rc = err_oom(err, "reconstruction", nl);
+        goto done;
+    }
+    for (size_t i = 0; i < nl; i++) {
+        const struct layer *l = &s->layers.items[i];
+        const float *w = tensor_f32(g->values[l->weight].constant), *o = s->original[l->weight];
+        bool pruned = false;
+        for (int64_t k = 0; k < l->params && !pruned; k++)
+            pruned = w[k] == 0.0f && o[k] != 0.0f;
+        if (pruned) {
+            todo[n_todo] = i;
+            in_vals[n_todo++] = g->nodes[l->node].inputs[0];
+        }
+    }
+    if (n_todo == 0) {
+        rc = err_set(err, "nothing is pruned: there is nothing to reconstruct");
+        goto done;
+    }
+    struct tensor input = {.dtype = DTYPE_FLOAT, .data = calib->features};
+    input.shape.ndim = rs.ndim + 1;
+    input.shape.dims[0] = (int64_t)rows;
+    for (int d = 0; d < rs.ndim; d++)
+        input.shape.dims[d + 1] = rs.dims[d];
+    /* The dense model's inputs of those layers, all at once. */
+    struct prune_config dense = {0};
+    if ((rc = prune_config_copy(&s->config, nl, &dense, err)) < 0)
+        goto done;
+    dense.global = false;
+    memset(dense.settings, 0, nl * sizeof *dense.settings);
+    for (size_t i = 0; i < nl; i++)
+        dense.settings[i] = (struct prune_setting){0, s->config.settings[i].criterion,
+                                                   s->config.settings[i].granularity};
+    rc = session_apply_temporary(s, &dense, err);
+    free(dense.settings);
+    if (rc == 0)
+        rc = capture(s, &input, (int)n_todo, in_vals, dense_in, err);
+    struct err ignored;
+    if (session_apply_temporary(s, &s->config, rc < 0 ? &ignored : err) < 0 && rc == 0)
+        rc = -1;
+    if (rc < 0)
+        goto done;
+    /* Layer by layer in graph order: its inputs from the model as re-fitted so far. */
+    for (size_t t = 0; t < n_todo && rc == 0; t++) {
+        const struct layer *l = &s->layers.items[todo[t]];
+        struct tensor *now = NULL;
+        struct recon_geom gm;
+        struct recon_stats st = {0};
+        struct weight_view v;
+        struct shape row = dense_in[t]->shape;
+        for (int d = 0; d + 1 < row.ndim; d++)
+            row.dims[d] = row.dims[d + 1];
+        row.ndim--;
+        if ((rc = recon_geom_of(g, l, &row, &gm, err)) < 0 ||
+            (rc = prune_view(g, l, &v, err)) < 0 || (rc = recon_stats_init(&st, gm.k, err)) < 0)
+            break;
+        if ((rc = capture(s, &input, 1, &in_vals[t], &now, err)) == 0)
+            rc = recon_accumulate(&st, &gm, tensor_f32(now), tensor_f32(dense_in[t]), rows, err);
+        tensor_free(now);
+        struct recon_layer_report *lr = &r->layers[r->n_layers];
+        float *w = tensor_f32(g->values[l->weight].constant);
+        if (rc == 0)
+            rc = recon_solve(&st, &v, s->original[l->weight], w, damp, &lr->skipped, err);
+        if (rc == 0) {
+            lr->layer = todo[t];
+            lr->samples = st.samples;
+            for (int64_t k = 0; k < l->params; k++)
+                lr->kept += w[k] != 0.0f;
+            r->n_layers++;
+            changed[l->weight] = true;
+            weights_changed(s, changed);
+        }
+        recon_stats_fini(&st);
+    }
+    if (rc < 0) {
+        /* Back to the configuration on the originals. */
+        for (int v = 0; v < g->n_values; v++)
+            s->dirty[v] |= changed[v];
+        apply_config(s, &s->config, &ignored);
+        goto done;
+    }
+    r->rows = rows;
+    rc = adopt_weights(s, changed, err);
+done:
+    for (size_t t = 0; dense_in && t < n_todo; t++)
+        tensor_free(dense_in[t]);
+    free(dense_in), free(todo), free(in_vals), free(changed);
+    dataset_free(calib);
+    if (rc < 0)
+        recon_report_fini(r);
+    r->elapsed_s = timer_now_s() - t0;
     return rc;
 }

@@ -214,6 +214,28 @@ int session_finetune(struct session *s, const char *train_path, const struct ft_
                      ft_epoch_fn on_epoch, ft_progress_fn progress, void *ctx,
                      struct ft_result *r, struct err *err);
 
+/* What reconstruct did to one layer. */
+struct recon_layer_report {
+    size_t layer;  /* index into layers */
+    size_t kept;   /* weights re-fitted */
+    size_t samples, skipped; /* calibration samples; units LAPACK could not solve */
+};
+struct recon_report {
+    size_t rows; /* calibration rows used */
+    size_t n_layers;
+    struct recon_layer_report *layers; /* (owned) */
+    double elapsed_s;
+};
+/* Re-fit the kept weights of every layer pruning changed, in graph order, by least squares
+ * (analysis/reconstruct.h) on the first `rows` rows (0: all) of the calibration CSV at
+ * calib_path (read and checked as for session_finetune), with damping damp. The inputs of
+ * the dense model are captured once; each layer is then fed what the layers before it,
+ * pruned and already re-fitted, give it. The re-fitted weights become the originals, as
+ * after fine-tuning (undo brings the old ones back). */
+int session_reconstruct(struct session *s, const char *calib_path, size_t rows, double damp,
+                        struct recon_report *r, struct err *err);
+void recon_report_fini(struct recon_report *r);
+
 /* Remember a command line; returns -1 only on out of memory. */
 int session_add_history(struct session *s, const char *line, struct err *err);
 

@@ -296,17 +296,6 @@ Test(finetune, two_masked_epochs_at_70_percent_end_where_pytorch_ends)
     json_decref(root);
 }
 
-static int run(struct session *s, const char *line, struct err *err)
-{
-    FILE *sink = fopen("/dev/null", "w");
-    struct out o;
-    out_init(&o, false, sink, sink);
-    struct cmd_ctx c = {.s = s, .o = &o};
-    int rc = cmd_run_line(&c, line, err);
-    fclose(sink);
-    return rc;
-}
-
 /* The training file is checked: the validation file itself, other features, bad numbers. */
 Test(finetune, refuses_the_validation_file_other_features_and_bad_options)
 {
@@ -314,26 +303,26 @@ Test(finetune, refuses_the_validation_file_other_features_and_bad_options)
     struct err err;
     char line[4096];
     snprintf(line, sizeof line, "finetune --data %s", tu_src_path("data/digits.csv"));
-    cr_assert_eq(run(s, line, &err), -1);
+    cr_assert_eq(tu_run_line(s, line, &err), -1);
     cr_expect(strstr(err.msg, "is the validation data"), "%s", err.msg);
     static const char narrow[] = "a,b,label\n1,2,0\n3,4,1\n";
     char *path = tu_write_temp(narrow, sizeof narrow - 1, ".csv");
     snprintf(line, sizeof line, "finetune --data %s", path);
-    cr_assert_eq(run(s, line, &err), -1);
+    cr_assert_eq(tu_run_line(s, line, &err), -1);
     cr_expect(strstr(err.msg, path), "the file is named: %s", err.msg);
     remove(path);
     free(path);
     snprintf(line, sizeof line, "finetune --data %s --epochs 0",
              tu_src_path("data/digits-train.csv"));
-    cr_assert_eq(run(s, line, &err), -1);
+    cr_assert_eq(tu_run_line(s, line, &err), -1);
     cr_expect(strstr(err.msg, "--epochs"), "%s", err.msg);
     snprintf(line, sizeof line, "finetune --data %s --lr -0.1",
              tu_src_path("data/digits-train.csv"));
-    cr_assert_eq(run(s, line, &err), -1);
+    cr_assert_eq(tu_run_line(s, line, &err), -1);
     cr_expect(strstr(err.msg, "--lr expects a positive number"), "%s", err.msg);
     snprintf(line, sizeof line, "finetune --data %s --lr 0", tu_src_path("data/digits-train.csv"));
-    cr_assert_eq(run(s, line, &err), -1);
-    cr_assert_eq(run(s, "finetune --epochs 2", &err), -1);
+    cr_assert_eq(tu_run_line(s, line, &err), -1);
+    cr_assert_eq(tu_run_line(s, "finetune --epochs 2", &err), -1);
     cr_expect(strstr(err.msg, "--data"), "%s", err.msg);
     session_free(s);
 }
@@ -415,7 +404,7 @@ Test(finetune, iterate_beats_one_shot_with_the_same_epochs_on_the_digits_mlp, .t
     struct session *a = tu_open_session("data/digits_mlp.onnx", "data/digits.csv", 0, 1);
     snprintf(line, sizeof line, "iterate --target 90%% --steps 3 --allocation guided --data %s",
              tu_src_path("data/digits-train.csv"));
-    cr_assert_eq(run(a, line, &err), 0, "%s", err.msg);
+    cr_assert_eq(tu_run_line(a, line, &err), 0, "%s", err.msg);
     struct weight_stats ws;
     session_weight_stats(a, &ws);
     double sparsity = (double)ws.prunable_zeros / (double)ws.prunable_params;
@@ -424,10 +413,10 @@ Test(finetune, iterate_beats_one_shot_with_the_same_epochs_on_the_digits_mlp, .t
     cr_assert_eq(session_eval(a, 0, &gradual, NULL, &err), 0);
 
     struct session *b = tu_open_session("data/digits_mlp.onnx", "data/digits.csv", 0, 1);
-    cr_assert_eq(run(b, "auto --params 90%", &err), 0, "%s", err.msg);
+    cr_assert_eq(tu_run_line(b, "auto --params 90%", &err), 0, "%s", err.msg);
     snprintf(line, sizeof line, "finetune --epochs 3 --data %s",
              tu_src_path("data/digits-train.csv"));
-    cr_assert_eq(run(b, line, &err), 0, "%s", err.msg);
+    cr_assert_eq(tu_run_line(b, line, &err), 0, "%s", err.msg);
     cr_assert_eq(session_eval(b, 0, &one_shot, NULL, &err), 0);
     cr_expect(gradual.correct >= one_shot.correct, "iterate %.2f%%, one-shot and 3 epochs %.2f%%",
               100 * gradual.accuracy, 100 * one_shot.accuracy);

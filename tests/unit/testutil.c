@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "commands/command.h"
+
 #include "engine/engine.h"
 #include "model/onnx_reader.h"
 
@@ -449,4 +451,16 @@ void tu_expect_gradient_matches_difference(const struct op_def *op, const struct
               "%s at %g: gradient %g, central difference %g", op->name, x0, tensor_f32(dx)[0],
               numeric);
     tensor_free(x), tensor_free(dy), tensor_free(dx), tensor_free(y0);
+}
+
+int tu_run_line(struct session *s, const char *line, struct err *err)
+{
+    FILE *sink = fopen("/dev/null", "w");
+    cr_assert(sink, "cannot open /dev/null");
+    struct out o;
+    out_init(&o, false, sink, sink);
+    struct cmd_ctx c = {.s = s, .o = &o};
+    int rc = cmd_run_line(&c, line, err);
+    fclose(sink);
+    return rc;
 }

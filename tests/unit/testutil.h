@@ -40,6 +40,9 @@ enum tu_case_result tu_run_case(const char *dir, double rtol, double atol, bool 
  * CSV's features multiplied by scale; 0 means 1); asserts on failure. */
 struct session *tu_open_session(const char *model, const char *csv, float scale, int threads);
 
+/* Run one command line on s with its output thrown away; cmd_run_line's result. */
+int tu_run_line(struct session *s, const char *line, struct err *err);
+
 /* The session's analysis subject as it stands now (session_subject). Static buffer rotated
  * over 8 calls. */
 const struct analysis_subject *tu_subject(struct session *s);
