@@ -127,6 +127,23 @@ int recon_accumulate(struct recon_stats *st, const struct recon_geom *gm, const 
     return 0;
 }
 
+int recon_input_sq(const struct recon_geom *gm, const float *x, size_t rows, double *sq,
+                   struct err *err)
+{
+    size_t per = gm->conv ? (size_t)(gm->oh * gm->ow) : gm->in_numel / gm->k, k = gm->k;
+    double *a = malloc((per * k + 1) * sizeof *a);
+    if (!a)
+        return err_oom(err, "input norms", per * k * sizeof *a);
+    for (size_t r = 0; r < rows; r++) {
+        unfold(gm, x + r * gm->in_numel, a);
+        for (size_t p = 0; p < per; p++)
+            for (size_t j = 0; j < k; j++)
+                sq[j] += a[p * k + j] * a[p * k + j];
+    }
+    free(a);
+    return 0;
+}
+
 int recon_solve(const struct recon_stats *st, const struct weight_view *v, const float *w_dense,
                 float *w, double damp, size_t *skipped, struct err *err)
 {

@@ -45,6 +45,12 @@ void recon_stats_fini(struct recon_stats *st);
 int recon_accumulate(struct recon_stats *st, const struct recon_geom *gm, const float *x,
                      const float *xd, size_t rows, struct err *err);
 
+/* Add to sq[j] (k entries), for each input j of the layer, the sum of squares of what it
+ * reads over rows rows of x (rows x in_numel): over the rows, and for a convolution over
+ * every output position too (its unfolded windows). For the wanda criterion. */
+int recon_input_sq(const struct recon_geom *gm, const float *x, size_t rows, double *sq,
+                   struct err *err);
+
 /* For every unit of view v: the weights w holds that are not 0 (the kept ones) become the
  * solution of (X_K^T X_K + lambda I) w_K = X_K^T X_d w_dense, lambda = damp x the mean of
  * diag(X^T X) (at least a tiny absolute floor); the others stay 0. w and w_dense are laid

@@ -743,7 +743,7 @@ int sens_run(const struct analysis_subject *s, const struct sens_options *o,
     struct analysis_subject twin;
     bool have_twin = false, taylor = false;
     for (size_t i = 0; i < s->layers->count; i++)
-        taylor |= r->methods[i].criterion == CRIT_TAYLOR;
+        taylor |= prune_criterion_scored(r->methods[i].criterion);
     double work = (double)d->rows * engine_macs_per_row(s->engine);
     if (s->threads != 1 && pool_cpu_count() > 1 && sw.total > 1 && !taylor &&
         work < SMALL_RUN_MACS) {

@@ -44,10 +44,11 @@ static int pick_layers(const struct session *s, const char *key, bool *pick, str
     }
     const struct layer *l = layers_lookup(&s->layers, key);
     if (!l)
-        return err_set(err,
-                       "no prunable layer '%s' (a name, a node name, a weight name, an index from 1 "
-                       "to %zu, or all)",
-                       key, s->layers.count);
+        return err_set(
+            err,
+            "no prunable layer '%s' (a name, a node name, a weight name, an index from 1 "
+            "to %zu, or all)",
+            key, s->layers.count);
     pick[l - s->layers.items] = true;
     return 0;
 }
@@ -94,7 +95,8 @@ static void spread_to_groups(const struct session *s, const bool *pick,
             size_t j = pg->members[m];
             if (j == i || (pick[j] && unit_granularity(next->settings[j].granularity)))
                 continue;
-            if (!unit_granularity(st->granularity) && !unit_granularity(next->settings[j].granularity))
+            if (!unit_granularity(st->granularity) &&
+                !unit_granularity(next->settings[j].granularity))
                 continue;
             next->settings[j].sparsity = st->sparsity;
             next->settings[j].criterion = st->criterion;
@@ -244,7 +246,7 @@ static int method_run(struct cmd_ctx *c, int argc, char **argv, struct err *err)
     enum prune_granularity gran = GRAN_UNSTRUCTURED;
     bool structured = argc == 4 && strcmp(argv[3], "structured") == 0;
     if (prune_criterion_parse(argv[2], &crit) < 0)
-        return err_set(err, "unknown criterion '%s' (l1, l2, random or taylor)", argv[2]);
+        return err_set(err, "unknown criterion '%s' (l1, l2, random, taylor or wanda)", argv[2]);
     if (argc == 4 && !structured && prune_granularity_parse(argv[3], &gran) < 0)
         return err_set(err,
                        "unknown granularity '%s' (unstructured, structured, neuron, filter, "
@@ -397,9 +399,11 @@ const struct cmd_def cmd_set = {
 const struct cmd_def cmd_method = {
     .name = "method",
     .usage = "method LAYER|all CRITERION [GRANULARITY]",
-    .summary = "choose how a layer is pruned: l1 l2 random taylor; unstructured neuron ...",
+    .summary = "choose how a layer is pruned: l1 l2 random taylor wanda; unstructured neuron ...",
     .help = "CRITERION: l1, l2 (magnitude, or norm of a group), random (seeded, --seed),\n"
-            "taylor (|w * dL/dw| on the validation data, summed over a group; needs data).\n"
+            "taylor (|w * dL/dw| on the validation data, summed over a group; needs data),\n"
+            "wanda (|w| x the L2 norm of the weight's input over the validation rows, of\n"
+            "the dense model; summed over a group; needs data).\n"
             "GRANULARITY: unstructured (default), neuron\n"
             "(Gemm/MatMul output units), filter and channel (Conv), structured (filter on\n"
             "Conv, neuron on Gemm/MatMul), 2:4 and 4:8 (N:M along the inputs: 50% of each\n"

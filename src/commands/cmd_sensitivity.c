@@ -114,7 +114,7 @@ static int sensitivity_run(struct cmd_ctx *c, int argc, char **argv, struct err 
             o.rows = (size_t)n;
         } else if (strcmp(a, "--method") == 0 && i + 2 < argc) {
             if (prune_criterion_parse(argv[i + 1], &o.criterion) < 0)
-                return err_set(err, "unknown criterion '%s' (l1, l2, random or taylor)",
+                return err_set(err, "unknown criterion '%s' (l1, l2, random, taylor or wanda)",
                                argv[i + 1]);
             o.structured = strcmp(argv[i + 2], "structured") == 0;
             if (!o.structured && prune_granularity_parse(argv[i + 2], &o.granularity) < 0)
@@ -165,12 +165,12 @@ static int sensitivity_run(struct cmd_ctx *c, int argc, char **argv, struct err 
             if (r->layer_row[j] == (int)i)
                 json_array_append_new(members, json_string(c->s->layers.items[j].display));
         json_array_append_new(
-            layers, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "name", rl->display,
-                              "node", r->names[i], "weight", r->weights[i], "members", members,
-                              "accuracy", reals(r->accuracy + i * r->n_levels, r->n_levels),
-                              "correct", correct, "loss",
-                              reals(r->loss + i * r->n_levels, r->n_levels), "removed",
-                              reals(r->removed + i * r->n_levels, r->n_levels)));
+            layers,
+            json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "name", rl->display, "node",
+                      r->names[i], "weight", r->weights[i], "members", members, "accuracy",
+                      reals(r->accuracy + i * r->n_levels, r->n_levels), "correct", correct, "loss",
+                      reals(r->loss + i * r->n_levels, r->n_levels), "removed",
+                      reals(r->removed + i * r->n_levels, r->n_levels)));
     }
     out_printf(c->o, "%zu layers x %zu levels on %zu rows in %.0f ms%s\n", r->layers_done,
                r->n_levels, r->rows, r->elapsed_ms,

@@ -8,7 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const CRIT_NAMES[] = {"l1", "l2", "random", "taylor"};
+static const char *const CRIT_NAMES[] = {"l1", "l2", "random", "taylor", "wanda"};
+
+bool prune_criterion_scored(enum prune_criterion c)
+{
+    return c == CRIT_TAYLOR || c == CRIT_WANDA;
+}
 static const char *const GRAN_NAMES[] = {"unstructured", "neuron", "filter",   "channel",
                                          "2:4",          "4:8",    "block1x4", "block4x4"};
 
@@ -23,7 +28,7 @@ const char *prune_granularity_name(enum prune_granularity g)
 
 int prune_criterion_parse(const char *s, enum prune_criterion *out)
 {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (strcmp(s, CRIT_NAMES[i]) == 0) {
             *out = (enum prune_criterion)i;
             return 0;
@@ -187,10 +192,13 @@ int prune_rank_make(const struct graph *g, const struct layer *l, const float *w
     struct prune_setting probe = {.sparsity = 0.5, .criterion = criterion, .granularity = gr};
     if (prune_check(g, l, &probe, err) < 0)
         return -1;
-    if (criterion == CRIT_TAYLOR && !saliency)
+    if (prune_criterion_scored(criterion) && !saliency)
         return err_set(err,
-                       "layer '%s': the taylor criterion needs the gradients of the loss "
-                       "on validation data",
+                       criterion == CRIT_TAYLOR
+                           ? "layer '%s': the taylor criterion needs the gradients of the loss "
+                             "on validation data"
+                           : "layer '%s': the wanda criterion needs the layer's inputs on "
+                             "validation data",
                        l->name);
     size_t n = (size_t)l->params;
     r->criterion = criterion;
@@ -213,7 +221,7 @@ int prune_rank_make(const struct graph *g, const struct layer *l, const float *w
                 for (size_t j = 0; j < m; j++) {
                     size_t at = u * v->unit_stride + (i0 + j) * v->in_stride;
                     grp[j].score = criterion == CRIT_RANDOM   ? random_score(seed, salt, at)
-                                   : criterion == CRIT_TAYLOR ? (double)saliency[at]
+                                   : prune_criterion_scored(criterion) ? (double)saliency[at]
                                                               : fabs((double)w[at]);
                     grp[j].index = at;
                 }
@@ -247,7 +255,8 @@ int prune_rank_make(const struct graph *g, const struct layer *l, const float *w
             items[i].score = random_score(seed, salt, i);
     } else if (gr == GRAN_UNSTRUCTURED) {
         for (size_t i = 0; i < n; i++)
-            items[i].score = criterion == CRIT_TAYLOR ? (double)saliency[i] : fabs((double)w[i]);
+            items[i].score =
+                prune_criterion_scored(criterion) ? (double)saliency[i] : fabs((double)w[i]);
     } else {
         double *sa = calloc(count, sizeof *sa), *sq = calloc(count, sizeof *sq);
         if (!sa || !sq) {
@@ -258,7 +267,7 @@ int prune_rank_make(const struct graph *g, const struct layer *l, const float *w
         for (size_t u = 0; u < v->units; u++)
             for (size_t i = 0; i < v->inputs; i++) {
                 size_t at = u * v->unit_stride + i * v->in_stride;
-                double x = criterion == CRIT_TAYLOR ? (double)saliency[at] : (double)w[at];
+                double x = prune_criterion_scored(criterion) ? (double)saliency[at] : (double)w[at];
                 size_t item = item_of(r, u, i);
                 sa[item] += fabs(x);
                 sq[item] += x * x;
@@ -392,16 +401,17 @@ int prune_group_order(const struct graph *g, const struct layer_list *layers,
         for (size_t m = 0; m < pg->n_members; m++) {
             size_t li = pg->members[m];
             const struct layer *l = &layers->items[li];
-            const float *src = criterion == CRIT_TAYLOR ? (saliency ? saliency[li] : NULL)
-                                                        : weights[li];
+            const float *src = prune_criterion_scored(criterion)
+                                   ? (saliency ? saliency[li] : NULL)
+                                   : weights[li];
             struct weight_view v;
             if (!src) {
                 free(items);
                 free(score);
                 return err_set(err,
-                               "layer '%s': the taylor criterion needs the gradients of the "
-                               "loss on validation data",
-                               l->name);
+                               "layer '%s': the %s criterion needs its scores on validation "
+                               "data",
+                               l->name, CRIT_NAMES[criterion]);
             }
             if (prune_view(g, l, &v, err) < 0) {
                 free(items);

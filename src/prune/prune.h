@@ -13,7 +13,10 @@
 #include "model/layers.h"
 #include "prune/groups.h"
 
-enum prune_criterion { CRIT_L1, CRIT_L2, CRIT_RANDOM, CRIT_TAYLOR };
+enum prune_criterion { CRIT_L1, CRIT_L2, CRIT_RANDOM, CRIT_TAYLOR, CRIT_WANDA };
+/* Whether the criterion ranks by scores given per weight (taylor: |w * dL/dw|; wanda:
+ * |w| x the L2 norm of the weight's input over the data) rather than by the weights. */
+bool prune_criterion_scored(enum prune_criterion c);
 
 enum prune_granularity {
     GRAN_UNSTRUCTURED,

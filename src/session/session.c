@@ -62,6 +62,11 @@ static void drop_saliency(struct session *s)
     free(s->saliency);
     s->saliency = NULL;
     s->saliency_done = false;
+    for (size_t i = 0; s->wanda && i < s->layers.count; i++)
+        free(s->wanda[i]);
+    free(s->wanda);
+    s->wanda = NULL;
+    s->wanda_done = false;
     s->taylor_blocked[0] = '\0';
 }
 
@@ -674,6 +679,98 @@ done:
     return rc;
 }
 
+static int capture(struct session *s, const struct tensor *input, int n, const int *vals,
+                   struct tensor **got, struct err *err);
+
+/* The wanda scores |w_ij| x ||x_j||_2 of every prunable layer, x_j the layer's input j (for
+ * a convolution, j one of its unfolded window's entries) over the validation rows, on the
+ * original weights (which apply_config has put on the engine). A layer whose inputs cannot
+ * be read that way (a grouped convolution) gets none. */
+static int compute_wanda(struct session *s, struct err *err)
+{
+    if (s->wanda_done)
+        return 0;
+    if (!s->data)
+        return err_set(err, "the wanda criterion needs validation data for the layers' inputs "
+                            "(data FILE.csv)");
+    const struct graph *g = engine_graph(s->engine);
+    size_t nl = s->layers.count;
+    float **scores = calloc(nl + 1, sizeof *scores);
+    int *vals = calloc(nl + 1, sizeof *vals);
+    struct tensor **in = calloc(nl + 1, sizeof *in);
+    int rc = 0;
+    if (!scores || !vals || !in) {
+        rc = err_oom(err, "wanda", nl);
+        goto done;
+    }
+    for (size_t i = 0; i < nl; i++)
+        vals[i] = g->nodes[s->layers.items[i].node].inputs[0];
+    struct tensor view = {.dtype = DTYPE_FLOAT, .data = s->data->features};
+    view.shape.ndim = s->row_shape.ndim + 1;
+    view.shape.dims[0] = (int64_t)s->data->rows;
+    for (int d = 0; d < s->row_shape.ndim; d++)
+        view.shape.dims[d + 1] = s->row_shape.dims[d];
+    /* In chunks of layers, to keep the captured inputs within 64 at a time. */
+    for (size_t first = 0; first < nl && rc == 0; first += 64) {
+        int n = (int)(nl - first < 64 ? nl - first : 64);
+        if ((rc = capture(s, &view, n, vals + first, in + first, err)) < 0)
+            break;
+        for (size_t i = first; i < first + (size_t)n && rc == 0; i++) {
+            const struct layer *l = &s->layers.items[i];
+            struct shape row = in[i]->shape;
+            for (int d = 0; d + 1 < row.ndim; d++)
+                row.dims[d] = row.dims[d + 1];
+            row.ndim--;
+            struct recon_geom gm;
+            struct weight_view v;
+            struct err why;
+            if (recon_geom_of(g, l, &row, &gm, &why) == 0 && prune_view(g, l, &v, &why) == 0) {
+                double *sq = calloc(gm.k + 1, sizeof *sq);
+                scores[i] = malloc(((size_t)l->params + 1) * sizeof **scores);
+                if (!sq || !scores[i])
+                    rc = err_oom(err, "wanda", gm.k);
+                else
+                    rc = recon_input_sq(&gm, tensor_f32(in[i]), s->data->rows, sq, err);
+                const float *w = s->original[l->weight];
+                for (size_t u = 0; rc == 0 && u < v.units; u++)
+                    for (size_t j = 0; j < v.inputs; j++) {
+                        size_t at = u * v.unit_stride + j * v.in_stride;
+                        scores[i][at] = (float)(fabs((double)w[at]) * sqrt(sq[j]));
+                    }
+                free(sq);
+            }
+            tensor_free(in[i]);
+            in[i] = NULL;
+        }
+    }
+    if (rc == 0) {
+        for (size_t i = 0; s->wanda && i < nl; i++)
+            free(s->wanda[i]);
+        free(s->wanda);
+        s->wanda = scores;
+        scores = NULL;
+        s->wanda_done = true;
+        s->saliency_gen++;
+    }
+done:
+    for (size_t i = 0; scores && i < nl; i++)
+        free(scores[i]);
+    free(scores);
+    for (size_t i = 0; in && i < nl; i++)
+        tensor_free(in[i]);
+    free(in);
+    free(vals);
+    return rc;
+}
+
+/* The per-weight scores criterion c ranks layer i by (NULL: none, or c does not use
+ * them). */
+static const float *layer_scores(const struct session *s, size_t i, enum prune_criterion c)
+{
+    float **all = c == CRIT_TAYLOR ? s->saliency : c == CRIT_WANDA ? s->wanda : NULL;
+    return all ? all[i] : NULL;
+}
+
 /* The ranking of layer i for setting st, made when the kept one does not fit. */
 static const struct prune_rank *layer_rank(struct session *s, size_t i,
                                            const struct prune_setting *st, struct err *err)
@@ -681,13 +778,13 @@ static const struct prune_rank *layer_rank(struct session *s, size_t i,
     struct layer_rank *lr = &s->ranks[i];
     if (lr->valid && lr->rank.criterion == st->criterion &&
         lr->rank.granularity == st->granularity && lr->seed == s->seed &&
-        (st->criterion != CRIT_TAYLOR || lr->saliency_gen == s->saliency_gen))
+        (!prune_criterion_scored(st->criterion) || lr->saliency_gen == s->saliency_gen))
         return &lr->rank;
     prune_rank_fini(&lr->rank);
     lr->valid = false;
     const struct layer *l = &s->layers.items[i];
     if (prune_rank_make(engine_graph(s->engine), l, s->original[l->weight],
-                        s->saliency ? s->saliency[i] : NULL, st->criterion, st->granularity,
+                        layer_scores(s, i, st->criterion), st->criterion, st->granularity,
                         s->seed, &lr->rank, err) < 0)
         return NULL;
     lr->valid = true;
@@ -728,10 +825,12 @@ static int apply_config(struct session *s, const struct prune_config *cfg, struc
         }
     /* Gradients for taylor are taken on the original model: the engine must see the
      * restored weights first. */
-    bool taylor = false;
-    for (size_t i = 0; !cfg->global && i < s->layers.count; i++)
+    bool taylor = false, wanda = false;
+    for (size_t i = 0; !cfg->global && i < s->layers.count; i++) {
         taylor |= cfg->settings[i].criterion == CRIT_TAYLOR && cfg->settings[i].sparsity > 0;
-    if (taylor && !s->saliency_done)
+        wanda |= cfg->settings[i].criterion == CRIT_WANDA && cfg->settings[i].sparsity > 0;
+    }
+    if ((taylor && !s->saliency_done) || (wanda && !s->wanda_done))
         weights_changed(s, changed);
     int rc = apply_masks(s, cfg, err);
     weights_changed(s, changed);
@@ -765,7 +864,7 @@ static const size_t *group_order(struct session *s, size_t gi, const struct prun
 {
     struct group_rank *gr = &s->group_ranks[gi];
     if (gr->valid && gr->criterion == st->criterion && gr->seed == s->seed &&
-        (st->criterion != CRIT_TAYLOR || gr->saliency_gen == s->saliency_gen))
+        (!prune_criterion_scored(st->criterion) || gr->saliency_gen == s->saliency_gen))
         return gr->order;
     const struct prune_group *pg = &s->groups.groups[gi];
     gr->valid = false;
@@ -780,7 +879,9 @@ static const size_t *group_order(struct session *s, size_t gi, const struct prun
     for (size_t i = 0; i < s->layers.count; i++)
         w[i] = s->original[s->layers.items[i].weight];
     int rc = prune_group_order(engine_graph(s->engine), &s->layers, &s->groups, gi, w,
-                               (const float *const *)s->saliency, st->criterion, s->seed, gr->order,
+                               (const float *const *)(st->criterion == CRIT_WANDA ? s->wanda
+                                                                                  : s->saliency),
+                               st->criterion, s->seed, gr->order,
                                err);
     free(w);
     if (rc < 0)
@@ -842,10 +943,14 @@ static int apply_masks(struct session *s, const struct prune_config *cfg, struct
     const struct graph *g = engine_graph(s->engine);
     size_t nl = s->layers.count;
     int rc = 0;
-    bool taylor = false;
-    for (size_t i = 0; !cfg->global && i < nl; i++)
+    bool taylor = false, wanda = false;
+    for (size_t i = 0; !cfg->global && i < nl; i++) {
         taylor |= cfg->settings[i].criterion == CRIT_TAYLOR && cfg->settings[i].sparsity > 0;
+        wanda |= cfg->settings[i].criterion == CRIT_WANDA && cfg->settings[i].sparsity > 0;
+    }
     if (taylor && compute_saliency(s, err) < 0)
+        return -1;
+    if (wanda && compute_wanda(s, err) < 0)
         return -1;
     if (cfg->global) {
         const float **w = calloc(nl + 1, sizeof *w);
@@ -882,6 +987,14 @@ static int apply_masks(struct session *s, const struct prune_config *cfg, struct
                 break;
             }
             const float *sal = s->saliency ? s->saliency[i] : NULL;
+            if (st->criterion == CRIT_WANDA && !layer_scores(s, i, CRIT_WANDA)) {
+                free(mask);
+                rc = err_set(err,
+                             "layer '%s': wanda reads a layer's inputs as rows or as a "
+                             "convolution's windows of one group; this one is neither",
+                             l->name);
+                break;
+            }
             if (st->criterion == CRIT_TAYLOR && !sal) {
                 free(mask);
                 rc = err_set(err,

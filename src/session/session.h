@@ -79,6 +79,8 @@ struct session {
     float **saliency;               /* per layer |w * dL/dw| on the data (taylor), or NULL */
     bool saliency_done;             /* computed for the current model and data */
     char taylor_blocked[512];       /* the node without a backward that stopped gradients */
+    float **wanda;                  /* per layer |w| x the norm of its input (wanda), or NULL */
+    bool wanda_done;                /* computed for the current model and data */
     struct sens_result *sens;       /* the last sensitivity table (owned), or NULL */
     struct predict_fit pred;        /* online refinement of predictions from sens */
 

@@ -1,9 +1,12 @@
 /* Mask selection against hand-worked cases: ties by lowest index, group norms, N:M,
  * blocks, channels, global order, and the refusals. */
 #include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine.h"
 #include "model/layers.h"
 #include "prune/prune.h"
 #include "testutil.h"
@@ -218,4 +221,58 @@ Test(prune, refuses_what_a_layer_cannot_take)
     tu_expect_error(&err, "taylor criterion needs the gradients", NULL);
     layers_fini(&ll);
     graph_free(g);
+}
+
+/* wanda on the digits MLP: the masks of an independent numpy computation
+ * (tests/fixtures/wanda/make_wanda.py: |w| x the L2 norm of each input over the 360
+ * validation rows of the dense model) at 50% and 90% unstructured and 2:4. */
+static void wanda_masks(const char *key, const char *granularity, double sparsity)
+{
+    json_error_t je;
+    json_t *root = json_load_file(tu_src_path("tests/fixtures/wanda/wanda.json"), 0, &je);
+    cr_assert(root, "%s", je.text);
+    struct session *s = tu_open_session("data/digits_mlp.onnx", "data/digits.csv", 0, 1);
+    struct err err;
+    char line[128];
+    snprintf(line, sizeof line, "method all wanda %s", granularity);
+    cr_assert_eq(tu_run_line(s, line, &err), 0, "%s", err.msg);
+    snprintf(line, sizeof line, "set all %g", sparsity);
+    cr_assert_eq(tu_run_line(s, line, &err), 0, "%s", err.msg);
+    const struct graph *g = engine_graph(s->engine);
+    size_t i;
+    json_t *layer;
+    json_array_foreach(json_object_get(root, "layers"), i, layer)
+    {
+        const char *name = json_string_value(json_object_get(layer, "name"));
+        const struct layer *l = layers_lookup(&s->layers, name);
+        cr_assert(l, "no layer %s", name);
+        const float *w = tensor_f32(g->values[l->weight].constant);
+        json_t *zeros = json_object_get(json_object_get(layer, "masks"), key);
+        bool *want = calloc((size_t)l->params, sizeof *want);
+        size_t k;
+        json_t *z;
+        json_array_foreach(zeros, k, z) want[json_integer_value(z)] = true;
+        for (int64_t j = 0; j < l->params; j++)
+            cr_expect_eq(w[j] == 0.0f, want[j], "%s %s: weight %lld is %s, numpy says %s", name,
+                         key, (long long)j, w[j] == 0.0f ? "pruned" : "kept",
+                         want[j] ? "pruned" : "kept");
+        free(want);
+    }
+    session_free(s);
+    json_decref(root);
+}
+
+Test(prune, wanda_masks_at_50_percent_equal_numpy)
+{
+    wanda_masks("unstructured-0.5", "unstructured", 0.5);
+}
+
+Test(prune, wanda_masks_at_90_percent_equal_numpy)
+{
+    wanda_masks("unstructured-0.9", "unstructured", 0.9);
+}
+
+Test(prune, wanda_2_4_masks_equal_numpy)
+{
+    wanda_masks("2:4", "2:4", 0.5);
 }
