@@ -31,6 +31,19 @@ json_t *config_to_json(const struct session *s, json_t *measured)
                                                 st->sparsity));
     }
     json_object_set_new(root, "layers", layers);
+    /* Weights fine-tuned or re-fitted in the session: their digest and the commands. */
+    json_t *weights = json_null();
+    if (s->weights_trained > 0) {
+        json_t *cmds = json_array();
+        for (size_t i = 0; i < s->n_history; i++) {
+            const char *h = s->history[i];
+            if (strncmp(h, "finetune", 8) == 0 || strncmp(h, "reconstruct", 11) == 0 ||
+                strncmp(h, "iterate", 7) == 0)
+                json_array_append_new(cmds, json_string(h));
+        }
+        weights = json_pack("{s:s, s:o}", "sha256", s->weights_sha256, "commands", cmds);
+    }
+    json_object_set_new(root, "weights", weights);
     if (measured)
         json_object_set(root, "measured", measured);
     return root;
@@ -100,6 +113,18 @@ int config_read(struct session *s, const char *path, struct err *err)
                 "has SHA-256 %.12s...",
                 path, model ? model : "unnamed", sha, s->model_path, s->model_sha256);
         goto done;
+    }
+    json_t *weights = json_object_get(root, "weights");
+    if (json_is_object(weights)) {
+        const char *wsha = json_string_value(json_object_get(weights, "sha256"));
+        if (!wsha || strcmp(wsha, s->weights_sha256) != 0) {
+            err_set(err,
+                    "%s was made on weights fine-tuned or reconstructed in its session, which "
+                    "the loaded model does not have: load the model that export model wrote "
+                    "from that session, or run its commands again (see \"weights\" in the file)",
+                    path);
+            goto done;
+        }
     }
     if (session_config_copy(s, &next, err) < 0)
         goto done;

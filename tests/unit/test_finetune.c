@@ -424,3 +424,41 @@ Test(finetune, iterate_beats_one_shot_with_the_same_epochs_on_the_digits_mlp, .t
     session_free(b);
     tu_remove_cache();
 }
+
+/* export config after fine-tuning records the weights' digest and the command; importing it
+ * on the model as loaded from the file is refused, naming why; after the same fine-tuning
+ * again it is accepted. */
+Test(finetune, a_fine_tuned_config_says_the_weights_must_come_with_it)
+{
+    struct session *s = tu_open_session("data/digits_mlp.onnx", "data/digits.csv", 0, 1);
+    struct err err;
+    char line[4096], *path = tu_write_temp("", 0, ".json");
+    cr_assert_eq(tu_run_line(s, "set all 70%", &err), 0);
+    snprintf(line, sizeof line, "finetune --data %s", tu_src_path("data/digits-train.csv"));
+    cr_assert_eq(tu_run_line(s, line, &err), 0, "%s", err.msg);
+    char exp[4200];
+    snprintf(exp, sizeof exp, "export config %s --force", path);
+    cr_assert_eq(tu_run_line(s, exp, &err), 0, "%s", err.msg);
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    cr_assert(root, "%s", je.text);
+    json_t *w = json_object_get(root, "weights");
+    cr_assert(json_is_object(w), "the config records the weights");
+    cr_expect_str_eq(json_string_value(json_object_get(w, "sha256")), s->weights_sha256);
+    cr_expect_str_eq(json_string_value(json_array_get(json_object_get(w, "commands"), 0)), line);
+    json_decref(root);
+    session_free(s);
+
+    s = tu_open_session("data/digits_mlp.onnx", "data/digits.csv", 0, 1);
+    char imp[4200];
+    snprintf(imp, sizeof imp, "import config %s", path);
+    cr_assert_eq(tu_run_line(s, imp, &err), -1);
+    cr_expect(strstr(err.msg, "fine-tuned or reconstructed"), "%s", err.msg);
+    cr_assert_eq(tu_run_line(s, "set all 70%", &err), 0);
+    cr_assert_eq(tu_run_line(s, line, &err), 0, "%s", err.msg);
+    cr_expect_eq(tu_run_line(s, imp, &err), 0, "the same fine-tuning gives the same weights: %s",
+                 err.msg);
+    session_free(s);
+    remove(path);
+    free(path);
+}
