@@ -1,8 +1,11 @@
 /* The gradient pass: a plan per chunk of rows, every value in its own buffer so the
- * backward functions see the forward activations, then reverse-mode accumulation. Single
- * threaded; memory grows with the chunk (GRAD_CHUNK rows). */
+ * backward functions see the forward activations, then reverse-mode accumulation. With two
+ * or more engine threads a chunk is split in two halves run side by side, each into
+ * gradients of its own that are then added; the loss is called one half at a time. Memory
+ * grows with the chunk (GRAD_CHUNK rows). */
 #include "engine/backward.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +16,7 @@
 
 static int grad_chunk(struct engine *e, const struct tensor *chunk, size_t row0, loss_grad_fn loss,
                       void *ctx, const bool *want, struct tensor **grads, char *blocked,
-                      size_t blocked_size, struct err *err)
+                      size_t blocked_size, pthread_mutex_t *lock, struct err *err)
 {
     const struct graph *g = engine_graph(e);
     enum dtype dt = chunk->dtype;
@@ -76,7 +79,12 @@ static int grad_chunk(struct engine *e, const struct tensor *chunk, size_t row0,
     int out_v = g->outputs[0];
     if (!(dv[out_v] = tensor_new(DTYPE_FLOAT, &vals[out_v].shape, err)))
         goto done;
-    if (loss(&vals[out_v], row0, dv[out_v], ctx, err) < 0)
+    if (lock)
+        pthread_mutex_lock(lock);
+    int lrc = loss(&vals[out_v], row0, dv[out_v], ctx, err);
+    if (lock)
+        pthread_mutex_unlock(lock);
+    if (lrc < 0)
         goto done;
     for (int si = p->n_steps - 1; si >= 0; si--) {
         const struct plan_step *st = &p->steps[si];
@@ -161,6 +169,85 @@ done:
     return rc;
 }
 
+struct half {
+    struct engine *e;
+    struct tensor chunk;
+    size_t row0;
+    loss_grad_fn loss;
+    void *ctx;
+    const bool *want;
+    struct tensor **grads;
+    char blocked[256];
+    pthread_mutex_t *lock;
+    struct err err;
+    int rc;
+};
+
+static void *half_main(void *arg)
+{
+    struct half *h = arg;
+    h->rc = grad_chunk(h->e, &h->chunk, h->row0, h->loss, h->ctx, h->want, h->grads, h->blocked,
+                       sizeof h->blocked, h->lock, &h->err);
+    return NULL;
+}
+
+/* A chunk's first half on this thread, its second on another, into gradients of its own
+ * that are then added to grads. */
+static int grad_halves(struct engine *e, const struct tensor *chunk, size_t row0, loss_grad_fn loss,
+                       void *ctx, const bool *want, struct tensor **grads, char *blocked,
+                       size_t blocked_size, struct err *err)
+{
+    const struct graph *g = engine_graph(e);
+    size_t n = (size_t)chunk->shape.dims[0], first = n / 2;
+    size_t row_bytes = tensor_bytes(chunk) / n;
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    struct tensor **other = calloc((size_t)g->n_values + 1, sizeof *other);
+    if (!other)
+        return err_oom(err, "gradients", (size_t)g->n_values);
+    struct half h = {.e = e,
+                     .chunk = *chunk,
+                     .row0 = row0 + first,
+                     .loss = loss,
+                     .ctx = ctx,
+                     .want = want,
+                     .grads = other,
+                     .lock = &lock};
+    h.chunk.shape.dims[0] = (int64_t)(n - first);
+    h.chunk.data = (char *)chunk->data + first * row_bytes;
+    pthread_t t;
+    bool threaded = pthread_create(&t, NULL, half_main, &h) == 0;
+    struct tensor mine = *chunk;
+    mine.shape.dims[0] = (int64_t)first;
+    int rc = grad_chunk(e, &mine, row0, loss, ctx, want, grads, blocked, blocked_size, &lock, err);
+    if (threaded)
+        pthread_join(t, NULL);
+    else
+        half_main(&h);
+    if (rc == 0 && h.rc < 0) {
+        *err = h.err;
+        rc = -1;
+    }
+    if (rc == 0 && blocked && blocked_size && !blocked[0] && h.blocked[0])
+        snprintf(blocked, blocked_size, "%s", h.blocked);
+    for (int v = 0; v < g->n_values; v++) {
+        if (rc == 0 && other[v]) {
+            if (!grads[v]) {
+                grads[v] = other[v];
+                other[v] = NULL;
+                continue;
+            }
+            float *dst = tensor_f32(grads[v]);
+            const float *src = tensor_f32(other[v]);
+            for (size_t k = 0; k < tensor_numel(grads[v]); k++)
+                dst[k] += src[k];
+        }
+        tensor_free(other[v]);
+    }
+    free(other);
+    pthread_mutex_destroy(&lock);
+    return rc;
+}
+
 int engine_gradients(struct engine *e, const struct tensor *input, loss_grad_fn loss, void *ctx,
                      const bool *want, struct tensor **grads, char *blocked, size_t blocked_size,
                      struct err *err)
@@ -183,12 +270,22 @@ int engine_gradients(struct engine *e, const struct tensor *input, loss_grad_fn 
                                    "need a multiple of %zu rows; the data has %zu",
                                    step, engine_batch_reason(e), step, rows);
     }
+    /* Halves side by side when there are threads for them and rows to share (a fixed
+     * batch runs whole). */
+    bool split = engine_threads(e) > 1 && fixed <= 0;
     for (size_t r0 = 0; r0 < rows; r0 += step) {
         struct tensor chunk = *input;
         chunk.owns_data = false;
-        chunk.shape.dims[0] = (int64_t)(rows - r0 < step ? rows - r0 : step);
+        size_t n = rows - r0 < step ? rows - r0 : step;
+        chunk.shape.dims[0] = (int64_t)n;
         chunk.data = (char *)input->data + r0 * row_bytes;
-        if (grad_chunk(e, &chunk, r0, loss, ctx, want, grads, blocked, blocked_size, err) < 0)
+        if (!split || n < 8) {
+            if (grad_chunk(e, &chunk, r0, loss, ctx, want, grads, blocked, blocked_size, NULL,
+                           err) < 0)
+                return -1;
+            continue;
+        }
+        if (grad_halves(e, &chunk, r0, loss, ctx, want, grads, blocked, blocked_size, err) < 0)
             return -1;
     }
     return 0;

@@ -18,8 +18,10 @@ typedef int (*loss_grad_fn)(const struct tensor *output, size_t row0, struct ten
 
 /* Runs the model on input (dim 0 counts rows) in chunks and accumulates, for every value v
  * with want[v], dL/dv into grads[v] (allocated here with v's shape when NULL; the caller
- * frees). When an op on the way back has no backward, gradients stop there: the weights
- * before it get none (grads[v] stays NULL) and blocked receives "node 'X' (Op)". */
+ * frees). With two engine threads each chunk's halves run side by side; loss is called for
+ * one of them at a time, never concurrently. When an op on the way back has no backward,
+ * gradients stop there: the weights before it get none (grads[v] stays NULL) and blocked
+ * receives "node 'X' (Op)". */
 int engine_gradients(struct engine *e, const struct tensor *input, loss_grad_fn loss, void *ctx,
                      const bool *want, struct tensor **grads, char *blocked, size_t blocked_size,
                      struct err *err);
