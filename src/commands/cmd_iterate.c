@@ -28,8 +28,15 @@ static int prune_to(struct cmd_ctx *c, enum allocation how, double x, struct err
         next.global_sparsity = x;
     } else if (how == ALLOC_UNIFORM) {
         next.global = false;
-        for (size_t i = 0; i < s->layers.count; i++)
+        for (size_t i = 0; i < s->layers.count; i++) {
             next.settings[i].sparsity = x;
+            /* A structured method on a layer whose group cannot lose units: left out, as
+             * `set all` leaves it. */
+            struct err why;
+            if (session_setting_structured(&next.settings[i]) &&
+                session_check_structured(s, i, &why) < 0)
+                next.settings[i].sparsity = 0;
+        }
     } else {
         double *level = calloc(s->layers.count + 1, sizeof *level);
         struct analysis_subject sub;
