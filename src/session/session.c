@@ -40,8 +40,11 @@ static void drop_twin(struct session *s)
 static void drop_data(struct session *s)
 {
     drop_twin(s);
-    dataset_free(s->data);
-    s->data = NULL;
+    if (s->data != s->data_all)
+        free(s->data); /* a view of data_all's rows */
+    dataset_free(s->data_all);
+    s->data = s->data_all = NULL;
+    s->holdout = 0;
     free(s->data_path);
     s->data_path = NULL;
     free((char *)s->data_opt.label);
@@ -384,9 +387,10 @@ int session_load_data(struct session *s, const char *path, const struct dataset_
     drop_data(s);
     drop_saliency(s);
     drop_sensitivity(s);
-    s->data = d;
+    s->data = s->data_all = d;
     s->data_path = p;
     memcpy(s->data_sha256, sha, sizeof sha);
+    memcpy(s->data_key, sha, sizeof sha);
     s->data_opt = *opt;
     s->data_opt.label = label;
     s->row_shape = rs;
@@ -564,7 +568,7 @@ void session_subject(struct session *s, struct analysis_subject *out)
         .groups_error = s->groups_error,
         .data = s->data,
         .data_path = s->data_path,
-        .data_sha256 = s->data_sha256,
+        .data_sha256 = s->data_key,
         .data_opt = &s->data_opt,
         .row_shape = s->row_shape,
         .config = &s->config,
@@ -1630,6 +1634,49 @@ static int capture(struct session *s, const struct tensor *input, int n, const i
     return rc;
 }
 
+int session_hold_out(struct session *s, size_t n, struct err *err)
+{
+    if (!s->data_all)
+        return err_set(err, "no data is loaded (use: data FILE.csv)");
+    if (n >= s->data_all->rows)
+        return err_set(err,
+                       "%zu rows held out would leave none of the %zu of %s to measure on; "
+                       "hold out fewer",
+                       n, s->data_all->rows, s->data_path);
+    if (n == s->holdout)
+        return 0;
+    struct dataset *view = s->data_all;
+    if (n > 0) {
+        if (!(view = malloc(sizeof *view)))
+            return err_oom(err, "held-out rows", sizeof *view);
+        *view = *s->data_all;
+        size_t nf = view->n_features;
+        view->rows -= n;
+        view->features += n * nf;
+        if (view->labels)
+            view->labels += n;
+        if (view->values)
+            view->values += n;
+        if (view->row_line)
+            view->row_line += n;
+    }
+    if (s->data != s->data_all)
+        free(s->data);
+    s->data = view;
+    s->holdout = n;
+    if (n == 0) {
+        memcpy(s->data_key, s->data_sha256, sizeof s->data_key);
+    } else {
+        char text[128];
+        snprintf(text, sizeof text, "%s held out %zu", s->data_sha256, n);
+        files_sha256_text(text, s->data_key);
+    }
+    drop_twin(s);
+    drop_saliency(s);
+    drop_sensitivity(s);
+    return 0;
+}
+
 int session_reconstruct(struct session *s, const char *calib_path, size_t rows, double damp,
                         struct recon_report *r, struct err *err)
 {
@@ -1640,12 +1687,22 @@ int session_reconstruct(struct session *s, const char *calib_path, size_t rows, 
     if (!s->data)
         return err_set(err, "reconstruct is measured on the validation data: load it first "
                             "(data FILE.csv)");
-    struct shape rs;
-    struct dataset *calib = load_training(s, calib_path, "reconstruction", &rs, err);
-    if (!calib)
-        return -1;
-    if (rows == 0 || rows > calib->rows)
-        rows = calib->rows;
+    struct shape rs = s->row_shape;
+    struct dataset *calib;
+    if (calib_path) {
+        if (!(calib = load_training(s, calib_path, "reconstruction", &rs, err)))
+            return -1;
+    } else {
+        /* The validation file's first rows, held out from measurement from now on. */
+        if (rows == 0)
+            return err_set(err, "reconstruct on held-out rows needs how many (--rows N)");
+        if (session_hold_out(s, rows, err) < 0)
+            return -1;
+        calib = NULL;
+    }
+    const struct dataset *cd = calib ? calib : s->data_all;
+    if (rows == 0 || rows > cd->rows)
+        rows = cd->rows;
     const struct graph *g = engine_graph(s->engine);
     const size_t nl = s->layers.count;
     /* The layers pruning changed: a weight 0 that was not in the original. */
@@ -1674,7 +1731,7 @@ int session_reconstruct(struct session *s, const char *calib_path, size_t rows, 
         rc = err_set(err, "nothing is pruned: there is nothing to reconstruct");
         goto done;
     }
-    struct tensor input = {.dtype = DTYPE_FLOAT, .data = calib->features};
+    struct tensor input = {.dtype = DTYPE_FLOAT, .data = cd->features};
     input.shape.ndim = rs.ndim + 1;
     input.shape.dims[0] = (int64_t)rows;
     for (int d = 0; d < rs.ndim; d++)

@@ -48,12 +48,16 @@ struct session {
     char *model_path;
     char model_sha256[65]; /* of the model file as loaded */
     char data_sha256[65];  /* of the data file as loaded */
+    char data_key[65];     /* what the sensitivity cache knows the data by: data_sha256, or
+                              with held-out rows a digest of it and their count */
     struct engine *engine; /* NULL until a model is loaded */
     struct layer_list layers;
     enum output_kind output_kind;
 
     char *data_path;
-    struct dataset *data;   /* NULL until data is loaded */
+    struct dataset *data;   /* what is measured on: data_all, or its rows after the held out */
+    struct dataset *data_all; /* the validation file as loaded (owned); NULL until loaded */
+    size_t holdout;           /* data_all's first rows, held out (reconstruct's calibration) */
     struct shape row_shape; /* per-row input shape the data is reshaped to */
     struct dataset_options data_opt;
 
@@ -236,6 +240,11 @@ struct recon_report {
  * after fine-tuning (undo brings the old ones back). */
 int session_reconstruct(struct session *s, const char *calib_path, size_t rows, double damp,
                         struct recon_report *r, struct err *err);
+/* Hold out the validation file's first n rows from measurement (for calibration): every
+ * measurement after it is on the other rows, and what was measured before (the
+ * sensitivity table, predictions, gradients) goes. n must leave a row to measure; 0 ends
+ * holding out. */
+int session_hold_out(struct session *s, size_t n, struct err *err);
 void recon_report_fini(struct recon_report *r);
 
 /* Remember a command line; returns -1 only on out of memory. */

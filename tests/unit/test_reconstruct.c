@@ -166,7 +166,35 @@ Test(reconstruct, refuses_the_validation_file_nothing_pruned_and_bad_options)
              tu_src_path("data/digits-train.csv"));
     cr_assert_eq(tu_run_line(s, line, &err), -1);
     cr_expect(strstr(err.msg, "--damp"), "%s", err.msg);
-    cr_assert_eq(tu_run_line(s, "reconstruct --rows 100", &err), -1);
-    cr_expect(strstr(err.msg, "--data CALIB.csv"), "%s", err.msg);
+    cr_assert_eq(tu_run_line(s, "reconstruct", &err), -1);
+    cr_expect(strstr(err.msg, "--data CALIB.csv") && strstr(err.msg, "--rows N"), "%s", err.msg);
+    session_free(s);
+}
+
+/* Held-out validation rows: the first 120 calibrate, the other 240 are measured from then
+ * on (eval agrees), the re-fit beats one-shot on them, and holding out every row is
+ * refused. */
+Test(reconstruct, on_held_out_validation_rows_measures_on_the_others)
+{
+    struct session *s = tu_open_session("data/digits_mlp.onnx", "data/digits.csv", 0, 1);
+    struct err err;
+    cr_assert_eq(tu_run_line(s, "auto --params 90%", &err), 0, "%s", err.msg);
+    cr_assert_eq(tu_run_line(s, "reconstruct --rows 360", &err), -1);
+    cr_expect(strstr(err.msg, "leave none of the 360"), "%s", err.msg);
+    cr_expect_eq(s->data->rows, 360, "a refused hold-out changes nothing");
+    /* One-shot on the rows that will be measured: rows 121..360. */
+    struct session *ref = tu_open_session("data/digits_mlp.onnx", "data/digits.csv", 0, 1);
+    cr_assert_eq(tu_run_line(ref, "auto --params 90%", &err), 0, "%s", err.msg);
+    cr_assert_eq(session_hold_out(ref, 120, &err), 0, "%s", err.msg);
+    struct metrics one_shot, rebuilt;
+    cr_assert_eq(session_eval(ref, 0, &one_shot, NULL, &err), 0);
+    cr_expect_eq(one_shot.rows, 240);
+    cr_assert_eq(tu_run_line(s, "reconstruct --rows 120", &err), 0, "%s", err.msg);
+    cr_assert_eq(session_eval(s, 0, &rebuilt, NULL, &err), 0);
+    cr_expect_eq(rebuilt.rows, 240, "measured on the 240 rows not held out");
+    cr_expect(rebuilt.correct > one_shot.correct, "reconstructed %zu, one-shot %zu of 240",
+              rebuilt.correct, one_shot.correct);
+    cr_expect_eq(s->data->labels[0], s->data_all->labels[120], "row 121 is the first measured");
+    session_free(ref);
     session_free(s);
 }
