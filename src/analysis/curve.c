@@ -53,7 +53,8 @@ static int measure(const struct analysis_subject *s, const struct prune_config *
 }
 
 int curve_run(const struct analysis_subject *s, size_t n_targets, const struct profile *prof,
-              curve_progress_fn progress, void *ctx, struct curve_result *out, struct err *err)
+              const struct recover_spec *recover, curve_progress_fn progress, void *ctx,
+              struct curve_result *out, struct err *err)
 {
     memset(out, 0, sizeof *out);
     const struct sens_result *r = s->sens;
@@ -106,6 +107,15 @@ int curve_run(const struct analysis_subject *s, size_t n_targets, const struct p
             p->predicted = alloc_predict(r, level);
             if (measure(s, &cfg, prof, p, err) < 0)
                 goto done;
+            p->recovered = NAN;
+            if (recover && recover->kind != RECOVER_NONE) {
+                struct metrics m;
+                if (s->ops->recover(s->ctx, &cfg, recover, err) < 0 ||
+                    s->ops->eval(s->ctx, &m, err) < 0)
+                    goto done;
+                p->recovered = m.accuracy;
+                p->recovered_correct = m.correct;
+            }
             struct prediction pr = {.baseline = r->baseline_accuracy,
                                     .drop = r->baseline_accuracy - p->predicted};
             predict_learn(s->pred, &pr, p->accuracy);

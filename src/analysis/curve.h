@@ -12,19 +12,21 @@
 #include "core/err.h"
 
 struct curve_point {
-    double target; /* fraction of the prunable weights asked to be removed */
-    bool guided;   /* sensitivity-guided allocation, else uniform */
-    bool reached;  /* false: the table's levels cannot reach the target (guided only) */
-    double sparsity;   /* zeros / prunable weights on the weights measured */
+    double target;   /* fraction of the prunable weights asked to be removed */
+    bool guided;     /* sensitivity-guided allocation, else uniform */
+    bool reached;    /* false: the table's levels cannot reach the target (guided only) */
+    double sparsity; /* zeros / prunable weights on the weights measured */
     double accuracy, loss, predicted;
     size_t correct, weight_bytes;
     double latency_ms, energy_uj; /* estimated on the profile given; NaN: none */
+    double recovered;             /* accuracy after the recovery asked for; NaN: none */
+    size_t recovered_correct;
 };
 
 struct curve_result {
     size_t n; /* points: uniform then guided for each target */
     struct curve_point *points;
-    double error_upto;           /* targets up to this count in the error figures */
+    double error_upto;              /* targets up to this count in the error figures */
     double median_error, max_error; /* |predicted - measured| accuracy, fractions */
     size_t n_error;
     double elapsed_ms;
@@ -36,11 +38,13 @@ typedef void (*curve_progress_fn)(void *ctx, size_t done, size_t total, double e
  * subject's sensitivity table (which must be complete and for this model); each layer is
  * pruned with the method it was swept with, and each point is measured (ops->eval) and
  * estimated on profile prof (ops->estimate; prof NULL: latency and energy NaN). The
- * measurements refine later predictions (predict_learn on s->pred). The subject's
- * configuration is on the weights again afterwards. Ctrl-C (the subject's cancel flag)
- * stops it with ERR_CANCELLED. */
+ * measurements refine later predictions (predict_learn on s->pred). With recover (NULL:
+ * none), each point's weights are then re-fitted or fine-tuned (ops->recover) and measured
+ * again (recovered). The subject's configuration is on the weights again afterwards.
+ * Ctrl-C (the subject's cancel flag) stops it with ERR_CANCELLED. */
 int curve_run(const struct analysis_subject *s, size_t n_targets, const struct profile *prof,
-              curve_progress_fn progress, void *ctx, struct curve_result *out, struct err *err);
+              const struct recover_spec *recover, curve_progress_fn progress, void *ctx,
+              struct curve_result *out, struct err *err);
 void curve_result_fini(struct curve_result *r);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "analysis/cost.h"
+#include "analysis/finetune.h"
 #include "analysis/profile.h"
 #include "core/err.h"
 #include "dataset/dataset.h"
@@ -22,6 +23,16 @@
 struct analysis_subject;
 struct sens_result;
 struct predict_fit;
+
+/* How accuracy is recovered after pruning (curve --recover). */
+enum recover_kind { RECOVER_NONE, RECOVER_RECONSTRUCT, RECOVER_FINETUNE };
+struct recover_spec {
+    enum recover_kind kind;
+    const char *data;     /* the calibration or training CSV */
+    size_t rows;          /* reconstruct: calibration rows (0: all) */
+    double damp;          /* reconstruct */
+    struct ft_options ft; /* finetune */
+};
 
 /* What only the owner can do, each on the owner's weights and engine (ctx is the subject's
  * ctx). One thread at a time per subject. */
@@ -40,6 +51,11 @@ struct analysis_ops {
      * thread and the same data (borrowed), kept by the owner: for work split by tasks on
      * a second thread. -1 with err set when there is none. */
     int (*twin)(void *ctx, struct analysis_subject *out, struct err *err);
+    /* Re-fit (reconstruct) or fine-tune the weights as cfg puts them now, in place and
+     * holding cfg's pruning, as spec says; the next apply puts a configuration back from
+     * the owner's own weights. */
+    int (*recover)(void *ctx, const struct prune_config *cfg, const struct recover_spec *spec,
+                   struct err *err);
 };
 
 /* Everything is borrowed from the owner and valid until it loads another model or data

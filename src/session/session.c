@@ -37,9 +37,18 @@ static void drop_twin(struct session *s)
     }
 }
 
+static void drop_recover(struct session *s)
+{
+    dataset_free(s->recover_data);
+    free(s->recover_path);
+    s->recover_data = NULL;
+    s->recover_path = NULL;
+}
+
 static void drop_data(struct session *s)
 {
     drop_twin(s);
+    drop_recover(s);
     if (s->data != s->data_all)
         free(s->data); /* a view of data_all's rows */
     dataset_free(s->data_all);
@@ -91,6 +100,7 @@ static void drop_sensitivity(struct session *s)
 static void drop_pruning(struct session *s)
 {
     drop_twin(s);
+    drop_recover(s);
     drop_saliency(s);
     drop_sensitivity(s);
     if (s->engine)
@@ -549,7 +559,71 @@ static int subject_twin(void *ctx, struct analysis_subject *out, struct err *err
     return 0;
 }
 
+static int refit_applied(struct session *s, const struct prune_config *applied,
+                         const struct dataset *cd, size_t rows, struct shape rs, double damp,
+                         struct recon_report *r, bool *changed_out, struct err *err);
+static int train_applied(struct session *s, const struct prune_config *applied,
+                         const struct dataset *train, const struct shape *rs,
+                         const struct ft_options *o, ft_epoch_fn on_epoch,
+                         ft_progress_fn progress, void *ctx, struct ft_result *r, bool *trainable,
+                         struct err *err);
+static struct dataset *load_training(struct session *s, const char *train_path, const char *what,
+                                     struct shape *rs, struct err *err);
+
+/* The recovery's data, read once per path and kept until the data or model changes. */
+static const struct dataset *recover_data(struct session *s, const char *path, struct shape *rs,
+                                          struct err *err)
+{
+    if (s->recover_data && s->recover_path && strcmp(s->recover_path, path) == 0) {
+        *rs = s->recover_shape;
+        return s->recover_data;
+    }
+    struct dataset *d = load_training(s, path, "recovery", rs, err);
+    char *p = d ? strdup(path) : NULL;
+    if (!d || !p) {
+        dataset_free(d);
+        if (d)
+            err_oom(err, "path", strlen(path));
+        return NULL;
+    }
+    dataset_free(s->recover_data);
+    free(s->recover_path);
+    s->recover_data = d;
+    s->recover_path = p;
+    s->recover_shape = *rs;
+    return d;
+}
+
+static int subject_recover(void *ctx, const struct prune_config *cfg,
+                           const struct recover_spec *spec, struct err *err)
+{
+    struct session *s = ctx;
+    struct shape rs;
+    const struct dataset *d = recover_data(s, spec->data, &rs, err);
+    if (!d)
+        return -1;
+    const struct graph *g = engine_graph(s->engine);
+    bool *changed = calloc((size_t)g->n_values + 1, sizeof *changed);
+    if (!changed)
+        return err_oom(err, "recovery", (size_t)g->n_values);
+    int rc;
+    if (spec->kind == RECOVER_RECONSTRUCT) {
+        struct recon_report r;
+        rc = refit_applied(s, cfg, d, spec->rows, rs, spec->damp, &r, changed, err);
+        recon_report_fini(&r);
+    } else {
+        struct ft_result r;
+        rc = train_applied(s, cfg, d, &rs, &spec->ft, NULL, NULL, NULL, &r, changed, err);
+    }
+    /* The next apply restores these from the originals. */
+    for (int v = 0; v < g->n_values; v++)
+        s->dirty[v] |= changed[v];
+    free(changed);
+    return rc;
+}
+
 static const struct analysis_ops SUBJECT_OPS = {
+    .recover = subject_recover,
     .apply = subject_apply,
     .eval = subject_eval,
     .estimate = subject_estimate,
@@ -1526,6 +1600,62 @@ static struct dataset *load_training(struct session *s, const char *train_path, 
     return train;
 }
 
+/* Train the weights as applied now (applied: the configuration on them) on train in place,
+ * holding applied's pruning; trainable receives the values trained. On failure, or with
+ * no epoch completed, the weights are applied's again. */
+static int train_applied(struct session *s, const struct prune_config *applied,
+                         const struct dataset *train, const struct shape *rs,
+                         const struct ft_options *o, ft_epoch_fn on_epoch,
+                         ft_progress_fn progress, void *ctx, struct ft_result *r, bool *trainable,
+                         struct err *err)
+{
+    const struct graph *g = engine_graph(s->engine);
+    const int nv = g->n_values;
+    uint8_t **keep = calloc((size_t)nv + 1, sizeof *keep);
+    bool *pruned_layer = calloc((size_t)nv + 1, sizeof *pruned_layer);
+    int rc = 0;
+    if (!keep || !pruned_layer) {
+        rc = err_oom(err, "fine-tuning", (size_t)nv);
+        goto done;
+    }
+    trainable_values(g, trainable);
+    /* What pruning holds at 0: every weight of a pruned layer that is 0, and any other
+     * parameter that pruning made 0 (the units removed with their group). */
+    for (size_t i = 0; i < s->layers.count; i++)
+        pruned_layer[s->layers.items[i].weight] =
+            applied->global ? applied->global_sparsity > 0 : applied->settings[i].sparsity > 0;
+    for (int v = 0; v < nv && rc == 0; v++) {
+        if (!trainable[v])
+            continue;
+        const float *w = tensor_f32(g->values[v].constant), *orig = s->original[v];
+        size_t n = tensor_numel(g->values[v].constant);
+        if (!(keep[v] = malloc(n + 1))) {
+            rc = err_oom(err, "masks", n);
+            break;
+        }
+        for (size_t k = 0; k < n; k++)
+            keep[v][k] = !(w[k] == 0.0f && (pruned_layer[v] || (orig && orig[k] != 0.0f)));
+    }
+    if (rc < 0)
+        goto done;
+    engine_set_cancel(s->engine, s->cancel);
+    rc = ft_run(s->engine, train, rs, s->output_kind, trainable, keep, o, s->cancel, on_epoch,
+                progress, ctx, r, err);
+    if (rc < 0 || r->epochs_done == 0) {
+        /* Nothing kept: the weights as the configuration makes them. */
+        struct err ignored;
+        for (int v = 0; v < nv; v++)
+            s->dirty[v] |= trainable[v];
+        apply_config(s, applied, rc < 0 ? &ignored : err);
+    }
+done:
+    for (int v = 0; keep && v < nv; v++)
+        free(keep[v]);
+    free(keep);
+    free(pruned_layer);
+    return rc;
+}
+
 int session_finetune(struct session *s, const char *train_path, const struct ft_options *o,
                      ft_epoch_fn on_epoch, ft_progress_fn progress, void *ctx,
                      struct ft_result *r, struct err *err)
@@ -1540,57 +1670,12 @@ int session_finetune(struct session *s, const char *train_path, const struct ft_
     struct dataset *train = load_training(s, train_path, "fine-tuning", &rs, err);
     if (!train)
         return -1;
-    int rc = 0;
-    const struct graph *g = engine_graph(s->engine);
-    const int nv = g->n_values;
-    bool *trainable = calloc((size_t)nv + 1, sizeof *trainable);
-    uint8_t **keep = calloc((size_t)nv + 1, sizeof *keep);
-    if (rc == 0 && (!trainable || !keep))
-        rc = err_oom(err, "fine-tuning", (size_t)nv);
-    if (rc < 0)
-        goto done;
-    trainable_values(g, trainable);
-    /* What pruning holds at 0: every weight of a pruned layer that is 0, and any other
-     * parameter that pruning made 0 (the units removed with their group). */
-    bool *pruned_layer = calloc((size_t)nv + 1, sizeof *pruned_layer);
-    if (!pruned_layer) {
-        rc = err_oom(err, "fine-tuning", (size_t)nv);
-        goto done;
-    }
-    for (size_t i = 0; i < s->layers.count; i++)
-        pruned_layer[s->layers.items[i].weight] =
-            s->config.global ? s->config.global_sparsity > 0 : s->config.settings[i].sparsity > 0;
-    for (int v = 0; v < nv && rc == 0; v++) {
-        if (!trainable[v])
-            continue;
-        const float *w = tensor_f32(g->values[v].constant), *orig = s->original[v];
-        size_t n = tensor_numel(g->values[v].constant);
-        if (!(keep[v] = malloc(n + 1))) {
-            rc = err_oom(err, "masks", n);
-            break;
-        }
-        for (size_t k = 0; k < n; k++)
-            keep[v][k] = !(w[k] == 0.0f && (pruned_layer[v] || (orig && orig[k] != 0.0f)));
-    }
-    free(pruned_layer);
-    if (rc < 0)
-        goto done;
-    engine_set_cancel(s->engine, s->cancel);
-    rc = ft_run(s->engine, train, &rs, s->output_kind, trainable, keep, o, s->cancel, on_epoch,
-                progress, ctx, r, err);
-    if (rc < 0 || r->epochs_done == 0) {
-        /* Nothing kept: the weights as the configuration makes them. */
-        struct err ignored;
-        for (int v = 0; v < nv; v++)
-            s->dirty[v] |= trainable[v];
-        apply_config(s, &s->config, rc < 0 ? &ignored : err);
-        goto done;
-    }
-    rc = adopt_weights(s, trainable, err);
-done:
-    for (int v = 0; keep && v < nv; v++)
-        free(keep[v]);
-    free(keep);
+    bool *trainable = calloc((size_t)engine_graph(s->engine)->n_values + 1, sizeof *trainable);
+    int rc = trainable ? train_applied(s, &s->config, train, &rs, o, on_epoch, progress, ctx, r,
+                                       trainable, err)
+                       : err_oom(err, "fine-tuning", 0);
+    if (rc == 0 && r->epochs_done > 0)
+        rc = adopt_weights(s, trainable, err);
     free(trainable);
     dataset_free(train);
     return rc;
@@ -1677,30 +1762,15 @@ int session_hold_out(struct session *s, size_t n, struct err *err)
     return 0;
 }
 
-int session_reconstruct(struct session *s, const char *calib_path, size_t rows, double damp,
-                        struct recon_report *r, struct err *err)
+/* Re-fit the weights as applied now (applied: the configuration on them) on the first
+ * rows of cd (rows shaped rs), in place; changed_out (one flag per value, may be NULL)
+ * receives the weights re-fitted. On failure the weights are applied's again. */
+static int refit_applied(struct session *s, const struct prune_config *applied,
+                         const struct dataset *cd, size_t rows, struct shape rs, double damp,
+                         struct recon_report *r, bool *changed_out, struct err *err)
 {
     memset(r, 0, sizeof *r);
     double t0 = timer_now_s();
-    if (!s->engine)
-        return err_set(err, "no model is loaded (use: load MODEL.onnx)");
-    if (!s->data)
-        return err_set(err, "reconstruct is measured on the validation data: load it first "
-                            "(data FILE.csv)");
-    struct shape rs = s->row_shape;
-    struct dataset *calib;
-    if (calib_path) {
-        if (!(calib = load_training(s, calib_path, "reconstruction", &rs, err)))
-            return -1;
-    } else {
-        /* The validation file's first rows, held out from measurement from now on. */
-        if (rows == 0)
-            return err_set(err, "reconstruct on held-out rows needs how many (--rows N)");
-        if (session_hold_out(s, rows, err) < 0)
-            return -1;
-        calib = NULL;
-    }
-    const struct dataset *cd = calib ? calib : s->data_all;
     if (rows == 0 || rows > cd->rows)
         rows = cd->rows;
     const struct graph *g = engine_graph(s->engine);
@@ -1727,10 +1797,8 @@ int session_reconstruct(struct session *s, const char *calib_path, size_t rows, 
             in_vals[n_todo++] = g->nodes[l->node].inputs[0];
         }
     }
-    if (n_todo == 0) {
-        rc = err_set(err, "nothing is pruned: there is nothing to reconstruct");
-        goto done;
-    }
+    if (n_todo == 0)
+        goto done; /* nothing pruned: nothing to re-fit */
     struct tensor input = {.dtype = DTYPE_FLOAT, .data = cd->features};
     input.shape.ndim = rs.ndim + 1;
     input.shape.dims[0] = (int64_t)rows;
@@ -1738,19 +1806,19 @@ int session_reconstruct(struct session *s, const char *calib_path, size_t rows, 
         input.shape.dims[d + 1] = rs.dims[d];
     /* The dense model's inputs of those layers, all at once. */
     struct prune_config dense = {0};
-    if ((rc = prune_config_copy(&s->config, nl, &dense, err)) < 0)
+    if ((rc = prune_config_copy(applied, nl, &dense, err)) < 0)
         goto done;
     dense.global = false;
     memset(dense.settings, 0, nl * sizeof *dense.settings);
     for (size_t i = 0; i < nl; i++)
-        dense.settings[i] = (struct prune_setting){0, s->config.settings[i].criterion,
-                                                   s->config.settings[i].granularity};
+        dense.settings[i] = (struct prune_setting){0, applied->settings[i].criterion,
+                                                   applied->settings[i].granularity};
     rc = session_apply_temporary(s, &dense, err);
     free(dense.settings);
     if (rc == 0)
         rc = capture(s, &input, (int)n_todo, in_vals, dense_in, err);
     struct err ignored;
-    if (session_apply_temporary(s, &s->config, rc < 0 ? &ignored : err) < 0 && rc == 0)
+    if (session_apply_temporary(s, applied, rc < 0 ? &ignored : err) < 0 && rc == 0)
         rc = -1;
     if (rc < 0)
         goto done;
@@ -1790,18 +1858,54 @@ int session_reconstruct(struct session *s, const char *calib_path, size_t rows, 
         /* Back to the configuration on the originals. */
         for (int v = 0; v < g->n_values; v++)
             s->dirty[v] |= changed[v];
-        apply_config(s, &s->config, &ignored);
+        apply_config(s, applied, &ignored);
         goto done;
     }
     r->rows = rows;
-    rc = adopt_weights(s, changed, err);
+    if (changed_out)
+        memcpy(changed_out, changed, (size_t)g->n_values * sizeof *changed);
 done:
     for (size_t t = 0; dense_in && t < n_todo; t++)
         tensor_free(dense_in[t]);
     free(dense_in), free(todo), free(in_vals), free(changed);
-    dataset_free(calib);
     if (rc < 0)
         recon_report_fini(r);
     r->elapsed_s = timer_now_s() - t0;
+    return rc;
+}
+
+int session_reconstruct(struct session *s, const char *calib_path, size_t rows, double damp,
+                        struct recon_report *r, struct err *err)
+{
+    memset(r, 0, sizeof *r);
+    if (!s->engine)
+        return err_set(err, "no model is loaded (use: load MODEL.onnx)");
+    if (!s->data)
+        return err_set(err, "reconstruct is measured on the validation data: load it first "
+                            "(data FILE.csv)");
+    struct shape rs = s->row_shape;
+    struct dataset *calib = NULL;
+    if (calib_path) {
+        if (!(calib = load_training(s, calib_path, "reconstruction", &rs, err)))
+            return -1;
+    } else {
+        /* The validation file's first rows, held out from measurement from now on. */
+        if (rows == 0)
+            return err_set(err, "reconstruct on held-out rows needs how many (--rows N)");
+        if (session_hold_out(s, rows, err) < 0)
+            return -1;
+    }
+    bool *changed = calloc((size_t)engine_graph(s->engine)->n_values + 1, sizeof *changed);
+    int rc = changed ? refit_applied(s, &s->config, calib ? calib : s->data_all, rows, rs, damp,
+                                     r, changed, err)
+                     : err_oom(err, "reconstruction", 0);
+    if (rc == 0 && r->n_layers == 0) {
+        recon_report_fini(r);
+        rc = err_set(err, "nothing is pruned: there is nothing to reconstruct");
+    }
+    if (rc == 0 && (rc = adopt_weights(s, changed, err)) < 0)
+        recon_report_fini(r);
+    free(changed);
+    dataset_free(calib);
     return rc;
 }

@@ -58,6 +58,9 @@ struct session {
     struct dataset *data;   /* what is measured on: data_all, or its rows after the held out */
     struct dataset *data_all; /* the validation file as loaded (owned); NULL until loaded */
     size_t holdout;           /* data_all's first rows, held out (reconstruct's calibration) */
+    struct dataset *recover_data; /* curve --recover's data (owned), read once */
+    char *recover_path;
+    struct shape recover_shape;
     struct shape row_shape; /* per-row input shape the data is reshaped to */
     struct dataset_options data_opt;
 

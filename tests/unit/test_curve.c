@@ -42,7 +42,8 @@ static double table_acc(const struct sens_result *r, size_t li, double x)
     const double *a = r->accuracy + li * r->n_levels;
     for (size_t k = 0; k + 1 < r->n_levels; k++)
         if (x >= r->levels[k] && x <= r->levels[k + 1])
-            return a[k] + (a[k + 1] - a[k]) * (x - r->levels[k]) / (r->levels[k + 1] - r->levels[k]);
+            return a[k] +
+                   (a[k + 1] - a[k]) * (x - r->levels[k]) / (r->levels[k + 1] - r->levels[k]);
     return a[r->n_levels - 1];
 }
 
@@ -89,8 +90,8 @@ static void check_curve(struct session *s, const struct curve_result *c, const c
             want = fmax(want, table_min(r));
             cr_expect_float_eq(p->predicted, want, 1e-9, "%s uniform %g: predicted %g, want %g",
                                what, p->target, p->predicted, want);
-            cr_expect(fabs(p->sparsity - p->target) < 0.002, "%s: sparsity %g at target %g",
-                      what, p->sparsity, p->target);
+            cr_expect(fabs(p->sparsity - p->target) < 0.002, "%s: sparsity %g at target %g", what,
+                      p->sparsity, p->target);
         } else {
             cr_expect_geq(p->sparsity, point_at(c, p->target, false)->sparsity - 1e-12,
                           "%s: guided removes less than uniform at %g", what, p->target);
@@ -121,7 +122,7 @@ Test(curve, digits_uniform_points_match_pytorch, .init = tu_private_cache, .fini
     memcpy(before, s->original[s->layers.items[0].weight],
            s->layers.items[0].params * sizeof *before);
     struct curve_result c;
-    cr_assert_eq(curve_run(tu_subject(s), 20, profile_of(s), NULL, NULL, &c, &err), 0, "%s",
+    cr_assert_eq(curve_run(tu_subject(s), 20, profile_of(s), NULL, NULL, NULL, &c, &err), 0, "%s",
                  err.msg);
     check_curve(s, &c, "digits");
 
@@ -154,7 +155,8 @@ Test(curve, digits_uniform_points_match_pytorch, .init = tu_private_cache, .fini
     json_decref(root);
 
     /* The configuration (none) is back on the weights. */
-    const float *w = tensor_f32(engine_graph(s->engine)->values[s->layers.items[0].weight].constant);
+    const float *w =
+        tensor_f32(engine_graph(s->engine)->values[s->layers.items[0].weight].constant);
     cr_expect_eq(memcmp(w, before, s->layers.items[0].params * sizeof *before), 0);
     free(before);
     curve_result_fini(&c);
@@ -168,7 +170,7 @@ Test(curve, fashion_guided_beats_uniform_and_predicts_within_2_points, .init = t
     struct session *s = open_session("data/fashion_cnn.onnx", "data/fashion-mnist-test.csv.gz",
                                      0.00392156862745098f);
     struct curve_result c;
-    cr_assert_eq(curve_run(tu_subject(s), 20, profile_of(s), NULL, NULL, &c, &err), 0, "%s",
+    cr_assert_eq(curve_run(tu_subject(s), 20, profile_of(s), NULL, NULL, NULL, &c, &err), 0, "%s",
                  err.msg);
     check_curve(s, &c, "fashion");
     curve_result_fini(&c);
@@ -183,25 +185,25 @@ Test(curve, bad_requests, .init = tu_private_cache, .fini = tu_remove_cache)
     struct curve_result c;
     cr_assert_eq(session_load_model(s, tu_src_path("data/digits_mlp.onnx"), NULL, 0, &err), 0);
     cr_assert_eq(session_load_data(s, tu_src_path("data/digits.csv"), &opt, NULL, &err), 0);
-    cr_expect_eq(curve_run(tu_subject(s), 20, profile_of(s), NULL, NULL, &c, &err), -1);
+    cr_expect_eq(curve_run(tu_subject(s), 20, profile_of(s), NULL, NULL, NULL, &c, &err), -1);
     tu_expect_error(&err, "sensitivity table", "run sensitivity");
     /* An incomplete (cancelled) table is refused too. */
     struct sens_options o = {.levels = {0, 0.5}, .n_levels = 2};
     s->sens = calloc(1, sizeof *s->sens);
     cr_assert_eq(sens_run(tu_subject(s), &o, NULL, NULL, s->sens, &err), 0, "%s", err.msg);
-    cr_expect_eq(curve_run(tu_subject(s), 1, profile_of(s), NULL, NULL, &c, &err), -1);
+    cr_expect_eq(curve_run(tu_subject(s), 1, profile_of(s), NULL, NULL, NULL, &c, &err), -1);
     tu_expect_error(&err, "--points", "2 to 1000");
     s->sens->layers_done = 2;
-    cr_expect_eq(curve_run(tu_subject(s), 5, profile_of(s), NULL, NULL, &c, &err), -1);
+    cr_expect_eq(curve_run(tu_subject(s), 5, profile_of(s), NULL, NULL, NULL, &c, &err), -1);
     tu_expect_error(&err, "complete sensitivity table", "");
     s->sens->layers_done = 3;
     /* Levels up to 50%: the guided points above it are out of reach, uniform ones not. */
-    cr_assert_eq(curve_run(tu_subject(s), 3, profile_of(s), NULL, NULL, &c, &err), 0, "%s",
+    cr_assert_eq(curve_run(tu_subject(s), 3, profile_of(s), NULL, NULL, NULL, &c, &err), 0, "%s",
                  err.msg);
     cr_expect_eq(c.n, 6);
     cr_expect(c.points[4].reached && !c.points[4].guided);
     cr_expect(!c.points[5].reached && c.points[5].guided); /* 95% */
-    cr_expect(c.points[3].reached); /* 47.5% */
+    cr_expect(c.points[3].reached);                        /* 47.5% */
     curve_result_fini(&c);
     session_free(s);
 }
@@ -282,4 +284,34 @@ Test(curve, predictions_are_refined_by_measurements)
     cr_expect_float_eq(sp[0] * 2048 + sp[1] * 512 + sp[2] * 160, floor(0.5 * 2720), 1e-6);
     free(cfg.settings);
     session_free(s);
+}
+
+/* --recover reconstruct: every point is re-fitted on the training split and measured
+ * again; at 47.5% removed (uniform) the re-fit is more accurate than one-shot, and the
+ * weights are the configuration's again afterwards. */
+Test(curve, recover_reconstruct_measures_each_point_again_and_puts_the_weights_back, .timeout = 120)
+{
+    tu_private_cache();
+    struct session *s = tu_open_session("data/digits_mlp.onnx", "data/digits.csv", 0, 1);
+    struct err err;
+    cr_assert_eq(tu_run_line(s, "sensitivity", &err), 0, "%s", err.msg);
+    struct metrics before, after;
+    cr_assert_eq(session_eval(s, 0, &before, NULL, &err), 0);
+    struct recover_spec rec = {
+        .kind = RECOVER_RECONSTRUCT, .data = tu_src_path("data/digits-train.csv"), .damp = 0.01};
+    struct curve_result c;
+    cr_assert_eq(curve_run(tu_subject(s), 3, NULL, &rec, NULL, NULL, &c, &err), 0, "%s", err.msg);
+    cr_assert_eq(c.n, 6);
+    const struct curve_point *mid = &c.points[2]; /* uniform at 47.5% */
+    cr_expect(mid->target > 0.47 && mid->target < 0.48);
+    cr_expect(!mid->guided);
+    cr_expect(mid->recovered_correct > mid->correct, "re-fitted %zu, one-shot %zu correct",
+              mid->recovered_correct, mid->correct);
+    cr_expect_eq(c.points[0].recovered_correct, c.points[0].correct,
+                 "nothing pruned: nothing re-fitted");
+    cr_assert_eq(session_eval(s, 0, &after, NULL, &err), 0);
+    cr_expect_eq(after.loss, before.loss, "the configuration's weights are back");
+    curve_result_fini(&c);
+    session_free(s);
+    tu_remove_cache();
 }
