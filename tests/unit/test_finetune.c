@@ -312,6 +312,22 @@ Test(finetune, refuses_the_validation_file_other_features_and_bad_options)
     cr_expect(strstr(err.msg, path), "the file is named: %s", err.msg);
     remove(path);
     free(path);
+    /* The digits' 64 features, but a class the model's 10 outputs do not have. */
+    char csv[4096] = "";
+    size_t used = 0;
+    for (int j = 0; j < 64; j++)
+        used += (size_t)snprintf(csv + used, sizeof csv - used, "p%d,", j);
+    used += (size_t)snprintf(csv + used, sizeof csv - used, "label\n");
+    for (int j = 0; j < 64; j++)
+        used += (size_t)snprintf(csv + used, sizeof csv - used, "1,");
+    snprintf(csv + used, sizeof csv - used, "12\n");
+    path = tu_write_temp(csv, strlen(csv), ".csv");
+    snprintf(line, sizeof line, "finetune --data %s", path);
+    cr_assert_eq(tu_run_line(s, line, &err), -1);
+    cr_expect(strstr(err.msg, path) && strstr(err.msg, "12"), "names the file and the class: %s",
+              err.msg);
+    remove(path);
+    free(path);
     snprintf(line, sizeof line, "finetune --data %s --epochs 0",
              tu_src_path("data/digits-train.csv"));
     cr_assert_eq(tu_run_line(s, line, &err), -1);
