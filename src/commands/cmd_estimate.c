@@ -235,6 +235,8 @@ static int bench_cmd(struct cmd_ctx *c, int argc, char **argv, struct err *err)
         return -1;
     }
     bool have = host != NULL;
+    c->s->bench_ms = b.batch1_ms.median;
+    c->s->bench_gen = c->s->weights_gen;
     out_printf(c->o,
                "%zu rows x %zu: batch 1 %.4g ms per row (min %.4g, max %.4g); batched "
                "%.4g ms per row\n",

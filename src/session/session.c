@@ -874,6 +874,7 @@ static const struct prune_rank *layer_rank(struct session *s, size_t i,
 /* Tell the engine which weights changed: those pruned before (restored) and now. */
 static void weights_changed(struct session *s, bool *changed)
 {
+    s->weights_gen++;
     const struct graph *g = engine_graph(s->engine);
     for (int v = 0; v < g->n_values; v++) {
         if (!s->original[v])

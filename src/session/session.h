@@ -94,6 +94,11 @@ struct session {
     struct session *twin; /* session_twin's, or NULL */
 
     struct curve_result *curve; /* the last size-vs-accuracy curve (owned), or NULL */
+    /* Counts the changes of the weights as configured (configure, undo, redo, fine-tuning,
+     * a new model), so that a figure measured on them can tell it is out of date. */
+    unsigned weights_gen;
+    double bench_ms;      /* bench's batch-1 median per row on this machine (0: none), */
+    unsigned bench_gen;   /* measured at weights_gen bench_gen */
 
     struct profile_list profiles; /* bundled and the user's, read on first use */
     bool profiles_loaded;

@@ -386,6 +386,11 @@ static void metrics(const struct tui *t, int y0, int x0, int h, int w)
         snprintf(text[lines++], sizeof text[0], "latency   %.4g ms on %s", sn->latency_ms,
                  sn->profile);
         snprintf(text[lines++], sizeof text[0], "energy    %.4g uJ / inference", sn->energy_uj);
+        if (sn->have_host)
+            snprintf(text[lines++], sizeof text[0], "host      %.4g ms measured (bench)",
+                     sn->host_ms);
+        else
+            snprintf(text[lines++], sizeof text[0], "host      - (:bench measures it)");
     } else {
         snprintf(text[lines++], sizeof text[0], "estimate  %s", sn->estimate_note);
     }

@@ -146,6 +146,8 @@ int snapshot_take(struct snapshot *sn, struct session *s, struct err *err)
     session_macs(s, &sn->macs_dense, &sn->macs_effective);
     sn->weight_bytes = session_weight_bytes(s);
     estimate(sn, s);
+    sn->have_host = s->bench_ms > 0 && s->bench_gen == s->weights_gen;
+    sn->host_ms = s->bench_ms;
     struct prediction p;
     struct err why;
     struct analysis_subject sub;

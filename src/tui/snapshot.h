@@ -58,6 +58,8 @@ struct snapshot {
     double latency_ms, energy_uj, flash_bytes, sram_bytes, flash_cap, sram_cap;
     bool fits_flash, fits_sram;
     char estimate_note[1024]; /* why there is no estimate */
+    bool have_host;           /* bench measured the weights as they are */
+    double host_ms;
     bool have_prediction;
     double predicted, predicted_raw; /* accuracy */
     size_t prediction_measured;
