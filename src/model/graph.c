@@ -186,7 +186,8 @@ int graph_sort(struct graph *g, struct err *err)
             return -1;
         }
     }
-    memcpy(g->nodes, sorted, (size_t)n * sizeof *sorted);
+    if (n > 0) /* a graph of no nodes has no node array: memcpy must not see its NULL */
+        memcpy(g->nodes, sorted, (size_t)n * sizeof *sorted);
     for (int v = 0; v < g->n_values; v++)
         if (g->values[v].producer >= 0)
             g->values[v].producer = new_index[g->values[v].producer];

@@ -1,0 +1,41 @@
+/* The reproducers the fuzz harnesses (tests/fuzz/) found, each held as the bytes of the
+ * input and checked for what the program should do with it. The defects were undefined
+ * behaviour, leaks and wild reads, so some of these fail only in the sanitizer build
+ * (scripts/test --sanitize), where they did before their fix. */
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/tensor.h"
+#include "engine/engine.h"
+#include "model/onnx_reader.h"
+
+/* The bytes of a ModelProto written as a C string (sizeof - 1: no terminating zero). */
+#define MODEL(s) (const uint8_t *)(s), sizeof(s) - 1
+
+/* A graph with no node at all: input x [N,4] is also the output. The topological sort
+ * passed the graph's NULL node array to memcpy (undefined behaviour, even for 0 bytes). */
+static const char no_nodes[] =
+    "\x08\x07\x3a\x2f\x12\x01\x67\x5a\x14\x0a\x01\x78\x12\x0f\x0a\x0d\x08\x01\x12\x09\x0a\x03"
+    "\x12\x01\x4e\x0a\x02\x08\x04\x62\x14\x0a\x01\x78\x12\x0f\x0a\x0d\x08\x01\x12\x09\x0a\x03"
+    "\x12\x01\x4e\x0a\x02\x08\x04\x42\x02\x10\x0d";
+
+Test(fuzz_regress, graph_without_nodes_passes_its_input_through)
+{
+    struct err err;
+    struct graph *g = onnx_read_model(MODEL(no_nodes), "no_nodes.onnx", &err);
+    cr_assert_not_null(g, "%s", err.msg);
+    cr_expect_eq(g->n_nodes, 0);
+    struct engine *e = engine_new(g, 1, &err);
+    cr_assert_not_null(e, "%s", err.msg);
+    float x[8] = {1, -2, 3, -4, 5, -6, 7, -8};
+    struct shape s = shape_make(2, (int64_t[]){2, 4});
+    struct tensor *in = tensor_view(DTYPE_FLOAT, &s, x, &err), *out = NULL;
+    cr_assert_not_null(in, "%s", err.msg);
+    cr_assert_eq(engine_run(e, (const struct tensor *const *)&in, &out, &err), 0, "%s", err.msg);
+    cr_expect(shape_equal(&out->shape, &s));
+    cr_expect_eq(memcmp(out->data, x, sizeof x), 0, "the output is the input");
+    tensor_free(out);
+    tensor_free(in);
+    engine_free(e);
+}
