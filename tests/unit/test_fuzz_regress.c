@@ -39,3 +39,25 @@ Test(fuzz_regress, graph_without_nodes_passes_its_input_through)
     tensor_free(in);
     engine_free(e);
 }
+
+/* Input x declared twice, first as [N,4], then as [3,4]. The reader overwrote the dims
+ * without freeing the first declaration's dim names: a leak when both name a dim (an input
+ * that is also an output, as no_nodes above), a stale "N" for a dim now fixed to 3 here. */
+static const char declared_twice[] =
+    "\x08\x07\x3a\x52\x0a\x0c\x0a\x01\x78\x12\x01\x79\x22\x04\x52\x65\x6c\x75\x12\x01\x67\x5a"
+    "\x14\x0a\x01\x78\x12\x0f\x0a\x0d\x08\x01\x12\x09\x0a\x03\x12\x01\x4e\x0a\x02\x08\x04\x5a"
+    "\x13\x0a\x01\x78\x12\x0e\x0a\x0c\x08\x01\x12\x08\x0a\x02\x08\x03\x0a\x02\x08\x04\x62\x14"
+    "\x0a\x01\x79\x12\x0f\x0a\x0d\x08\x01\x12\x09\x0a\x03\x12\x01\x4e\x0a\x02\x08\x04\x42\x02"
+    "\x10\x0d";
+
+Test(fuzz_regress, value_declared_twice_takes_the_last_shape_and_its_dim_names)
+{
+    struct err err;
+    struct graph *g = onnx_read_model(MODEL(declared_twice), "declared_twice.onnx", &err);
+    cr_assert_not_null(g, "%s", err.msg);
+    const struct value *x = &g->values[graph_find_value(g, "x")];
+    cr_expect_eq(x->shape.ndim, 2);
+    cr_expect_eq(x->shape.dims[0], 3);
+    cr_expect_null(x->dim_param[0], "dim 0 is 3 now, not 'N'");
+    graph_free(g);
+}
