@@ -145,6 +145,14 @@ int graph_sort(struct graph *g, struct err *err)
                                nd->name, nd->op_type, g->values[v].name);
         }
     }
+    for (int k = 0; k < g->n_outputs; k++) {
+        int v = g->outputs[k];
+        if (g->values[v].producer < 0 && !g->values[v].constant && !is_graph_input(g, v))
+            return err_set(err,
+                           "graph output '%s' is produced by no node and is neither an "
+                           "initializer nor a graph input",
+                           g->values[v].name);
+    }
     bool *placed = calloc((size_t)n + 1, sizeof *placed);
     struct node *sorted = malloc(((size_t)n + 1) * sizeof *sorted);
     int *new_index = malloc(((size_t)n + 1) * sizeof *new_index);

@@ -9,6 +9,7 @@
 #include "core/tensor.h"
 #include "engine/engine.h"
 #include "model/onnx_reader.h"
+#include "testutil.h"
 
 /* The bytes of a ModelProto written as a C string (sizeof - 1: no terminating zero). */
 #define MODEL(s) (const uint8_t *)(s), sizeof(s) - 1
@@ -60,4 +61,52 @@ Test(fuzz_regress, value_declared_twice_takes_the_last_shape_and_its_dim_names)
     cr_expect_eq(x->shape.dims[0], 3);
     cr_expect_null(x->dim_param[0], "dim 0 is 3 now, not 'N'");
     graph_free(g);
+}
+
+/* Softmax 's' with no output beside Relu 'r' writing y. The kernels take output 0 as
+ * given: the run read the tensor past the end of the node's empty output list. */
+static const char node_without_output[] =
+    "\x08\x07\x3a\x51\x0a\x0f\x0a\x01\x78\x1a\x01\x73\x22\x07\x53\x6f\x66\x74\x6d\x61\x78\x0a"
+    "\x0f\x0a\x01\x78\x12\x01\x79\x1a\x01\x72\x22\x04\x52\x65\x6c\x75\x12\x01\x67\x5a\x14\x0a"
+    "\x01\x78\x12\x0f\x0a\x0d\x08\x01\x12\x09\x0a\x03\x12\x01\x4e\x0a\x02\x08\x04\x62\x14\x0a"
+    "\x01\x79\x12\x0f\x0a\x0d\x08\x01\x12\x09\x0a\x03\x12\x01\x4e\x0a\x02\x08\x04\x42\x02\x10"
+    "\x0d";
+
+Test(fuzz_regress, node_without_output_is_refused_by_name)
+{
+    struct err err;
+    struct graph *g = onnx_read_model(MODEL(node_without_output), "m.onnx", &err);
+    cr_assert_not_null(g, "%s", err.msg);
+    struct engine *e = engine_new(g, 1, &err);
+    cr_expect_null(e, "a node without output planned");
+    engine_free(e);
+    cr_expect(strstr(err.msg, "node 's' (Softmax) has no output") != NULL, "%s", err.msg);
+}
+
+/* Relu 'r' writes z, but the graph declares output y, which nothing writes: the model
+ * loaded and its output was a buffer nobody filled. */
+static const char output_not_produced[] =
+    "\x08\x07\x3a\x40\x0a\x0f\x0a\x01\x78\x12\x01\x7a\x1a\x01\x72\x22\x04\x52\x65\x6c\x75\x12"
+    "\x01\x67\x5a\x14\x0a\x01\x78\x12\x0f\x0a\x0d\x08\x01\x12\x09\x0a\x03\x12\x01\x4e\x0a\x02"
+    "\x08\x04\x62\x14\x0a\x01\x79\x12\x0f\x0a\x0d\x08\x01\x12\x09\x0a\x03\x12\x01\x4e\x0a\x02"
+    "\x08\x04\x42\x02\x10\x0d";
+
+Test(fuzz_regress, graph_output_nobody_produces_is_refused_by_name)
+{
+    struct err err;
+    struct graph *g = onnx_read_model(MODEL(output_not_produced), "m.onnx", &err);
+    cr_expect_null(g, "a graph whose output nobody writes loaded");
+    graph_free(g);
+    cr_expect(strstr(err.msg, "graph output 'y' is produced by no node") != NULL, "%s", err.msg);
+}
+
+/* The file the ONNX harness wrote first (both defects above at once: a Softmax whose
+ * output was mutated into its name). */
+Test(fuzz_regress, first_onnx_finding_is_refused)
+{
+    struct err err;
+    struct engine *e =
+        engine_open(tu_src_path("tests/fixtures/fuzz/onnx-softmax-no-output.onnx"), 1, &err);
+    cr_expect_null(e, "the fuzzer's Softmax without output planned");
+    engine_free(e);
 }
