@@ -110,3 +110,30 @@ Test(fuzz_regress, first_onnx_finding_is_refused)
     cr_expect_null(e, "the fuzzer's Softmax without output planned");
     engine_free(e);
 }
+
+/* Conv of x [1,1,0,5] (an empty plane) with pads making y [1,1,3,7]: the kernels indexed
+ * the empty input's NULL data (undefined behaviour). Every window reads padding only, so
+ * y is the bias, here none: zeros. */
+Test(fuzz_regress, conv_of_an_empty_plane_is_its_bias)
+{
+    struct err err;
+    struct engine *e =
+        engine_open(tu_src_path("tests/fixtures/fuzz/onnx-conv-empty-input.onnx"), 1, &err);
+    cr_assert_not_null(e, "%s", err.msg);
+    float w[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    struct shape xs = shape_make(4, (int64_t[]){1, 1, 0, 5});
+    struct shape ws = shape_make(4, (int64_t[]){1, 1, 3, 3});
+    struct tensor *ins[2] = {tensor_new(DTYPE_FLOAT, &xs, &err),
+                             tensor_view(DTYPE_FLOAT, &ws, w, &err)};
+    struct tensor *y = NULL;
+    cr_assert(ins[0] && ins[1], "%s", err.msg);
+    cr_assert_eq(engine_run(e, (const struct tensor *const *)ins, &y, &err), 0, "%s", err.msg);
+    struct shape want = shape_make(4, (int64_t[]){1, 1, 3, 7});
+    cr_expect(shape_equal(&y->shape, &want));
+    for (size_t i = 0; i < shape_numel(&y->shape); i++)
+        cr_expect_eq(((float *)y->data)[i], 0.0f, "y[%zu]", i);
+    tensor_free(y);
+    tensor_free(ins[0]);
+    tensor_free(ins[1]);
+    engine_free(e);
+}
