@@ -14,10 +14,12 @@
 #if defined(HAVE_LIBMVEC) && defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define METRICS_MVEC 1
-/* glibc's libmvec: exp of 4 doubles (AVX2), within 4 ulp of exp. */
-__m256d _ZGVdN4v_exp(__m256d x);
+/* glibc's libmvec: exp and log of 4 doubles (AVX2), within 4 ulp of exp and log. They take
+ * and return their vectors in ymm registers, so they are declared with the same target as
+ * their caller: clang refuses an AVX vector passed across a function without AVX. */
+__attribute__((target("avx2,fma"))) __m256d _ZGVdN4v_exp(__m256d x);
 
-__m256d _ZGVdN4v_log(__m256d x);
+__attribute__((target("avx2,fma"))) __m256d _ZGVdN4v_log(__m256d x);
 
 __attribute__((target("avx2,fma"))) static void exp_avx2(double *x, size_t n, bool log_instead)
 {

@@ -525,6 +525,11 @@ static int resolve_ops(struct engine *e, struct err *err)
                                    default_domain ? "" : nd->domain, default_domain ? "" : "')",
                                    ops_supported_list(list, sizeof list));
         }
+        /* Every op writes its output 0 (later ones may be optional): the kernels take it
+         * as given. */
+        if (nd->n_outputs < 1 || nd->outputs[0] < 0)
+            return err_set(err, "node '%s' (%s) has no output; its first output is required",
+                           nd->name, nd->op_type);
     }
     return 0;
 }

@@ -16,9 +16,9 @@
 struct engine;
 
 /* Takes ownership of g (freed by engine_free, or here on failure). Fails naming the node,
- * its op type and the supported list when an op is outside the table, and with the shape
- * error when the graph does not check out for a batch of one row. threads <= 0 means all
- * cores. */
+ * its op type and the supported list when an op is outside the table, naming the node
+ * when it has no (first) output, and with the shape error when the graph does not check
+ * out for a batch of one row. threads <= 0 means all cores. */
 struct engine *engine_new(struct graph *g, int threads, struct err *err);
 void engine_free(struct engine *e);
 

@@ -817,6 +817,19 @@ static int conv_run(struct op_io *io, struct err *err)
     const int64_t k_vol = win_kernel_volume(w), kdim = g.cg * k_vol;
     if (g.n == 0 || g.m == 0 || out_vol == 0)
         return 0;
+    if (in_vol == 0 || g.c == 0) {
+        /* An empty input (a zero spatial dim, or no channels) padded to a non-empty output:
+         * every window reads padding only, so every output is its channel's bias. The input
+         * has no data (NULL) for the paths below to index. */
+        for (int64_t n = 0; n < g.n; n++) {
+            float *yn = y + n * g.m * out_vol;
+            for (int64_t m = 0; m < g.m; m++)
+                for (int64_t o = 0; o < out_vol; o++)
+                    yn[m * out_vol + o] = b ? b[m] : 0.0f;
+            op_post_image(g.post, yn, 0, g.m, out_vol);
+        }
+        return 0;
+    }
     float *col = io->scratch;
     if (g.batched && kdim > 0) {
         conv_batched(&g, x, wt, b, io->prepared, col, y);

@@ -145,6 +145,14 @@ int graph_sort(struct graph *g, struct err *err)
                                nd->name, nd->op_type, g->values[v].name);
         }
     }
+    for (int k = 0; k < g->n_outputs; k++) {
+        int v = g->outputs[k];
+        if (g->values[v].producer < 0 && !g->values[v].constant && !is_graph_input(g, v))
+            return err_set(err,
+                           "graph output '%s' is produced by no node and is neither an "
+                           "initializer nor a graph input",
+                           g->values[v].name);
+    }
     bool *placed = calloc((size_t)n + 1, sizeof *placed);
     struct node *sorted = malloc(((size_t)n + 1) * sizeof *sorted);
     int *new_index = malloc(((size_t)n + 1) * sizeof *new_index);
@@ -186,7 +194,8 @@ int graph_sort(struct graph *g, struct err *err)
             return -1;
         }
     }
-    memcpy(g->nodes, sorted, (size_t)n * sizeof *sorted);
+    if (n > 0) /* a graph of no nodes has no node array: memcpy must not see its NULL */
+        memcpy(g->nodes, sorted, (size_t)n * sizeof *sorted);
     for (int v = 0; v < g->n_values; v++)
         if (g->values[v].producer >= 0)
             g->values[v].producer = new_index[g->values[v].producer];

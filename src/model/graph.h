@@ -86,7 +86,7 @@ int graph_add_node(struct graph *g, struct node *n, struct err *err);
 
 /* Order the nodes so every node comes after the producers of its inputs; fills
  * value.producer. Fails naming the node when an input has no producer, initializer or
- * graph input, or on a cycle. */
+ * graph input, naming the output when a graph output has none of them, or on a cycle. */
 int graph_sort(struct graph *g, struct err *err);
 
 const struct attr *node_attr(const struct node *n, const char *name);

@@ -321,6 +321,12 @@ static int convert_value_info(struct graph *g, const Onnx__ValueInfoProto *vi, i
     if (tt->shape->n_dim > TENSOR_MAX_DIMS)
         return err_set(err, "'%s' has rank %zu; at most %d is supported", vi->name,
                        tt->shape->n_dim, TENSOR_MAX_DIMS);
+    /* A value declared again (an input that is also an output, or one listed twice) takes
+     * the last declaration's shape: the names of the earlier one's dims go. */
+    for (int i = 0; i < TENSOR_MAX_DIMS; i++) {
+        free(v->dim_param[i]);
+        v->dim_param[i] = NULL;
+    }
     v->has_shape = true;
     v->shape.ndim = (int)tt->shape->n_dim;
     for (size_t i = 0; i < tt->shape->n_dim; i++) {

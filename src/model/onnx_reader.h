@@ -12,8 +12,8 @@
 
 /* Load a model file. NULL with err set ("PATH: what is wrong") for a missing, empty,
  * truncated, corrupt or non-ONNX file, an initializer whose data disagrees with its shape,
- * an unsupported element type, or a graph that reads values nobody produces. The graph's
- * nodes come back topologically sorted. */
+ * an unsupported element type, or a graph that reads or outputs values nobody produces.
+ * The graph's nodes come back topologically sorted. */
 struct graph *onnx_read_model_file(const char *path, struct err *err);
 
 /* Same from memory; label names the source in messages. */
