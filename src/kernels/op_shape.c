@@ -91,8 +91,11 @@ static int gather_run(struct op_io *io, struct err *err)
                                (long long)j, (long long)len);
             if (j < 0)
                 j += len;
-            memcpy(dst + ((o * nidx + k) * inner) * es,
-                   src + ((o * (size_t)len + (size_t)j) * inner) * es, inner * es);
+            /* Data with a zero dim after the axis has no rows to copy, and no storage (NULL)
+             * to index; the indices are checked all the same. */
+            if (inner > 0)
+                memcpy(dst + ((o * nidx + k) * inner) * es,
+                       src + ((o * (size_t)len + (size_t)j) * inner) * es, inner * es);
         }
     }
     return 0;

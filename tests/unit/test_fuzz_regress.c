@@ -137,3 +137,34 @@ Test(fuzz_regress, conv_of_an_empty_plane_is_its_bias)
     tensor_free(ins[1]);
     engine_free(e);
 }
+
+/* Gather from data [5,0,3,2] (no elements) with 3 indices: the copy indexed the empty
+ * data's NULL storage (undefined behaviour). The output is [3,0,3,2], and an index out of
+ * range is still an error. */
+Test(fuzz_regress, gather_from_empty_data_checks_indices_and_copies_nothing)
+{
+    struct err err;
+    struct engine *e =
+        engine_open(tu_src_path("tests/fixtures/fuzz/onnx-gather-empty-data.onnx"), 1, &err);
+    cr_assert_not_null(e, "%s", err.msg);
+    struct shape ds = shape_make(4, (int64_t[]){5, 0, 3, 2});
+    struct shape is = shape_make(1, (int64_t[]){3});
+    int64_t good[3] = {0, 4, -1}, bad[3] = {0, 5, 1};
+    struct tensor *ins[2] = {tensor_new(DTYPE_FLOAT, &ds, &err),
+                             tensor_view(DTYPE_INT64, &is, good, &err)};
+    struct tensor *y = NULL;
+    cr_assert(ins[0] && ins[1], "%s", err.msg);
+    cr_assert_eq(engine_run(e, (const struct tensor *const *)ins, &y, &err), 0, "%s", err.msg);
+    struct shape want = shape_make(4, (int64_t[]){3, 0, 3, 2});
+    cr_expect(shape_equal(&y->shape, &want));
+    tensor_free(y);
+    tensor_free(ins[1]);
+    ins[1] = tensor_view(DTYPE_INT64, &is, bad, &err);
+    y = NULL;
+    cr_expect_eq(engine_run(e, (const struct tensor *const *)ins, &y, &err), -1);
+    cr_expect(strstr(err.msg, "index 5 is out of range") != NULL, "%s", err.msg);
+    tensor_free(y);
+    tensor_free(ins[0]);
+    tensor_free(ins[1]);
+    engine_free(e);
+}
