@@ -20,7 +20,8 @@ int recon_geom_of(const struct graph *g, const struct layer *l, const struct sha
     struct weight_view v;
     if (prune_view(g, l, &v, err) < 0)
         return -1;
-    out->k = v.inputs;
+    out->k = out->kfull = v.inputs;
+    out->groups = 1;
     out->in_numel = 1;
     for (int d = 0; d < in_row->ndim; d++)
         out->in_numel *= (size_t)in_row->dims[d];
@@ -32,8 +33,7 @@ int recon_geom_of(const struct graph *g, const struct layer *l, const struct sha
                            out->in_numel, out->k);
         return 0;
     }
-    if (node_attr_int(nd, "group", 1) != 1)
-        return err_set(err, "layer '%s': grouped convolutions are not reconstructed yet", l->name);
+    out->groups = node_attr_int(nd, "group", 1);
     if (in_row->ndim != 3 || l->shape.ndim != 4)
         return err_set(err, "layer '%s': only 2-D convolutions are reconstructed", l->name);
     size_t n;
@@ -52,7 +52,9 @@ int recon_geom_of(const struct graph *g, const struct layer *l, const struct sha
     int64_t pb = p && np == 4 ? p[2] : 0, pr = p && np == 4 ? p[3] : 0;
     out->oh = (out->h + out->pt + pb - out->dh * (out->kh - 1) - 1) / out->sh + 1;
     out->ow = (out->w + out->pl + pr - out->dw * (out->kw - 1) - 1) / out->sw + 1;
-    if (out->oh <= 0 || out->ow <= 0 || (size_t)(out->c * out->kh * out->kw) != out->k)
+    out->kfull = (size_t)(out->c * out->kh * out->kw);
+    if (out->oh <= 0 || out->ow <= 0 || out->groups < 1 ||
+        out->kfull != out->k * (size_t)out->groups)
         return err_set(err, "layer '%s': its windows do not fit its input", l->name);
     return 0;
 }
@@ -89,7 +91,7 @@ static void unfold(const struct recon_geom *gm, const float *x, double *out)
     size_t r = 0;
     for (int64_t oy = 0; oy < gm->oh; oy++)
         for (int64_t ox = 0; ox < gm->ow; ox++, r++) {
-            double *dst = out + r * gm->k;
+            double *dst = out + r * gm->kfull;
             size_t j = 0;
             for (int64_t c = 0; c < gm->c; c++)
                 for (int64_t ky = 0; ky < gm->kh; ky++)
@@ -130,7 +132,7 @@ int recon_accumulate(struct recon_stats *st, const struct recon_geom *gm, const 
 int recon_input_sq(const struct recon_geom *gm, const float *x, size_t rows, double *sq,
                    struct err *err)
 {
-    size_t per = gm->conv ? (size_t)(gm->oh * gm->ow) : gm->in_numel / gm->k, k = gm->k;
+    size_t per = gm->conv ? (size_t)(gm->oh * gm->ow) : gm->in_numel / gm->k, k = gm->kfull;
     double *a = malloc((per * k + 1) * sizeof *a);
     if (!a)
         return err_oom(err, "input norms", per * k * sizeof *a);

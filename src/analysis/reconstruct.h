@@ -21,13 +21,16 @@
 struct recon_geom {
     bool conv;
     size_t k;        /* inputs per unit: weight_view.inputs */
+    size_t kfull;    /* entries of an unfolded window over all channels (k x groups) */
+    int64_t groups;  /* a convolution's groups: reconstruction takes 1 only */
     size_t in_numel; /* input elements per row */
     /* conv */
     int64_t c, h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow;
 };
 
 /* The geometry of layer l whose input has in_row (the shape of one row). Fails naming the
- * layer for what it cannot reconstruct (grouped convolutions, a Gemm with transA). */
+ * layer for what it cannot read (a Gemm with transA, a convolution not 2-D). A grouped
+ * convolution is described (groups > 1) but only its input norms can be taken. */
 int recon_geom_of(const struct graph *g, const struct layer *l, const struct shape *in_row,
                   struct recon_geom *out, struct err *err);
 
@@ -45,9 +48,11 @@ void recon_stats_fini(struct recon_stats *st);
 int recon_accumulate(struct recon_stats *st, const struct recon_geom *gm, const float *x,
                      const float *xd, size_t rows, struct err *err);
 
-/* Add to sq[j] (k entries), for each input j of the layer, the sum of squares of what it
- * reads over rows rows of x (rows x in_numel): over the rows, and for a convolution over
- * every output position too (its unfolded windows). For the wanda criterion. */
+/* Add to sq[j] (kfull entries), for each entry j of the layer's unfolded input, the sum of
+ * squares of what it reads over rows rows of x (rows x in_numel): over the rows, and for a
+ * convolution over every output position too (its unfolded windows, all channels). For
+ * the wanda criterion: unit u of group u / (units / groups) reads entries
+ * (group x k) .. (group x k + k). */
 int recon_input_sq(const struct recon_geom *gm, const float *x, size_t rows, double *sq,
                    struct err *err);
 

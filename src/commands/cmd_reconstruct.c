@@ -77,6 +77,8 @@ static int reconstruct_run(struct cmd_ctx *c, int argc, char **argv, struct err 
                                         (json_int_t)lr->kept, "samples", (json_int_t)lr->samples,
                                         "skipped_units", (json_int_t)lr->skipped));
     }
+    if (r.n_unfit)
+        out_warn(c->o, "%zu pruned layers keep their weights (%s)", r.n_unfit, r.unfit);
     if (data)
         out_printf(c->o, "calibration: the first %zu rows of %s; ", r.rows, data);
     else

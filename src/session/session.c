@@ -803,17 +803,19 @@ static int compute_wanda(struct session *s, struct err *err)
             struct weight_view v;
             struct err why;
             if (recon_geom_of(g, l, &row, &gm, &why) == 0 && prune_view(g, l, &v, &why) == 0) {
-                double *sq = calloc(gm.k + 1, sizeof *sq);
+                double *sq = calloc(gm.kfull + 1, sizeof *sq);
                 scores[i] = malloc(((size_t)l->params + 1) * sizeof **scores);
                 if (!sq || !scores[i])
                     rc = err_oom(err, "wanda", gm.k);
                 else
                     rc = recon_input_sq(&gm, tensor_f32(in[i]), s->data->rows, sq, err);
                 const float *w = s->original[l->weight];
+                size_t per_group = v.units / (size_t)gm.groups;
                 for (size_t u = 0; rc == 0 && u < v.units; u++)
                     for (size_t j = 0; j < v.inputs; j++) {
                         size_t at = u * v.unit_stride + j * v.in_stride;
-                        scores[i][at] = (float)(fabs((double)w[at]) * sqrt(sq[j]));
+                        size_t col = (u / per_group) * gm.k + j; /* its group's window entry */
+                        scores[i][at] = (float)(fabs((double)w[at]) * sqrt(sq[col]));
                     }
                 free(sq);
             }
@@ -1834,8 +1836,16 @@ static int refit_applied(struct session *s, const struct prune_config *applied,
         for (int d = 0; d + 1 < row.ndim; d++)
             row.dims[d] = row.dims[d + 1];
         row.ndim--;
-        if ((rc = recon_geom_of(g, l, &row, &gm, err)) < 0 ||
-            (rc = prune_view(g, l, &v, err)) < 0 || (rc = recon_stats_init(&st, gm.k, err)) < 0)
+        struct err why;
+        if (recon_geom_of(g, l, &row, &gm, &why) < 0 ||
+            (gm.groups > 1 && err_set(&why, "layer '%s': grouped convolutions are not "
+                                            "re-fitted yet", l->name) < 0)) {
+            /* A layer whose inputs are not rows or one group's windows keeps its weights. */
+            if (r->n_unfit++ == 0)
+                memcpy(r->unfit, why.msg, sizeof r->unfit);
+            continue;
+        }
+        if ((rc = prune_view(g, l, &v, err)) < 0 || (rc = recon_stats_init(&st, gm.k, err)) < 0)
             break;
         if ((rc = capture(s, &input, 1, &in_vals[t], &now, err)) == 0)
             rc = recon_accumulate(&st, &gm, tensor_f32(now), tensor_f32(dense_in[t]), rows, err);
@@ -1901,8 +1911,9 @@ int session_reconstruct(struct session *s, const char *calib_path, size_t rows, 
                                      r, changed, err)
                      : err_oom(err, "reconstruction", 0);
     if (rc == 0 && r->n_layers == 0) {
+        rc = r->n_unfit ? err_set(err, "no pruned layer can be re-fitted: %s", r->unfit)
+                        : err_set(err, "nothing is pruned: there is nothing to reconstruct");
         recon_report_fini(r);
-        rc = err_set(err, "nothing is pruned: there is nothing to reconstruct");
     }
     if (rc == 0 && (rc = adopt_weights(s, changed, err)) < 0)
         recon_report_fini(r);

@@ -236,6 +236,8 @@ struct recon_layer_report {
 };
 struct recon_report {
     size_t rows; /* calibration rows used */
+    size_t n_unfit;  /* pruned layers left as they were (grouped convolutions) */
+    char unfit[1024]; /* why, for the first of them */
     size_t n_layers;
     struct recon_layer_report *layers; /* (owned) */
     double elapsed_s;

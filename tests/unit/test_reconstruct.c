@@ -34,7 +34,7 @@ Test(reconstruct, the_solution_satisfies_the_damped_normal_equations)
     for (size_t i = 0; i < UNITS * K; i++)
         wd[i] = (float)rnd(&st);
     float w[UNITS * K] = {wd[0], 0, wd[2], wd[3], 0, 0, wd[6], 0, 0, wd[9]};
-    struct recon_geom gm = {.k = K, .in_numel = K};
+    struct recon_geom gm = {.k = K, .kfull = K, .groups = 1, .in_numel = K};
     struct recon_stats stats;
     struct err err;
     cr_assert_eq(recon_stats_init(&stats, K, &err), 0);
@@ -85,6 +85,8 @@ Test(reconstruct, a_full_mask_on_unchanged_inputs_gives_back_the_dense_weights)
         w[i] = wd[i] = (float)rnd(&st);
     struct recon_geom gm = {.conv = true,
                             .k = K,
+                            .kfull = K,
+                            .groups = 1,
                             .in_numel = C * H * W,
                             .c = C,
                             .h = H,
