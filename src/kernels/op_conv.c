@@ -1,10 +1,10 @@
 /* Conv (1-D to 3-D, groups, dilations, pads, auto_pad): im2col + CBLAS GEMM per image and
  * group, with direct paths for pointwise (1x1) and depthwise convolutions. Not ConvTranspose
  * and not the pooling ops (op_pool.c). */
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/blas.h"
 #include "kernels/conv_simd.h"
 #include "kernels/sparse.h"
 #include "kernels/window.h"
@@ -397,9 +397,8 @@ static void conv_batched(const struct conv_geom *g, const float *x, const float 
             for (int64_t n = 0; n < g->n; n++)
                 for (int64_t m = 0; m < g->mg; m++)
                     y[n * g->m + gi * g->mg + m] = b ? b[gi * g->mg + m] : 0.0f;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->n, (int)g->mg, (int)kdim,
-                        1.0f, x + gi * g->cg, (int)g->c, wg, (int)kdim, 1.0f, y + gi * g->mg,
-                        (int)g->m);
+            blas_sgemm(false, true, (int)g->n, (int)g->mg, (int)kdim, 1.0f, x + gi * g->cg,
+                       (int)g->c, wg, (int)kdim, 1.0f, y + gi * g->mg, (int)g->m);
             for (int64_t n = 0; n < g->n && gi == g->group - 1; n++)
                 op_post_image(g->post, y + n * g->m, 0, g->m, 1);
             continue;
@@ -426,8 +425,8 @@ static void conv_batched(const struct conv_geom *g, const float *x, const float 
             csr_rows(prep->csr, (size_t)(gi * g->mg), (size_t)((gi + 1) * g->mg), col, prep->off,
                      (size_t)cols, NULL, prod, (size_t)cols);
         else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->mg, (int)cols, (int)kdim,
-                        1.0f, wg, (int)kdim, col, (int)cols, 0.0f, prod, (int)cols);
+            blas_sgemm(false, false, (int)g->mg, (int)cols, (int)kdim, 1.0f, wg, (int)kdim, col,
+                       (int)cols, 0.0f, prod, (int)cols);
         for (int64_t n = 0; n < g->n; n++) {
             float *yn = y + (n * g->m + gi * g->mg) * out_vol;
             for (int64_t m = 0; m < g->mg; m++) {
@@ -751,8 +750,8 @@ static void conv_wide(const struct conv_geom *g, const float *x, const float *wg
                 }
         for (int64_t m = 0; m < g->mg; m++)
             fill(ywide + m * n_wide, n_wide, b ? b[m] : 0.0f);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->mg, (int)n_wide, (int)kdim,
-                    1.0f, wg, (int)kdim, scratch + l.col, (int)n_wide, 1.0f, ywide, (int)n_wide);
+        blas_sgemm(false, false, (int)g->mg, (int)n_wide, (int)kdim, 1.0f, wg, (int)kdim,
+                   scratch + l.col, (int)n_wide, 1.0f, ywide, (int)n_wide);
     }
     for (int64_t m = 0; m < g->mg; m++)
         for (int64_t oh = 0; oh < out_h; oh++)
@@ -886,9 +885,8 @@ static int conv_run(struct op_io *io, struct err *err)
             if (kdim == 0 && !b)
                 memset(yg, 0, (size_t)(g.mg * out_vol) * sizeof *yg);
             else if (kdim > 0)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g.mg, (int)out_vol,
-                            (int)kdim, 1.0f, wg, (int)kdim, src, (int)out_vol, beta, yg,
-                            (int)out_vol);
+                blas_sgemm(false, false, (int)g.mg, (int)out_vol, (int)kdim, 1.0f, wg, (int)kdim,
+                           src, (int)out_vol, beta, yg, (int)out_vol);
         }
         op_post_image(g.post, y + n * g.m * out_vol, 0, g.m, out_vol);
     }
@@ -952,9 +950,9 @@ static int conv_backward(const struct op_io *io, const struct tensor *const *dou
             const float *dyg = dy + (n * g.m + gi * g.mg) * out_vol;
             if (din[1]) {
                 im2col(x + (n * g.c + gi * g.cg) * in_vol, g.cg, w, col);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g.mg, (int)kdim,
-                            (int)out_vol, 1.0f, dyg, (int)out_vol, col, (int)out_vol, 1.0f,
-                            tensor_f32(din[1]) + gi * g.mg * kdim, (int)kdim);
+                blas_sgemm(false, true, (int)g.mg, (int)kdim, (int)out_vol, 1.0f, dyg, (int)out_vol,
+                           col, (int)out_vol, 1.0f, tensor_f32(din[1]) + gi * g.mg * kdim,
+                           (int)kdim);
             }
             if (io->n_in > 2 && din[2])
                 for (int64_t m = 0; m < g.mg; m++) {
@@ -964,9 +962,9 @@ static int conv_backward(const struct op_io *io, const struct tensor *const *dou
                     tensor_f32(din[2])[gi * g.mg + m] += (float)sum;
                 }
             if (din[0]) {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)out_vol,
-                            (int)g.mg, 1.0f, wt + gi * g.mg * kdim, (int)kdim, dyg, (int)out_vol,
-                            0.0f, col, (int)out_vol);
+                blas_sgemm(true, false, (int)kdim, (int)out_vol, (int)g.mg, 1.0f,
+                           wt + gi * g.mg * kdim, (int)kdim, dyg, (int)out_vol, 0.0f, col,
+                           (int)out_vol);
                 col2im(col, g.cg, w, tensor_f32(din[0]) + (n * g.c + gi * g.cg) * in_vol);
             }
         }

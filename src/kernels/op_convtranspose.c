@@ -1,10 +1,10 @@
 /* ConvTranspose (1-D to 3-D, groups, strides, dilations, pads, output_padding, output_shape,
  * auto_pad): per image and group one CBLAS GEMM W^T X into columns, then col2im adds each
  * column into the output. Not Conv (op_conv.c), whose adjoint this is. */
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/blas.h"
 #include "kernels/window.h"
 
 /* The geometry as the Conv whose input gradient ConvTranspose computes: the window's "in"
@@ -257,9 +257,8 @@ static int ct_run(struct op_io *io, struct err *err)
                 continue;
             /* col = Wg^T Xg: [mg * kernel volume, cg] x [cg, input volume]; with a 1x1
              * kernel, stride 1 and no pads the columns are the output itself. */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)x_vol, (int)g.cg,
-                        1.0f, wg, (int)rows, xg, (int)x_vol, g.direct ? 1.0f : 0.0f,
-                        g.direct ? yg : col, (int)x_vol);
+            blas_sgemm(true, false, (int)rows, (int)x_vol, (int)g.cg, 1.0f, wg, (int)rows, xg,
+                       (int)x_vol, g.direct ? 1.0f : 0.0f, g.direct ? yg : col, (int)x_vol);
             if (!g.direct)
                 col2im_add(col, g.mg, w, yg);
         }

@@ -1,9 +1,9 @@
 /* Gemm: Y = alpha * A' * B' + beta * C through CBLAS, with C broadcast to [M, N].
  * Not for batched products (op_matmul.c). */
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/blas.h"
 #include "kernels/op.h"
 #include "kernels/sparse.h"
 
@@ -161,9 +161,8 @@ static int gemm_run(struct op_io *io, struct err *err)
             memset(y, 0, (size_t)(m * n) * sizeof *y);
         return 0;
     }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)m, (int)n, (int)k, alpha, tensor_f32(a), (int)a->shape.dims[1], tensor_f32(b),
-                (int)b->shape.dims[1], blas_beta, y, (int)n);
+    blas_sgemm(ta, tb, (int)m, (int)n, (int)k, alpha, tensor_f32(a), (int)a->shape.dims[1],
+               tensor_f32(b), (int)b->shape.dims[1], blas_beta, y, (int)n);
     return 0;
 }
 
@@ -184,15 +183,15 @@ static int gemm_backward(const struct op_io *io, const struct tensor *const *dou
     if (m == 0 || n == 0 || k == 0)
         return 0;
     if (din[0]) /* dA[m,k] += alpha dY[m,n] op(B)^T: B [n,k] as is, or B [k,n] transposed */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasNoTrans : CblasTrans, m, k, n, alpha, dy,
-                    n, tensor_f32(b), tb ? k : n, 1.0f, tensor_f32(din[0]), k);
+        blas_sgemm(false, !tb, m, k, n, alpha, dy, n, tensor_f32(b), tb ? k : n, 1.0f,
+                   tensor_f32(din[0]), k);
     if (din[1]) {
         if (tb) /* dB[n,k] += alpha dY^T A */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, k, m, alpha, dy, n,
-                        tensor_f32(a), k, 1.0f, tensor_f32(din[1]), k);
+            blas_sgemm(true, false, n, k, m, alpha, dy, n, tensor_f32(a), k, 1.0f,
+                       tensor_f32(din[1]), k);
         else /* dB[k,n] += alpha A^T dY */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, m, alpha, tensor_f32(a), k,
-                        dy, n, 1.0f, tensor_f32(din[1]), n);
+            blas_sgemm(true, false, k, n, m, alpha, tensor_f32(a), k, dy, n, 1.0f,
+                       tensor_f32(din[1]), n);
     }
     if (op_has_in(io, 2) && io->n_in > 2 && din[2]) {
         const struct shape *cs = &io->in[2]->shape;

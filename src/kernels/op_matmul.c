@@ -1,8 +1,8 @@
 /* MatMul with numpy semantics: 1-D operands promoted, batch dimensions broadcast, one CBLAS
  * call when B is a plain matrix. Not for Gemm's alpha/beta/bias (op_gemm.c). */
-#include <cblas.h>
 #include <string.h>
 
+#include "kernels/blas.h"
 #include "kernels/op.h"
 
 /* The operands viewed as batches of matrices after 1-D promotion. */
@@ -98,8 +98,8 @@ static int matmul_run(struct op_io *io, struct err *err)
     /* B shared by every batch and A contiguous: one product of [batch*m, k] x [k, n]. */
     if (shape_numel(&d.b_batch) == 1 && shape_numel(&d.a_batch) == nbatch) {
         int64_t rows = (int64_t)nbatch * d.m;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)d.n, (int)d.k, 1.0f,
-                    tensor_f32(a), (int)d.k, tensor_f32(b), (int)d.n, 0.0f, y, (int)d.n);
+        blas_sgemm(false, false, (int)rows, (int)d.n, (int)d.k, 1.0f, tensor_f32(a), (int)d.k,
+                   tensor_f32(b), (int)d.n, 0.0f, y, (int)d.n);
         return 0;
     }
     for (size_t i = 0; i < nbatch; i++) {
@@ -107,8 +107,8 @@ static int matmul_run(struct op_io *io, struct err *err)
             tensor_f32(a) + batch_offset(&d.batch, &d.a_batch, i, (size_t)(d.m * d.k));
         const float *bm =
             tensor_f32(b) + batch_offset(&d.batch, &d.b_batch, i, (size_t)(d.k * d.n));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)d.m, (int)d.n, (int)d.k, 1.0f,
-                    am, (int)d.k, bm, (int)d.n, 0.0f, y + i * (size_t)(d.m * d.n), (int)d.n);
+        blas_sgemm(false, false, (int)d.m, (int)d.n, (int)d.k, 1.0f, am, (int)d.k, bm, (int)d.n,
+                   0.0f, y + i * (size_t)(d.m * d.n), (int)d.n);
     }
     return 0;
 }
@@ -136,11 +136,11 @@ static int matmul_backward(const struct op_io *io, const struct tensor *const *d
     if (rows == 0 || k == 0 || n == 0)
         return 0;
     if (din[0])
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, k, n, 1.0f, dy, n, tensor_f32(b),
-                    n, 1.0f, tensor_f32(din[0]), k);
+        blas_sgemm(false, true, rows, k, n, 1.0f, dy, n, tensor_f32(b), n, 1.0f, tensor_f32(din[0]),
+                   k);
     if (din[1])
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, n, rows, 1.0f, tensor_f32(a), k, dy,
-                    n, 1.0f, tensor_f32(din[1]), n);
+        blas_sgemm(true, false, k, n, rows, 1.0f, tensor_f32(a), k, dy, n, 1.0f, tensor_f32(din[1]),
+                   n);
     return 0;
 }
 

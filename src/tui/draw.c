@@ -649,8 +649,7 @@ static void status(struct tui *t, int y, int w)
             int bw = 24;
             put(y, 0, 14, true, "%s", what);
             bar(t, y, 14, bw, (double)done / (double)total, pair(t, 2));
-            put(y, 14 + bw, w - 14 - bw, true,
-                " %3.0f%% (%zu of %zu, about %.0f s left) Esc cancels",
+            put(y, 14 + bw, w - 14 - bw, true, " %3.0f%% (%zu/%zu, %.0f s left) Esc cancels",
                 100.0 * (double)done / (double)total, done, total, left);
         } else {
             put(y, 0, w, true, "running: %s (Esc cancels)", line);

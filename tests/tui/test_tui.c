@@ -23,6 +23,8 @@
 #define FASHION        "data/fashion_cnn.onnx"
 #define FASHION_DATA   "data/fashion-mnist-test.csv.gz"
 #define FASHION_SCALE  "--scale 0.00392156862745098"
+#define RESNET         "tests/fixtures/arch/resnet18/model.onnx"
+#define RESNET_DATA    "tests/fixtures/arch/resnet18/data.csv"
 #define MOBILENET      "tests/fixtures/arch/mobilenet_v2/model.onnx"
 #define MOBILENET_DATA "tests/fixtures/arch/mobilenet_v2/data.csv"
 
@@ -879,10 +881,12 @@ Test(tui, esc_cancels_a_sweep_and_the_screen_goes_on)
     if (!have_tmux())
         cr_skip_test("tmux is not installed");
     struct layer_names l;
-    batch_layers(FASHION, &l);
-    start(80, 24, UTF8, files(FASHION, FASHION_DATA, FASHION_SCALE));
+    /* resnet18 on its 200 rows: a sweep of about 10 s, long enough to be seen running on
+     * a fast machine (the bundled CNN's takes 1 s). */
+    batch_layers(RESNET, &l);
+    start(80, 24, UTF8, files(RESNET, RESNET_DATA, ""));
     free(wait_until(measured, NULL, "showing the measured accuracy"));
-    keys("s");
+    keys("S"); /* fresh: a sweep cached by an earlier test would answer at once */
     free(wait_until(sweep_progress, NULL, "showing the sweep's progress line"));
     keys("Escape");
     free(wait_until(cancelled, NULL, "saying the sweep was cancelled"));

@@ -19,9 +19,9 @@
 #include "session/session.h"
 #include "testutil.h"
 
-static const char *const ARCHS[] = {"mobilenet_v2",   "mobilenet_v3_small", "mnasnet0_5",
-                                    "efficientnet_b0", "resnet18",          "regnet_x_400mf",
-                                    "squeezenet1_1",  "shufflenet_v2_x0_5", NULL};
+static const char *const ARCHS[] = {"mobilenet_v2",    "mobilenet_v3_small", "mnasnet0_5",
+                                    "efficientnet_b0", "resnet18",           "regnet_x_400mf",
+                                    "squeezenet1_1",   "shufflenet_v2_x0_5", NULL};
 
 /* Convolutions that stay whole at 50%, with the reason README gives. */
 static const struct {
@@ -56,8 +56,13 @@ Test(arch, every_architecture_computes_pytorchs_outputs, .timeout = 600)
 {
     for (const char *const *a = ARCHS; *a; a++) {
         char msg[1024];
+        /* regnet_x_400mf's grouped layers amplify rounding: with OpenBLAS's AVX-512
+         * kernels (OPENBLAS_CORETYPE=SkylakeX, picked on CPUs that have AVX-512) one of its
+         * outputs lands 2.1e-4 from PyTorch's (-0.98099 against -0.98120), with its
+         * AVX2 kernels within 1e-4. The other models hold 1e-4 with both. */
+        double atol = strcmp(*a, "regnet_x_400mf") == 0 ? 3e-4 : 1e-4;
         enum tu_case_result r =
-            tu_run_case(arch_path(*a, ""), 1e-4, 1e-4, true, 2, msg, sizeof msg);
+            tu_run_case(arch_path(*a, ""), 1e-4, atol, true, 2, msg, sizeof msg);
         cr_expect_eq(r, TU_PASS, "%s: %s", *a, msg);
     }
 }
@@ -172,7 +177,8 @@ Test(arch, structured_half_exports_smaller_models_onnxruntime_agrees_with, .time
             bool outputs_layer = pg && pg->blocked && strstr(pg->why, "outputs of the model");
             if (now >= l->params) {
                 kept_whole++;
-                cr_expect(strcmp(l->op, "Conv") != 0 || outputs_layer || known_whole(*a, l->display),
+                cr_expect(strcmp(l->op, "Conv") != 0 || outputs_layer ||
+                              known_whole(*a, l->display),
                           "%s: convolution %s (%s) is not smaller: %lld of %lld weights%s%s", *a,
                           l->display, l->name, (long long)now, (long long)l->params,
                           pg && pg->blocked ? "; blocked: " : "", pg && pg->blocked ? pg->why : "");
@@ -240,8 +246,8 @@ static void sweep_matches_exports(const char *arch, size_t want_rows)
                              .structured = true};
     struct sens_result r;
     cr_assert_eq(sens_run(tu_subject(s), &o, NULL, NULL, &r, &err), 0, "%s: %s", arch, err.msg);
-    cr_expect_eq(r.n_layers, want_rows, "%s: %zu rows, expected one per prunable group (%zu)",
-                 arch, r.n_layers, want_rows);
+    cr_expect_eq(r.n_layers, want_rows, "%s: %zu rows, expected one per prunable group (%zu)", arch,
+                 r.n_layers, want_rows);
     double *level = calloc(s->layers.count, sizeof *level);
     struct prune_config cfg;
     cr_assert_eq(session_config_copy(s, &cfg, &err), 0);

@@ -99,6 +99,12 @@ static void all_shapes(void)
     check_product(10, 128, 70, 0.95, false, true, 0.5f);
     check_product(3, 5, 32, 0.0, true, true, -2.0f);
     check_product(16, 40, 65, 1.0, false, false, 1.0f); /* all zero */
+    /* One to three rows: gathered dot products (16 and 8 non-zeros at a time, the rest one
+     * by one), and a chunk whose last tile has three rows. */
+    check_product(128, 784, 1, 0.8, true, false, 1.0f);
+    check_product(50, 37, 3, 0.3, true, true, 0.5f);
+    check_product(33, 70, 2, 0.6, false, false, -1.0f);
+    check_product(20, 64, 35, 0.7, true, false, 1.0f);
 }
 
 Test(sparse, csr_product_matches_a_plain_loop)
