@@ -434,6 +434,16 @@ static const struct shape_spec SPECS[] = {
     {"Relu of 64 on 14x14", "Relu", 64, 14, 14, 64, 1, 1, 1, 0},
 };
 #define N_SPECS (sizeof SPECS / sizeof SPECS[0])
+
+/* The index in SPECS (and so in the cases) of the layer named what. */
+static size_t spec_index(const char *what)
+{
+    size_t i = 0;
+    while (i + 1 < N_SPECS && strcmp(SPECS[i].what, what) != 0)
+        i++;
+    return i;
+}
+
 /* The sparse kernels are timed on the layers with weights that are not depthwise, at these
  * shares of zeros (spread evenly, so CSR it is). */
 static const double SPARSE_LEVELS[] = {0.8, 0.9, 0.95};
@@ -491,11 +501,12 @@ int calibrate_host(const char *path, calibrate_progress_fn progress, void *ctx, 
      * of it, the Gemm's weight bytes over its time, copies in the L2 cache, the cost of the
      * smallest layer, and the sparse kernel's time per non-zero at 90% zeros. */
     snprintf(p->name, sizeof p->name, "host");
-    p->macs_fp32 = 16.0 * 16 * 9 * 14 * 14 / cases[1].measured_s; /* SPECS[1]'s MACs */
+    p->macs_fp32 =
+        16.0 * 16 * 9 * 14 * 14 / cases[spec_index("3x3 conv 16->16 on 14x14")].measured_s;
     p->depthwise_efficiency = 0.3;
     p->bw_sram = bw_l2;
-    p->bw_flash = 4.0 * 784 * 128 / cases[12].measured_s;
-    p->layer_overhead_s = cases[0].measured_s; /* running one layer of one value */
+    p->bw_flash = 4.0 * 784 * 128 / cases[spec_index("Gemm 784->128")].measured_s;
+    p->layer_overhead_s = cases[spec_index("1x1 conv of one value")].measured_s;
     p->sparse_min_weights = SPARSE_MIN_WEIGHTS;
     p->sparse_depthwise = false; /* op_conv.c runs depthwise convolutions dense */
     for (int f = 0; f < PROFILE_N_SPARSE; f++) {

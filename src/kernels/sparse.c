@@ -176,15 +176,13 @@ void csr_gemm(const struct csr *w, const float *x, size_t rows, size_t ldx, floa
     float *xt = scratch;
     float acc[CSR_TILE];
     void (*unit)(const struct csr *, size_t, const float *, float *) = unit_portable;
-#ifdef SPARSE_X86
-    if (have_avx2())
-        unit = unit_avx2;
-#endif
     float (*dot)(const struct csr *, size_t, const float *) = dot_portable;
 #ifdef SPARSE_X86
-    /* The gather takes the column indices as signed 32-bit offsets. */
-    if (unit == unit_avx2 && w->inputs <= INT32_MAX)
-        dot = dot_avx2;
+    if (have_avx2()) {
+        unit = unit_avx2;
+        if (w->inputs <= INT32_MAX) /* the gather's offsets are signed 32-bit */
+            dot = dot_avx2;
+    }
 #endif
     for (size_t m0 = 0; m0 < rows; m0 += CSR_TILE) {
         size_t tile = rows - m0 < CSR_TILE ? rows - m0 : CSR_TILE;
@@ -239,63 +237,63 @@ static void rows_portable(const struct csr *w, size_t u, const float *x, const i
  * time into two sets of accumulators, added at the end, so that no chain of fused
  * multiply-adds waits on the one before when the block is narrow. Accumulators are named
  * variables, not an array: the compiler keeps arrays of vectors in memory. */
-#define ROWS_LOAD(s, v, NV, MASKED)                                                                \
-    ((MASKED) && (v) == (NV)-1 ? _mm256_maskload_ps((s) + 8 * (v), mask)                           \
+#define ROWS_LOAD(s, v, NV, MASKED)                                                             \
+    ((MASKED) && (v) == (NV)-1 ? _mm256_maskload_ps((s) + 8 * (v), mask)                        \
                                : _mm256_loadu_ps((s) + 8 * (v)))
-#define ROWS_STORE(v, sum, NV, MASKED)                                                             \
-    do {                                                                                           \
-        if ((MASKED) && (v) == (NV)-1)                                                             \
-            _mm256_maskstore_ps(y + 8 * (v), mask, sum);                                           \
-        else                                                                                       \
-            _mm256_storeu_ps(y + 8 * (v), sum);                                                    \
+#define ROWS_STORE(v, sum, NV, MASKED)                                                          \
+    do {                                                                                        \
+        if ((MASKED) && (v) == (NV)-1)                                                          \
+            _mm256_maskstore_ps(y + 8 * (v), mask, sum);                                        \
+        else                                                                                    \
+            _mm256_storeu_ps(y + 8 * (v), sum);                                                 \
     } while (0)
-#define DEFINE_ROWS_AVX2(NAME, NV, MASKED)                                                         \
-    __attribute__((target("avx2,fma"))) static void NAME(                                          \
-        const struct csr *w, size_t u, const float *x, const int64_t *off, size_t j0,              \
-        __m256i mask, float base, float *y)                                                        \
-    {                                                                                              \
-        (void)mask;                                                                                \
-        __m256 a0 = _mm256_set1_ps(base), a1 = a0, a2 = a0, a3 = a0;                               \
-        __m256 b0 = _mm256_setzero_ps(), b1 = b0, b2 = b0, b3 = b0;                                \
-        uint32_t p = w->row_ptr[u];                                                                \
-        const uint32_t end = w->row_ptr[u + 1];                                                    \
-        for (; p + 2 <= end; p += 2) {                                                             \
-            const __m256 w0 = _mm256_broadcast_ss(&w->val[p]);                                     \
-            const __m256 w1 = _mm256_broadcast_ss(&w->val[p + 1]);                                 \
-            const float *s0 = x + off[w->col[p]] + j0, *s1 = x + off[w->col[p + 1]] + j0;          \
-            a0 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 0, NV, MASKED), a0);                            \
-            b0 = _mm256_fmadd_ps(w1, ROWS_LOAD(s1, 0, NV, MASKED), b0);                            \
-            if (NV > 1) {                                                                          \
-                a1 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 1, NV, MASKED), a1);                        \
-                b1 = _mm256_fmadd_ps(w1, ROWS_LOAD(s1, 1, NV, MASKED), b1);                        \
-            }                                                                                      \
-            if (NV > 2) {                                                                          \
-                a2 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 2, NV, MASKED), a2);                        \
-                b2 = _mm256_fmadd_ps(w1, ROWS_LOAD(s1, 2, NV, MASKED), b2);                        \
-            }                                                                                      \
-            if (NV > 3) {                                                                          \
-                a3 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 3, NV, MASKED), a3);                        \
-                b3 = _mm256_fmadd_ps(w1, ROWS_LOAD(s1, 3, NV, MASKED), b3);                        \
-            }                                                                                      \
-        }                                                                                          \
-        if (p < end) {                                                                             \
-            const __m256 w0 = _mm256_broadcast_ss(&w->val[p]);                                     \
-            const float *s0 = x + off[w->col[p]] + j0;                                             \
-            a0 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 0, NV, MASKED), a0);                            \
-            if (NV > 1)                                                                            \
-                a1 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 1, NV, MASKED), a1);                        \
-            if (NV > 2)                                                                            \
-                a2 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 2, NV, MASKED), a2);                        \
-            if (NV > 3)                                                                            \
-                a3 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 3, NV, MASKED), a3);                        \
-        }                                                                                          \
-        ROWS_STORE(0, _mm256_add_ps(a0, b0), NV, MASKED);                                          \
-        if (NV > 1)                                                                                \
-            ROWS_STORE(1, _mm256_add_ps(a1, b1), NV, MASKED);                                      \
-        if (NV > 2)                                                                                \
-            ROWS_STORE(2, _mm256_add_ps(a2, b2), NV, MASKED);                                      \
-        if (NV > 3)                                                                                \
-            ROWS_STORE(3, _mm256_add_ps(a3, b3), NV, MASKED);                                      \
+#define DEFINE_ROWS_AVX2(NAME, NV, MASKED)                                                      \
+    __attribute__((target("avx2,fma"))) static void NAME(                                       \
+        const struct csr *w, size_t u, const float *x, const int64_t *off, size_t j0,           \
+        __m256i mask, float base, float *y)                                                    \
+    {                                                                                           \
+        (void)mask;                                                                             \
+        __m256 a0 = _mm256_set1_ps(base), a1 = a0, a2 = a0, a3 = a0;                            \
+        __m256 b0 = _mm256_setzero_ps(), b1 = b0, b2 = b0, b3 = b0;                             \
+        uint32_t p = w->row_ptr[u];                                                             \
+        const uint32_t end = w->row_ptr[u + 1];                                                 \
+        for (; p + 2 <= end; p += 2) {                                                          \
+            const __m256 w0 = _mm256_broadcast_ss(&w->val[p]);                                  \
+            const __m256 w1 = _mm256_broadcast_ss(&w->val[p + 1]);                              \
+            const float *s0 = x + off[w->col[p]] + j0, *s1 = x + off[w->col[p + 1]] + j0;       \
+            a0 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 0, NV, MASKED), a0);                         \
+            b0 = _mm256_fmadd_ps(w1, ROWS_LOAD(s1, 0, NV, MASKED), b0);                         \
+            if (NV > 1) {                                                                       \
+                a1 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 1, NV, MASKED), a1);                     \
+                b1 = _mm256_fmadd_ps(w1, ROWS_LOAD(s1, 1, NV, MASKED), b1);                     \
+            }                                                                                   \
+            if (NV > 2) {                                                                       \
+                a2 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 2, NV, MASKED), a2);                     \
+                b2 = _mm256_fmadd_ps(w1, ROWS_LOAD(s1, 2, NV, MASKED), b2);                     \
+            }                                                                                   \
+            if (NV > 3) {                                                                       \
+                a3 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 3, NV, MASKED), a3);                     \
+                b3 = _mm256_fmadd_ps(w1, ROWS_LOAD(s1, 3, NV, MASKED), b3);                     \
+            }                                                                                   \
+        }                                                                                       \
+        if (p < end) {                                                                          \
+            const __m256 w0 = _mm256_broadcast_ss(&w->val[p]);                                  \
+            const float *s0 = x + off[w->col[p]] + j0;                                          \
+            a0 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 0, NV, MASKED), a0);                         \
+            if (NV > 1)                                                                         \
+                a1 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 1, NV, MASKED), a1);                     \
+            if (NV > 2)                                                                         \
+                a2 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 2, NV, MASKED), a2);                     \
+            if (NV > 3)                                                                         \
+                a3 = _mm256_fmadd_ps(w0, ROWS_LOAD(s0, 3, NV, MASKED), a3);                     \
+        }                                                                                       \
+        ROWS_STORE(0, _mm256_add_ps(a0, b0), NV, MASKED);                                       \
+        if (NV > 1)                                                                             \
+            ROWS_STORE(1, _mm256_add_ps(a1, b1), NV, MASKED);                                   \
+        if (NV > 2)                                                                             \
+            ROWS_STORE(2, _mm256_add_ps(a2, b2), NV, MASKED);                                   \
+        if (NV > 3)                                                                             \
+            ROWS_STORE(3, _mm256_add_ps(a3, b3), NV, MASKED);                                   \
     }
 
 DEFINE_ROWS_AVX2(rows_full, 4, false)
@@ -319,10 +317,18 @@ __attribute__((target("avx2,fma"))) static void rows_avx2(const struct csr *w, s
     const __m256i mask =
         _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     switch ((width + 7) / 8) {
-    case 1: rows_1(w, u, x, off, j0, mask, base, y); break;
-    case 2: rows_2(w, u, x, off, j0, mask, base, y); break;
-    case 3: rows_3(w, u, x, off, j0, mask, base, y); break;
-    default: rows_4(w, u, x, off, j0, mask, base, y); break;
+    case 1:
+        rows_1(w, u, x, off, j0, mask, base, y);
+        break;
+    case 2:
+        rows_2(w, u, x, off, j0, mask, base, y);
+        break;
+    case 3:
+        rows_3(w, u, x, off, j0, mask, base, y);
+        break;
+    default:
+        rows_4(w, u, x, off, j0, mask, base, y);
+        break;
     }
 }
 #endif
@@ -557,8 +563,8 @@ static size_t count_zeros(const float *w, size_t units, size_t inputs, size_t un
 
 /* Whether every 1x4 block (inputs % 4 == 0) holds four zeros or none; stops at the first
  * that does not. */
-static bool zeros_in_whole_blocks(const float *w, size_t units, size_t inputs, size_t unit_stride,
-                                  size_t in_stride)
+static bool zeros_in_whole_blocks(const float *w, size_t units, size_t inputs,
+                                  size_t unit_stride, size_t in_stride)
 {
     for (size_t u = 0; u < units; u++)
         for (size_t i = 0; i < inputs; i += 4) {
