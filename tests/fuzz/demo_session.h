@@ -1,0 +1,25 @@
+/* What the session harnesses share: the demo session (the digits MLP and its validation
+ * CSV, as `prunescope` opens it), a memory file to hand a fuzz input to a reader that takes
+ * a path, and the output sink the commands print into. */
+#ifndef PRUNESCOPE_TESTS_FUZZ_DEMO_SESSION_H
+#define PRUNESCOPE_TESTS_FUZZ_DEMO_SESSION_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "commands/command.h"
+#include "session/session.h"
+
+/* A session with data/digits_mlp.onnx and data/digits.csv loaded (of PRUNESCOPE_SRCDIR, else
+ * of the source tree configure saw), one thread, stopped by *cancel. Aborts on failure. */
+struct session *fuzz_demo_session(const volatile sig_atomic_t *cancel);
+
+/* A memory file: its path in /proc/self/fd, rewritten with each input. */
+const char *fuzz_memfile(const char *name);
+void fuzz_memfile_write(const uint8_t *data, size_t size);
+
+/* An output sink writing to /dev/null, with JSON or text as asked. */
+void fuzz_out(struct out *o, int json);
+
+#endif
