@@ -173,7 +173,7 @@ int ft_run(struct engine *e, const struct dataset *train, const struct shape *ro
         if (o->order)
             memcpy(order, o->order + ep * rows, rows * sizeof *order);
         else
-            shuffle(order, rows, o->seed * 0x100000001B3ull + ep);
+            shuffle(order, rows, o->seed * 0x100000001B3ull + o->first_epoch + ep);
         double loss_sum = 0;
         bool stopped = false;
         for (size_t b = 0; b < batches; b++) {

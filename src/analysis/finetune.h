@@ -27,6 +27,10 @@ struct ft_options {
     double weight_decay;      /* L2, added to the gradient (torch's weight_decay) */
     double beta1, beta2, eps; /* Adam */
     uint64_t seed;            /* of the row order of each epoch */
+    /* The number of the first epoch in the seeded orders (0): iterate's step k continues
+     * at epoch (k - 1) E, so that K steps of E epochs take the row orders one run of K E
+     * epochs takes. */
+    size_t first_epoch;
     /* Tests: epochs x train rows, the order to take rows in (NULL: shuffled by seed). */
     const size_t *order;
 };

@@ -155,6 +155,7 @@ static int iterate_run(struct cmd_ctx *c, int argc, char **argv, struct err *err
         if ((rc = prune_to(c, how, x, err)) < 0 ||
             (rc = session_eval(s, 0, &pruned, NULL, err)) < 0)
             break;
+        o.first_epoch = (size_t)(k - 1) * o.epochs; /* each step's epochs take new orders */
         if ((rc = session_finetune(s, data, &o, NULL, on_batch, c->o, &r, err)) < 0 ||
             (rc = session_eval(s, 0, &tuned, NULL, err)) < 0)
             break;
@@ -202,9 +203,10 @@ const struct cmd_def cmd_iterate = {
             "every layer at s_k with its method (uniform), global magnitude pruning at s_k\n"
             "(global), or the sensitivity table's allocation to s_k (guided: the sweep is\n"
             "made again on the fine-tuned weights), then fine-tunes E epochs (default 1)\n"
-            "on TRAIN.csv as finetune does. A row per step: target, sparsity reached,\n"
-            "accuracy after pruning and after fine-tuning, time. Each step is two undo\n"
-            "steps (the pruning, the fine-tuning).",
+            "on TRAIN.csv as finetune does, the epochs going on through the steps (their\n"
+            "row orders are those of finetune --epochs KE). A row per step: target,\n"
+            "sparsity reached, accuracy after pruning and after fine-tuning, time. Each\n"
+            "step is two undo steps (the pruning, the fine-tuning).",
     .complete = CMD_COMPLETE_FILE,
     .run = iterate_run,
 };

@@ -20,20 +20,34 @@ static void src_path(const char *rel, char *buf, size_t size)
         snprintf(buf, size, "%s/%s", SRCDATADIR, rel);
 }
 
-struct session *fuzz_demo_session(const volatile sig_atomic_t *cancel)
+struct session *fuzz_demo_session(const char *csv, const volatile sig_atomic_t *cancel)
 {
     struct err err;
-    char model[4096], csv[4096];
+    char model[4096], data[4096];
     src_path("digits_mlp.onnx", model, sizeof model);
-    src_path("digits.csv", csv, sizeof csv);
+    src_path("digits.csv", data, sizeof data);
     struct dataset_options opt = {0};
     struct session *s = session_new(1, cancel, &err);
     if (!s || session_load_model(s, model, NULL, 0, &err) < 0 ||
-        session_load_data(s, csv, &opt, NULL, &err) < 0) {
+        session_load_data(s, csv ? csv : data, &opt, NULL, &err) < 0) {
         fprintf(stderr, "fuzz: cannot open the demo session: %s\n", err.msg);
         abort();
     }
     return s;
+}
+
+void fuzz_demo_head(const char *name, size_t rows, const char *path)
+{
+    char src[4096], line[65536];
+    src_path(name, src, sizeof src);
+    FILE *in = fopen(src, "r"), *out = fopen(path, "w");
+    if (!in || !out)
+        abort();
+    for (size_t i = 0; i <= rows && fgets(line, sizeof line, in); i++)
+        fputs(line, out);
+    fclose(in);
+    if (fclose(out) != 0)
+        abort();
 }
 
 const char *fuzz_memfile(const char *name)

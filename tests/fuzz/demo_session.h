@@ -11,9 +11,13 @@
 #include "commands/command.h"
 #include "session/session.h"
 
-/* A session with data/digits_mlp.onnx and data/digits.csv loaded (of PRUNESCOPE_SRCDIR, else
- * of the source tree configure saw), one thread, stopped by *cancel. Aborts on failure. */
-struct session *fuzz_demo_session(const volatile sig_atomic_t *cancel);
+/* A session with data/digits_mlp.onnx and csv (NULL: data/digits.csv) loaded (data/ of
+ * PRUNESCOPE_SRCDIR, else of the source tree configure saw), one thread, stopped by
+ * *cancel. Aborts on failure. */
+struct session *fuzz_demo_session(const char *csv, const volatile sig_atomic_t *cancel);
+
+/* Write the header and the first `rows` rows of data/NAME to path. Aborts on failure. */
+void fuzz_demo_head(const char *name, size_t rows, const char *path);
 
 /* A memory file: its path in /proc/self/fd, rewritten with each input. */
 const char *fuzz_memfile(const char *name);

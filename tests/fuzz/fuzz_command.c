@@ -1,11 +1,12 @@
 /* libFuzzer harness of the command language: each line of the input (up to 8) goes through
- * the tokenizer and, unless refused below, cmd_run_line on a fresh demo session, as the
- * REPL and batch mode run it, in text or JSON output (by the input's first byte). Files
- * the commands write or read stay in a scratch directory: the harness runs there, refuses
- * lines with a '/', and resets the directory after each input (train.csv, a copy of the
- * demo's training split, is there for finetune). A watchdog cancels work that runs past
- * 2 s, as Ctrl-C does. Not a check of the results: only that nothing crashes, leaks,
- * hangs or trips a sanitizer. */
+ * the tokenizer and, unless refused below, cmd_run_line on a fresh demo session (the
+ * digits MLP and the first rows of its validation CSV), as the REPL and batch mode run it,
+ * in text or JSON output (by the input's first byte). Files the commands write or read
+ * stay in a scratch directory: the harness runs there, refuses lines with a '/', and
+ * resets the directory after each input (train.csv, the first rows of the demo's training
+ * split, is there for finetune). A watchdog cancels work that runs past 2 s, as Ctrl-C
+ * does. Not a check of the results: only that nothing crashes, leaks, hangs or trips a
+ * sanitizer. */
 #include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -64,10 +65,31 @@ static int refused(const char *line)
     return no;
 }
 
+/* The session's data: the header and first VAL_ROWS rows of the demo's validation CSV,
+ * and the first TRAIN_ROWS rows of its training split (parsing the whole files for every
+ * input would take most of the time), written once next to the scratch directory. */
+#define VAL_ROWS   60
+#define TRAIN_ROWS 200
+static char val_csv[4200], train_csv[4200];
+
+static void copy_file(const char *from, const char *to)
+{
+    char buf[65536];
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    size_t n;
+    if (!in || !out)
+        abort();
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n)
+            abort();
+    fclose(in);
+    if (fclose(out) != 0)
+        abort();
+}
+
 /* Empties the scratch directory (caches and profiles included: each input starts as the
- * first did), then puts the demo's training split there as train.csv for finetune,
- * iterate and curve --recover. A copy: a command writing to train.csv must not reach the
- * source tree. */
+ * first did), then puts the training rows there as train.csv for finetune, iterate and
+ * curve --recover: a copy, so that a command writing to train.csv changes only that. */
 static void reset_scratch(void)
 {
     DIR *d = opendir(".");
@@ -82,25 +104,7 @@ static void reset_scratch(void)
         }
     if (d)
         closedir(d);
-    static char *train;
-    static size_t train_size;
-    if (!train) {
-        const char *dir = getenv("PRUNESCOPE_SRCDIR");
-        char path[4096];
-        if (dir)
-            snprintf(path, sizeof path, "%s/data/digits-train.csv", dir);
-        else
-            snprintf(path, sizeof path, "%s/digits-train.csv", SRCDATADIR);
-        FILE *f = fopen(path, "rb");
-        if (!f || fseek(f, 0, SEEK_END) != 0 || (train_size = (size_t)ftell(f)) == 0 ||
-            !(train = malloc(train_size)) || fseek(f, 0, SEEK_SET) != 0 ||
-            fread(train, 1, train_size, f) != train_size)
-            abort();
-        fclose(f);
-    }
-    FILE *f = fopen("train.csv", "wb");
-    if (!f || fwrite(train, 1, train_size, f) != train_size || fclose(f) != 0)
-        abort();
+    copy_file(train_csv, "train.csv");
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -112,6 +116,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (!mkdtemp(scratch) || setenv("XDG_CACHE_HOME", scratch, 1) != 0 ||
         setenv("XDG_CONFIG_HOME", scratch, 1) != 0 || setenv("HOME", scratch, 1) != 0)
         abort();
+    snprintf(val_csv, sizeof val_csv, "%s.val.csv", scratch);
+    snprintf(train_csv, sizeof train_csv, "%s.train.csv", scratch);
+    fuzz_demo_head("digits.csv", VAL_ROWS, val_csv);
+    fuzz_demo_head("digits-train.csv", TRAIN_ROWS, train_csv);
     if (chdir(scratch) != 0 || pthread_create(&t, NULL, watchdog, NULL) != 0)
         abort();
     pthread_detach(t);
@@ -125,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     cancel = 0;
     atomic_store(&started, now());
-    struct session *s = fuzz_demo_session(&cancel);
+    struct session *s = fuzz_demo_session(val_csv, &cancel);
     struct out o;
     fuzz_out(&o, data[0] & 1);
     struct cmd_ctx c = {.s = s, .o = &o};

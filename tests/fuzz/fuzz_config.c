@@ -21,7 +21,7 @@ static const char *path;
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    demo = fuzz_demo_session(NULL);
+    demo = fuzz_demo_session(NULL, NULL);
     path = fuzz_memfile("config.json");
     return 0;
 }

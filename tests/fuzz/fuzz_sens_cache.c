@@ -40,7 +40,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(tmpl, sizeof tmpl, "%s/prunescope-fuzz-cache.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(tmpl) || setenv("XDG_CACHE_HOME", tmpl, 1) != 0)
         abort();
-    demo = fuzz_demo_session(NULL);
+    demo = fuzz_demo_session(NULL, NULL);
     /* The first sweep measures and writes the cache file: its path is the one to fill. */
     if (run(SWEEP) < 0 || !demo->sens || !demo->sens->cache_path[0]) {
         fprintf(stderr, "fuzz_sens_cache: the demo sweep did not write a cache file\n");

@@ -296,6 +296,44 @@ Test(finetune, two_masked_epochs_at_70_percent_end_where_pytorch_ends)
     json_decref(root);
 }
 
+/* Plain SGD (no momentum: no optimizer state between runs): a run of one epoch and a run of
+ * one epoch from epoch 1 (as iterate's second step) end on the weights of one run of two
+ * epochs, bit for bit: the second run takes the second epoch's row order. Before
+ * first_epoch, every step of iterate took the first epoch's order again. */
+Test(finetune, the_epochs_of_steps_continue_the_seeded_row_orders)
+{
+    struct err err;
+    struct session *whole = tu_open_session("data/digits_mlp.onnx", "data/digits.csv", 0, 1);
+    struct session *steps = tu_open_session("data/digits_mlp.onnx", "data/digits.csv", 0, 1);
+    struct ft_options o;
+    ft_options_default(&o);
+    o.momentum = 0;
+    o.seed = 7;
+    o.epochs = 2;
+    struct ft_result r;
+    const char *train = tu_src_path("data/digits-train.csv");
+    cr_assert_eq(session_finetune(whole, train, &o, NULL, NULL, NULL, &r, &err), 0, "%s", err.msg);
+    o.epochs = 1;
+    cr_assert_eq(session_finetune(steps, train, &o, NULL, NULL, NULL, &r, &err), 0, "%s", err.msg);
+    struct metrics m1, m2, mw;
+    cr_assert_eq(session_eval(steps, 0, &m1, NULL, &err), 0);
+    o.first_epoch = 1;
+    cr_assert_eq(session_finetune(steps, train, &o, NULL, NULL, NULL, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(session_eval(steps, 0, &m2, NULL, &err), 0);
+    cr_assert_eq(session_eval(whole, 0, &mw, NULL, &err), 0);
+    cr_expect_neq(m1.loss, m2.loss, "the second run trained");
+    cr_expect_eq(m2.loss, mw.loss, "two runs %.9g, one run of two epochs %.9g", m2.loss, mw.loss);
+    const struct graph *a = engine_graph(whole->engine), *b = engine_graph(steps->engine);
+    for (int v = 0; v < a->n_values; v++) {
+        const struct tensor *ta = a->values[v].constant, *tb = b->values[v].constant;
+        if (ta && ta->dtype == DTYPE_FLOAT)
+            cr_expect(memcmp(ta->data, tb->data, tensor_numel(ta) * sizeof(float)) == 0,
+                      "%s differs", a->values[v].name);
+    }
+    session_free(whole);
+    session_free(steps);
+}
+
 /* The training file is checked: the validation file itself, other features, bad numbers. */
 Test(finetune, refuses_the_validation_file_other_features_and_bad_options)
 {
