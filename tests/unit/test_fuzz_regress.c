@@ -168,3 +168,24 @@ Test(fuzz_regress, gather_from_empty_data_checks_indices_and_copies_nothing)
     tensor_free(ins[1]);
     engine_free(e);
 }
+
+/* AveragePool (kernel 3x3, stride 2, ceil mode) of x [4,0,5,74]: no channels, so no
+ * elements and NULL data, which the channels-last path indexed (undefined behaviour). The
+ * output is [4,0,2,37], empty as well. */
+Test(fuzz_regress, pooling_no_channels_computes_nothing)
+{
+    struct err err;
+    struct engine *e =
+        engine_open(tu_src_path("tests/fixtures/fuzz/onnx-averagepool-no-channels.onnx"), 1, &err);
+    cr_assert_not_null(e, "%s", err.msg);
+    struct shape xs = shape_make(4, (int64_t[]){4, 0, 5, 74});
+    struct tensor *x = tensor_new(DTYPE_FLOAT, &xs, &err), *y = NULL;
+    cr_assert_not_null(x, "%s", err.msg);
+    cr_assert_eq(engine_run(e, (const struct tensor *const *)&x, &y, &err), 0, "%s", err.msg);
+    struct shape want = shape_make(4, (int64_t[]){4, 0, 2, 37});
+    char got[96];
+    cr_expect(shape_equal(&y->shape, &want), "y is %s", shape_format(&y->shape, got, sizeof got));
+    tensor_free(y);
+    tensor_free(x);
+    engine_free(e);
+}
