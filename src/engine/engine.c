@@ -455,13 +455,23 @@ done:
     return ok;
 }
 
+/* What the ops without MACs read per row in plan p of b rows (pooling windows). */
+static double work_per_row(const struct plan *p, int64_t b)
+{
+    double total = 0;
+    for (int s = 0; s < p->n_steps; s++)
+        total += plan_step_work(p, &p->steps[s]);
+    return b > 0 ? total / (double)b : total;
+}
+
 /* How a model whose input 0 declares a fixed batch B runs over rows (engine_batch_mode).
  * Re-planning is accepted when the graph plans for B+1 and 2B+1 rows with every runtime
  * value keeping the batch in some dim and every output in dim 0, and when B+1 rows batched
  * together give what the file's own batch gives on each window of B of them (skipped when
- * that would cost more than BATCH_CHECK_MACS, or the input is not float). Otherwise the
- * file's batch stays in charge and the reason is kept for `info`. ref is the cached plan
- * for the file's batch (NULL: no checks, the file's batch stays). */
+ * that would cost more than BATCH_CHECK_MACS, MACs and pooling windows' reads, or the
+ * input is not float). Otherwise the file's batch stays in charge and the reason is kept
+ * for `info`. ref is the cached plan for the file's batch (NULL: no checks, the file's
+ * batch stays). */
 static void decide_batch_mode(struct engine *e, struct cached_plan *ref)
 {
     const struct graph *g = e->g;
@@ -495,7 +505,8 @@ static void decide_batch_mode(struct engine *e, struct cached_plan *ref)
     if (!batch_probe(e, ref->plan, b + 1, why, size) ||
         !batch_probe(e, ref->plan, 2 * b + 1, why, size))
         return;
-    double check_macs = node_macs_per_row(e, NULL) * (double)(3 * b + 1);
+    double check_macs = (node_macs_per_row(e, NULL) + work_per_row(ref->plan, b)) *
+                        (double)(3 * b + 1);
     if (iv->dtype != DTYPE_UNDEFINED && iv->dtype != DTYPE_FLOAT)
         check_macs = 0; /* no probe rows for other input types: the structure decides */
     else if (check_macs <= BATCH_CHECK_MACS && !batch_same_rows(e, ref, why, size))

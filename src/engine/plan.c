@@ -281,6 +281,17 @@ double plan_step_macs(const struct plan *p, const struct plan_step *st)
     return st->op->macs(&io);
 }
 
+double plan_step_work(const struct plan *p, const struct plan_step *st)
+{
+    const struct node *nd = &p->graph->nodes[st->node];
+    const struct tensor *in[64];
+    struct tensor *out[64];
+    if (!st->op->work || nd->n_inputs > 64 || nd->n_outputs > 64)
+        return 0.0;
+    struct op_io io = plan_io((struct plan *)p, nd, in, out);
+    return st->op->work(&io);
+}
+
 static bool node_is(const struct node *nd, const char *op_type)
 {
     return strcmp(nd->op_type, op_type) == 0;

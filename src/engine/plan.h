@@ -61,6 +61,8 @@ void plan_lifetimes(const struct plan *p, int *first, int *last);
 
 /* Multiply-adds of step st with the plan's shapes (0 for ops that count none). */
 double plan_step_macs(const struct plan *p, const struct plan_step *st);
+/* The elements the step's op reads without MACs (its work function), or 0. */
+double plan_step_work(const struct plan *p, const struct plan_step *st);
 
 /* After the graph's weights changed in place: make the ops' prepared data again (of the
  * steps reading a value flagged in changed; NULL: all). Returns

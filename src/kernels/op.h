@@ -110,6 +110,9 @@ struct op_def {
     unsigned flags;
     /* Multiply-accumulates of one run with the shapes of io (NULL: not a dense layer). */
     double (*macs)(const struct op_io *io);
+    /* Elements an op without MACs reads in one run (a pooling window's), or NULL: what
+     * the load-time batch check counts with the MACs to bound its cost. */
+    double (*work)(const struct op_io *io);
     /* Optional, called once per plan after shape with the same io (constant inputs have
      * their data): may set *out to data the run calls receive as io->prepared, freed with
      * release. Leaving *out NULL means nothing to prepare. */

@@ -344,8 +344,15 @@ static int pool_run(struct op_io *io, struct err *err, enum pool_kind kind)
     const struct shape *s = &io->in[0]->shape;
     int64_t planes = s->dims[0] * s->dims[1];
     int64_t in_vol = win_in_volume(&w), out_vol = win_out_volume(&w);
+    /* No planes (a zero batch or no channels) or no outputs: nothing to compute, and the
+     * empty tensors have no data to index. */
+    if (planes == 0 || out_vol == 0)
+        return 0;
     bool include_pad = node_attr_int(io->node, "count_include_pad", 0) != 0;
-    const float *x = tensor_f32(io->in[0]);
+    /* An empty plane padded to outputs: every window reads padding only, so no element of
+     * x is read; the paths below offset x all the same, so it must not be NULL. */
+    static const float no_input = 0.0f;
+    const float *x = in_vol == 0 ? &no_input : tensor_f32(io->in[0]);
     float *y = tensor_f32(io->out[0]);
     bool fast = kind == POOL_MAX && is_plain_2x2(&w);
     if (!fast && uses_table(&w) && io->scratch) {
@@ -543,11 +550,27 @@ static int gap_backward(const struct op_io *io, const struct tensor *const *dout
     return 0;
 }
 
-const struct op_def op_maxpool = {
-    .name = "MaxPool", .shape = pool_shape, .run = maxpool_run, .backward = maxpool_backward};
+/* Every output reads its window: planes x outputs x kernel volume. */
+static double pool_work(const struct op_io *io)
+{
+    struct window w;
+    struct err ignored;
+    const struct shape *s = &io->in[0]->shape;
+    if (s->ndim < 3 || pool_geometry(io, &w, &ignored) < 0)
+        return 0.0;
+    return (double)s->dims[0] * (double)s->dims[1] * (double)win_out_volume(&w) *
+           (double)win_kernel_volume(&w);
+}
+
+const struct op_def op_maxpool = {.name = "MaxPool",
+                                  .shape = pool_shape,
+                                  .run = maxpool_run,
+                                  .backward = maxpool_backward,
+                                  .work = pool_work};
 const struct op_def op_averagepool = {.name = "AveragePool",
                                       .shape = pool_shape,
                                       .run = averagepool_run,
-                                      .backward = averagepool_backward};
+                                      .backward = averagepool_backward,
+                                      .work = pool_work};
 const struct op_def op_globalaveragepool = {
     .name = "GlobalAveragePool", .shape = gap_shape, .run = gap_run, .backward = gap_backward};
