@@ -339,7 +339,15 @@ struct conv_prep {
     float *w;
     struct csr *csr;
     int64_t *off; /* csr->inputs offsets */
+    /* A depthwise convolution run channels-last (depthwise_nhwc): its weights as [tap,
+     * channel] and which taps reach each output (dw_lists), so that a run at batch 1 does
+     * not redo them. */
+    float *dw_w;
+    int32_t *dw_lists;
 };
+
+static int dw_prepare(const struct conv_geom *g, const float *wt, struct conv_prep *p,
+                      struct err *err);
 
 /* Packs wg ([mg][cg][k_vol]) into dst keeping the live taps. */
 static void pack_live(const float *wg, int64_t mg, int64_t cg, int64_t k_vol, const bool *live,
@@ -450,6 +458,8 @@ static void conv_release(void *prepared)
         free(p->w);
         csr_free(p->csr);
         free(p->off);
+        free(p->dw_w);
+        free(p->dw_lists);
     }
     free(p);
 }
@@ -483,10 +493,24 @@ static int conv_prepare(const struct op_io *io, void **out, struct err *err)
 {
     *out = NULL;
     struct conv_geom g;
-    /* Depthwise convolutions have no sparse kernel: with nine weights per channel they
-     * move more activations than they multiply (README, "Speed"). */
-    if (!io->in[1]->data || conv_geometry(io, &g, err) < 0 || g.depthwise)
+    if (!io->in[1]->data || conv_geometry(io, &g, err) < 0)
         return 0;
+    /* Depthwise convolutions have no sparse kernel: with nine weights per channel they
+     * move more activations than they multiply (README, "Speed"). Over small planes their
+     * weights are laid out channels-last once. */
+    if (g.depthwise) {
+        if (win_in_volume(&g.w) > DW_NHWC_MAX_INPUTS || g.c == 0)
+            return 0;
+        struct conv_prep *p = calloc(1, sizeof *p);
+        if (!p)
+            return err_oom(err, "convolution weights", sizeof *p);
+        if (dw_prepare(&g, tensor_f32(io->in[1]), p, err) < 0) {
+            conv_release(p);
+            return -1;
+        }
+        *out = p;
+        return 0;
+    }
     const int64_t k_vol = win_kernel_volume(&g.w);
     const float *wt = tensor_f32(io->in[1]);
     const size_t n_weights = (size_t)(g.m * g.cg * k_vol);
@@ -615,26 +639,18 @@ static void scatter_column(float *restrict dst, const float *restrict src, int64
         dst[i] = src[i * ld];
 }
 
-/* A depthwise convolution over small planes, one image at a time channels-last: the input
- * and output planes transposed to [position, channel] and the weights to [tap, channel], so
- * that each output sums its taps for many channels at once, in registers
- * (conv_simd_depthwise) or in a loop the compiler vectorizes. Which taps reach each output
- * is listed once per run. Same sums in the same order per output as depthwise_channel. */
-static void depthwise_nhwc(const struct conv_geom *g, const float *x, const float *wt,
-                           const float *b, const struct dw_tap *taps, int64_t n_taps,
-                           float *scratch, float *y)
+/* Entries of the tap lists of a depthwise window: out volume + 1 starts, then a tap and
+ * an input position per (output, tap reaching it). */
+static int64_t dw_list_size(const struct window *w)
 {
-    const struct window *w = &g->w;
-    const int64_t c = g->c, in_vol = win_in_volume(w), out_vol = win_out_volume(w);
-    const int64_t k_vol = win_kernel_volume(w);
-    float *xt = scratch, *yt = xt + in_vol * c, *wtt = yt + out_vol * c, *bias = wtt + k_vol * c;
-    int32_t *start = (int32_t *)(bias + c), *tap = start + out_vol + 1,
-            *pos = tap + out_vol * k_vol;
-    for (int64_t k = 0; k < k_vol; k++)
-        for (int64_t ch = 0; ch < c; ch++)
-            wtt[k * c + ch] = wt[ch * k_vol + k];
-    for (int64_t ch = 0; ch < c; ch++)
-        bias[ch] = b ? b[ch] : 0.0f;
+    return win_out_volume(w) + 1 + 2 * win_out_volume(w) * win_kernel_volume(w);
+}
+
+/* Which taps reach each output o of a depthwise window: entries start[o] to start[o + 1]
+ * of tap (the tap) and pos (the input position it reads). */
+static void dw_lists(const struct window *w, const struct dw_tap *taps, int64_t n_taps,
+                     int32_t *start, int32_t *tap, int32_t *pos)
+{
     int32_t e = 0;
     for (int64_t o0 = 0, o = 0; o0 < w->out[0]; o0++)
         for (int64_t o1 = 0; o1 < w->out[1]; o1++)
@@ -652,7 +668,68 @@ static void depthwise_nhwc(const struct conv_geom *g, const float *x, const floa
                     pos[e++] = (int32_t)((i0 * w->in[1] + i1) * w->in[2] + i2);
                 }
             }
-    start[out_vol] = e;
+    start[win_out_volume(w)] = e;
+}
+
+/* wtt[k][ch] = wt[ch][k]: the weights of c channels as [tap, channel]. */
+static void dw_transpose(const float *wt, int64_t k_vol, int64_t c, float *wtt)
+{
+    for (int64_t k = 0; k < k_vol; k++)
+        for (int64_t ch = 0; ch < c; ch++)
+            wtt[k * c + ch] = wt[ch * k_vol + k];
+}
+
+static int dw_prepare(const struct conv_geom *g, const float *wt, struct conv_prep *p,
+                      struct err *err)
+{
+    const int64_t k_vol = win_kernel_volume(&g->w), n_lists = dw_list_size(&g->w);
+    struct dw_tap stack_taps[64], *taps = stack_taps;
+    p->dw_w = malloc((size_t)(k_vol * g->c) * sizeof *p->dw_w);
+    p->dw_lists = malloc((size_t)n_lists * sizeof *p->dw_lists);
+    if (k_vol > 64)
+        taps = malloc((size_t)k_vol * sizeof *taps);
+    if (!p->dw_w || !p->dw_lists || !taps) {
+        if (taps != stack_taps)
+            free(taps);
+        return err_oom(err, "depthwise convolution", (size_t)(k_vol * g->c) * sizeof(float));
+    }
+    int64_t n_taps = depthwise_taps(&g->w, taps);
+    int64_t out_vol = win_out_volume(&g->w);
+    dw_transpose(wt, k_vol, g->c, p->dw_w);
+    dw_lists(&g->w, taps, n_taps, p->dw_lists, p->dw_lists + out_vol + 1,
+             p->dw_lists + out_vol + 1 + out_vol * k_vol);
+    if (taps != stack_taps)
+        free(taps);
+    return 0;
+}
+
+/* A depthwise convolution over small planes, one image at a time channels-last: the input
+ * and output planes transposed to [position, channel] and the weights to [tap, channel], so
+ * that each output sums its taps for many channels at once, in registers
+ * (conv_simd_depthwise) or in a loop the compiler vectorizes. Which taps reach each output
+ * is listed once per run, or taken with the weights from prep (dw_prepare). Same sums in
+ * the same order per output as depthwise_channel. */
+static void depthwise_nhwc(const struct conv_geom *g, const float *x, const float *wt,
+                           const float *b, const struct dw_tap *taps, int64_t n_taps,
+                           const struct conv_prep *prep, float *scratch, float *y)
+{
+    const struct window *w = &g->w;
+    const int64_t c = g->c, in_vol = win_in_volume(w), out_vol = win_out_volume(w);
+    const int64_t k_vol = win_kernel_volume(w);
+    float *xt = scratch, *yt = xt + in_vol * c, *wtt = yt + out_vol * c, *bias = wtt + k_vol * c;
+    int32_t *start = (int32_t *)(bias + c), *tap = start + out_vol + 1,
+            *pos = tap + out_vol * k_vol;
+    if (prep && prep->dw_w) {
+        wtt = prep->dw_w;
+        start = prep->dw_lists;
+        tap = start + out_vol + 1;
+        pos = tap + out_vol * k_vol;
+    } else {
+        dw_transpose(wt, k_vol, c, wtt);
+        dw_lists(w, taps, n_taps, start, tap, pos);
+    }
+    for (int64_t ch = 0; ch < c; ch++)
+        bias[ch] = b ? b[ch] : 0.0f;
     const bool simd = conv_simd_available();
     for (int64_t n = 0; n < g->n; n++) {
         const float *xn = x + n * c * in_vol;
@@ -845,7 +922,7 @@ static int conv_run(struct op_io *io, struct err *err)
             return err_oom(err, "depthwise convolution", (size_t)k_vol * sizeof *taps);
         int64_t n_taps = depthwise_taps(w, taps);
         if (in_vol <= DW_NHWC_MAX_INPUTS && io->scratch) {
-            depthwise_nhwc(&g, x, wt, b, taps, n_taps, col, y);
+            depthwise_nhwc(&g, x, wt, b, taps, n_taps, prep, col, y);
             if (taps != stack_taps)
                 free(taps);
             return 0;
