@@ -22,6 +22,12 @@
  * column matrix is kdim x columns). */
 #define BATCHED_MAX_OUTPUTS 64
 #define BATCHED_MAX_COLUMNS 16384
+/* The batched path builds and multiplies the column matrix a block of images at a time,
+ * the block's columns and product together about this many bytes (so that they stay in
+ * the L2 cache between the gather and the GEMM), but with at least BATCHED_MIN_COLUMNS
+ * columns (a narrower GEMM wastes its packing). */
+#define BATCHED_BLOCK_BYTES (384 * 1024)
+#define BATCHED_MIN_COLUMNS 128
 
 /* Everything a run needs, derived from the shapes and attributes once per call. */
 struct conv_geom {
@@ -103,6 +109,19 @@ static int conv_geometry(const struct op_io *io, struct conv_geom *g, struct err
     return 0;
 }
 
+/* Images per block of the batched path (see BATCHED_BLOCK_BYTES): a function of the
+ * geometry only, so that the plan's CSR offsets (sparse_offsets) and the runs agree. */
+static int64_t batched_block(const struct conv_geom *g)
+{
+    const int64_t out_vol = win_out_volume(&g->w);
+    const int64_t per_image = (g->cg * win_kernel_volume(&g->w) + g->mg) * out_vol * 4;
+    int64_t nb = per_image > 0 ? BATCHED_BLOCK_BYTES / per_image : g->n;
+    int64_t least = out_vol > 0 ? (BATCHED_MIN_COLUMNS + out_vol - 1) / out_vol : 1;
+    if (nb < least)
+        nb = least;
+    return nb < 1 ? 1 : nb > g->n ? g->n : nb;
+}
+
 /* Scratch floats of the wide path: the padded input of one group (plus a tail that the
  * last rows read past the end), then either its column matrix for GEMM or, for the direct
  * SIMD kernel, tap offsets, packed weights and bias; then the wide output. */
@@ -153,9 +172,9 @@ static int conv_shape(struct op_io *io, struct err *err)
     op_set_out(io, 0, DTYPE_FLOAT, &out);
     struct wide_layout l;
     if (g.batched) {
-        /* The column matrix of all images for one group, then its product before it goes
-         * to NCHW. */
-        int64_t cols = g.n * win_out_volume(&g.w);
+        /* The column matrix of a block of images for one group, then its product before
+         * it goes to NCHW. */
+        int64_t cols = batched_block(&g) * win_out_volume(&g.w);
         /* ... the weights without dead taps, and the gather table with one channel's
          * plane (gather_table). */
         int64_t k_vol = win_kernel_volume(&g.w);
@@ -360,14 +379,16 @@ static void pack_live(const float *wg, int64_t mg, int64_t cg, int64_t k_vol, co
                     *dst++ = wg[(m * cg + c) * k_vol + k];
 }
 
-/* All n images in one GEMM: the column matrix holds image j's columns at j * out volume,
- * so Y' = W x col is [m, n * out volume], moved to NCHW with the bias. */
+/* The images side by side in a GEMM, a block of nb at a time (batched_block): the column
+ * matrix holds image j of the block's columns at j * out volume, rows cols apart, so
+ * Y' = W x col is [m, nb * out volume], moved to NCHW with the bias. */
 static void conv_batched(const struct conv_geom *g, const float *x, const float *wt, const float *b,
                          const struct conv_prep *prep, float *scratch, float *y)
 {
     const struct window *w = &g->w;
     const int64_t in_vol = win_in_volume(w), out_vol = win_out_volume(w);
-    const int64_t k_vol = win_kernel_volume(w), cols = g->n * out_vol;
+    const int64_t nb = batched_block(g);
+    const int64_t k_vol = win_kernel_volume(w), cols = nb * out_vol;
     /* Taps that only read padding add nothing: their rows and weights are left out. */
     bool live_stack[64], *live = k_vol <= 64 ? live_stack : malloc((size_t)k_vol * sizeof *live);
     int64_t n_live = live ? live_taps(w, live) : k_vol;
@@ -411,40 +432,43 @@ static void conv_batched(const struct conv_geom *g, const float *x, const float 
                 op_post_image(g->post, y + n * g->m, 0, g->m, 1);
             continue;
         }
-        for (int64_t n = 0; n < g->n; n++) {
-            const float *xn = x + (n * g->c + gi * g->cg) * in_vol;
-            if (g->pointwise)
-                for (int64_t c = 0; c < g->cg; c++)
-                    copy_row(col + c * cols + n * out_vol, xn + c * in_vol, out_vol);
-            else
-                for (int64_t c = 0; c < g->cg; c++) {
-                    /* The plane with a zero after it, where the table sends padding. */
-                    copy_row(plane, xn + c * in_vol, in_vol);
-                    plane[in_vol] = 0.0f;
-                    for (int64_t t = 0; t < n_taps; t++) {
-                        float *restrict dst = col + (c * n_taps + t) * cols + n * out_vol;
-                        const int32_t *restrict src = table + t * out_vol;
-                        for (int64_t o = 0; o < out_vol; o++)
-                            dst[o] = plane[src[o]];
+        for (int64_t n0 = 0; n0 < g->n; n0 += nb) {
+            const int64_t nk = g->n - n0 < nb ? g->n - n0 : nb, used = nk * out_vol;
+            for (int64_t j = 0; j < nk; j++) {
+                const float *xn = x + ((n0 + j) * g->c + gi * g->cg) * in_vol;
+                if (g->pointwise)
+                    for (int64_t c = 0; c < g->cg; c++)
+                        copy_row(col + c * cols + j * out_vol, xn + c * in_vol, out_vol);
+                else
+                    for (int64_t c = 0; c < g->cg; c++) {
+                        /* The plane with a zero after it, where the table sends padding. */
+                        copy_row(plane, xn + c * in_vol, in_vol);
+                        plane[in_vol] = 0.0f;
+                        for (int64_t t = 0; t < n_taps; t++) {
+                            float *restrict dst = col + (c * n_taps + t) * cols + j * out_vol;
+                            const int32_t *restrict src = table + t * out_vol;
+                            for (int64_t o = 0; o < out_vol; o++)
+                                dst[o] = plane[src[o]];
+                        }
                     }
-                }
-        }
-        if (prep && prep->csr)
-            csr_rows(prep->csr, (size_t)(gi * g->mg), (size_t)((gi + 1) * g->mg), col, prep->off,
-                     (size_t)cols, NULL, prod, (size_t)cols);
-        else
-            blas_sgemm(false, false, (int)g->mg, (int)cols, (int)kdim, 1.0f, wg, (int)kdim, col,
-                       (int)cols, 0.0f, prod, (int)cols);
-        for (int64_t n = 0; n < g->n; n++) {
-            float *yn = y + (n * g->m + gi * g->mg) * out_vol;
-            for (int64_t m = 0; m < g->mg; m++) {
-                const float *src = prod + m * cols + n * out_vol;
-                float *dst = yn + m * out_vol;
-                float bias = b ? b[gi * g->mg + m] : 0.0f;
-                for (int64_t o = 0; o < out_vol; o++)
-                    dst[o] = src[o] + bias;
             }
-            op_post_image(g->post, yn, gi * g->mg, g->mg, out_vol);
+            if (prep && prep->csr)
+                csr_rows(prep->csr, (size_t)(gi * g->mg), (size_t)((gi + 1) * g->mg), col,
+                         prep->off, (size_t)used, NULL, prod, (size_t)cols);
+            else
+                blas_sgemm(false, false, (int)g->mg, (int)used, (int)kdim, 1.0f, wg, (int)kdim,
+                           col, (int)cols, 0.0f, prod, (int)cols);
+            for (int64_t j = 0; j < nk; j++) {
+                float *yn = y + ((n0 + j) * g->m + gi * g->mg) * out_vol;
+                for (int64_t m = 0; m < g->mg; m++) {
+                    const float *src = prod + m * cols + j * out_vol;
+                    float *dst = yn + m * out_vol;
+                    float bias = b ? b[gi * g->mg + m] : 0.0f;
+                    for (int64_t o = 0; o < out_vol; o++)
+                        dst[o] = src[o] + bias;
+                }
+                op_post_image(g->post, yn, gi * g->mg, g->mg, out_vol);
+            }
         }
     }
     if (live != live_stack)
@@ -473,7 +497,7 @@ static void sparse_offsets(const struct conv_geom *g, int64_t inputs, int64_t *o
     const struct window *w = &g->w;
     int64_t step = win_out_volume(w);
     if (g->batched)
-        step = g->n * win_out_volume(w);
+        step = batched_block(g) * win_out_volume(w);
     else if (g->pointwise)
         step = win_in_volume(w);
     if (!g->batched && g->wide) {
