@@ -363,6 +363,9 @@ struct conv_prep {
      * not redo them. */
     float *dw_w;
     int32_t *dw_lists;
+    /* A depthwise convolution with mostly-zero weights (sparse_depthwise_worthwhile): it runs channel by
+     * channel, each over its non-zero taps only, instead of channels-last. */
+    bool dw_sparse;
 };
 
 static int dw_prepare(const struct conv_geom *g, const float *wt, struct conv_prep *p,
@@ -528,7 +531,9 @@ static int conv_prepare(const struct op_io *io, void **out, struct err *err)
         struct conv_prep *p = calloc(1, sizeof *p);
         if (!p)
             return err_oom(err, "convolution weights", sizeof *p);
-        if (dw_prepare(&g, tensor_f32(io->in[1]), p, err) < 0) {
+        p->dw_sparse = sparse_depthwise_worthwhile(tensor_f32(io->in[1]),
+                                                   (size_t)(g.c * win_kernel_volume(&g.w)));
+        if (!p->dw_sparse && dw_prepare(&g, tensor_f32(io->in[1]), p, err) < 0) {
             conv_release(p);
             return -1;
         }
@@ -636,8 +641,8 @@ static void depthwise_channel(const float *x, const float *wk, float bias, const
             int64_t i0 = o0 * s0 + tp->base[0];
             for (int64_t o1 = tp->lo[1]; o1 < tp->hi[1]; o1++) {
                 int64_t i1 = o1 * s1 + tp->base[1];
-                const float *src = x + (i0 * w->in[1] + i1) * w->in[2] + tp->base[2];
-                float *dst = y + (o0 * w->out[1] + o1) * w->out[2];
+                const float *restrict src = x + (i0 * w->in[1] + i1) * w->in[2] + tp->base[2];
+                float *restrict dst = y + (o0 * w->out[1] + o1) * w->out[2];
                 if (s2 == 1)
                     for (int64_t o2 = tp->lo[2]; o2 < tp->hi[2]; o2++)
                         dst[o2] += wv * src[o2];
@@ -945,7 +950,7 @@ static int conv_run(struct op_io *io, struct err *err)
         if (k_vol > 64 && !(taps = malloc((size_t)k_vol * sizeof *taps)))
             return err_oom(err, "depthwise convolution", (size_t)k_vol * sizeof *taps);
         int64_t n_taps = depthwise_taps(w, taps);
-        if (in_vol <= DW_NHWC_MAX_INPUTS && io->scratch) {
+        if (in_vol <= DW_NHWC_MAX_INPUTS && io->scratch && !(prep && prep->dw_sparse)) {
             depthwise_nhwc(&g, x, wt, b, taps, n_taps, prep, col, y);
             if (taps != stack_taps)
                 free(taps);

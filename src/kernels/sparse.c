@@ -21,6 +21,16 @@ bool sparse_worthwhile(double zero_fraction, size_t n)
     return zero_fraction >= SPARSE_MIN_ZEROS && n >= SPARSE_MIN_WEIGHTS;
 }
 
+bool sparse_depthwise_worthwhile(const float *w, size_t n)
+{
+    const char *env = getenv("PRUNESCOPE_SPARSE");
+    if (env && strcmp(env, "never") == 0)
+        return false;
+    if (env && strcmp(env, "always") == 0)
+        return true;
+    return n > 0 && sparse_zero_fraction(w, n) >= SPARSE_DW_MIN_ZEROS;
+}
+
 double sparse_zero_fraction(const float *w, size_t n)
 {
     size_t zeros = 0;

@@ -1365,12 +1365,14 @@ const char *session_layer_kernel(const struct session *s, const struct layer *l)
     const struct node *nd = &g->nodes[l->node];
     const float *w = tensor_f32(g->values[l->weight].constant);
     if (strcmp(l->op, "Conv") == 0) {
-        /* As op_conv.c chooses: CSR for mostly-zero weights, except depthwise ones (their
-         * own kernel leaves out zero taps). */
+        /* As op_conv.c chooses: CSR for mostly-zero weights, and for depthwise ones their
+         * own kernel over each channel's non-zero taps. */
         int64_t group = node_attr_int(nd, "group", 1);
         bool depthwise = group > 1 && l->shape.dims[1] == 1 && l->shape.dims[0] == group;
         size_t n = (size_t)l->params;
-        return !depthwise && sparse_worthwhile(sparse_zero_fraction(w, n), n) ? "csr" : "dense";
+        if (depthwise)
+            return sparse_depthwise_worthwhile(w, n) ? "taps" : "dense";
+        return sparse_worthwhile(sparse_zero_fraction(w, n), n) ? "csr" : "dense";
     }
     if (strcmp(l->op, "Gemm") != 0 || node_attr_int(nd, "transA", 0) != 0 || l->shape.ndim != 2)
         return "dense";
