@@ -366,6 +366,10 @@ struct conv_prep {
     /* A depthwise convolution with mostly-zero weights (sparse_depthwise_worthwhile): it runs channel by
      * channel, each over its non-zero taps only, instead of channels-last. */
     bool dw_sparse;
+    /* The geometry of the plan's shapes (input x_shape), worked out once: a run with that
+     * input takes it instead of reading the attributes again. */
+    struct conv_geom geom;
+    struct shape x_shape;
 };
 
 static int dw_prepare(const struct conv_geom *g, const float *wt, struct conv_prep *p,
@@ -526,14 +530,16 @@ static int conv_prepare(const struct op_io *io, void **out, struct err *err)
      * move more activations than they multiply (README, "Speed"). Over small planes their
      * weights are laid out channels-last once. */
     if (g.depthwise) {
-        if (win_in_volume(&g.w) > DW_NHWC_MAX_INPUTS || g.c == 0)
-            return 0;
         struct conv_prep *p = calloc(1, sizeof *p);
         if (!p)
             return err_oom(err, "convolution weights", sizeof *p);
-        p->dw_sparse = sparse_depthwise_worthwhile(tensor_f32(io->in[1]),
-                                                   (size_t)(g.c * win_kernel_volume(&g.w)));
-        if (!p->dw_sparse && dw_prepare(&g, tensor_f32(io->in[1]), p, err) < 0) {
+        p->geom = g;
+        p->x_shape = io->in[0]->shape;
+        /* Over small planes: the weights channels-last, or sparse enough to skip taps. */
+        bool small = win_in_volume(&g.w) <= DW_NHWC_MAX_INPUTS && g.c > 0;
+        p->dw_sparse = small && sparse_depthwise_worthwhile(tensor_f32(io->in[1]),
+                                                            (size_t)(g.c * win_kernel_volume(&g.w)));
+        if (small && !p->dw_sparse && dw_prepare(&g, tensor_f32(io->in[1]), p, err) < 0) {
             conv_release(p);
             return -1;
         }
@@ -551,15 +557,14 @@ static int conv_prepare(const struct op_io *io, void **out, struct err *err)
     int64_t n_live = g.batched && !g.pointwise ? live_taps(&g.w, live) : k_vol;
     bool packed = n_live < k_vol;
     int rc = 0;
-    struct conv_prep *p = NULL;
-    if (packed || sparse) {
-        p = calloc(1, sizeof *p);
-        if (!p) {
-            rc = err_oom(err, "convolution weights", sizeof *p);
-            goto done;
-        }
-        p->n_live = n_live;
+    struct conv_prep *p = calloc(1, sizeof *p);
+    if (!p) {
+        rc = err_oom(err, "convolution weights", sizeof *p);
+        goto done;
     }
+    p->n_live = n_live;
+    p->geom = g;
+    p->x_shape = io->in[0]->shape;
     if (packed) {
         size_t n = (size_t)(g.group * g.mg * g.cg * n_live);
         if (!(p->w = malloc((n ? n : 1) * sizeof *p->w))) {
@@ -912,8 +917,13 @@ static void conv_sparse(const struct conv_geom *g, const float *x, const float *
 static int conv_run(struct op_io *io, struct err *err)
 {
     struct conv_geom g;
-    if (conv_geometry(io, &g, err) < 0)
+    const struct conv_prep *pg = io->prepared;
+    if (pg && shape_equal(&pg->x_shape, &io->in[0]->shape)) {
+        g = pg->geom; /* the plan's shapes: the attributes as they were read */
+        g.post = io->post;
+    } else if (conv_geometry(io, &g, err) < 0) {
         return -1;
+    }
     const struct window *w = &g.w;
     const float *x = tensor_f32(io->in[0]), *wt = tensor_f32(io->in[1]);
     const float *b = op_has_in(io, 2) ? tensor_f32(io->in[2]) : NULL;
