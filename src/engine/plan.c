@@ -269,27 +269,27 @@ static struct op_io plan_io(struct plan *p, const struct node *nd, const struct 
                           .out = out};
 }
 
-double plan_step_macs(const struct plan *p, const struct plan_step *st)
+/* fn (an op's macs or work function, which only read the shapes) on step st, or 0. */
+static double step_count(const struct plan *p, const struct plan_step *st,
+                         double (*fn)(const struct op_io *))
 {
     const struct node *nd = &p->graph->nodes[st->node];
     const struct tensor *in[64];
     struct tensor *out[64];
-    if (!st->op->macs || nd->n_inputs > 64 || nd->n_outputs > 64)
+    if (!fn || nd->n_inputs > 64 || nd->n_outputs > 64)
         return 0.0;
-    /* The macs functions only read the shapes. */
     struct op_io io = plan_io((struct plan *)p, nd, in, out);
-    return st->op->macs(&io);
+    return fn(&io);
+}
+
+double plan_step_macs(const struct plan *p, const struct plan_step *st)
+{
+    return step_count(p, st, st->op->macs);
 }
 
 double plan_step_work(const struct plan *p, const struct plan_step *st)
 {
-    const struct node *nd = &p->graph->nodes[st->node];
-    const struct tensor *in[64];
-    struct tensor *out[64];
-    if (!st->op->work || nd->n_inputs > 64 || nd->n_outputs > 64)
-        return 0.0;
-    struct op_io io = plan_io((struct plan *)p, nd, in, out);
-    return st->op->work(&io);
+    return step_count(p, st, st->op->work);
 }
 
 static bool node_is(const struct node *nd, const char *op_type)

@@ -363,8 +363,8 @@ struct conv_prep {
      * not redo them. */
     float *dw_w;
     int32_t *dw_lists;
-    /* A depthwise convolution with mostly-zero weights (sparse_depthwise_worthwhile): it runs channel by
-     * channel, each over its non-zero taps only, instead of channels-last. */
+    /* A depthwise convolution with mostly-zero weights (sparse_depthwise_worthwhile): it
+     * runs channel by channel, each over its non-zero taps only, not channels-last. */
     bool dw_sparse;
     /* The geometry of the plan's shapes (input x_shape), worked out once: a run with that
      * input takes it instead of reading the attributes again. */

@@ -11,24 +11,23 @@
 #include <immintrin.h>
 #endif
 
-bool sparse_worthwhile(double zero_fraction, size_t n)
+/* PRUNESCOPE_SPARSE: -1 "never", 1 "always", 0 the thresholds decide. */
+static int sparse_override(void)
 {
     const char *env = getenv("PRUNESCOPE_SPARSE");
-    if (env && strcmp(env, "never") == 0)
-        return false;
-    if (env && strcmp(env, "always") == 0)
-        return true;
-    return zero_fraction >= SPARSE_MIN_ZEROS && n >= SPARSE_MIN_WEIGHTS;
+    return !env ? 0 : strcmp(env, "never") == 0 ? -1 : strcmp(env, "always") == 0 ? 1 : 0;
+}
+
+bool sparse_worthwhile(double zero_fraction, size_t n)
+{
+    int o = sparse_override();
+    return o ? o > 0 : zero_fraction >= SPARSE_MIN_ZEROS && n >= SPARSE_MIN_WEIGHTS;
 }
 
 bool sparse_depthwise_worthwhile(const float *w, size_t n)
 {
-    const char *env = getenv("PRUNESCOPE_SPARSE");
-    if (env && strcmp(env, "never") == 0)
-        return false;
-    if (env && strcmp(env, "always") == 0)
-        return true;
-    return n > 0 && sparse_zero_fraction(w, n) >= SPARSE_DW_MIN_ZEROS;
+    int o = sparse_override();
+    return o ? o > 0 : n > 0 && sparse_zero_fraction(w, n) >= SPARSE_DW_MIN_ZEROS;
 }
 
 double sparse_zero_fraction(const float *w, size_t n)
