@@ -29,6 +29,8 @@
 #define BATCHED_BLOCK_BYTES (384 * 1024)
 #define BATCHED_MIN_COLUMNS 128
 
+static int64_t batched_plane_floats(const struct window *w);
+
 /* Everything a run needs, derived from the shapes and attributes once per call. */
 struct conv_geom {
     struct window w;
@@ -179,7 +181,7 @@ static int conv_shape(struct op_io *io, struct err *err)
          * plane (gather_table). */
         int64_t k_vol = win_kernel_volume(&g.w);
         io->scratch_bytes = (size_t)((g.cg * k_vol + g.mg) * cols + g.mg * g.cg * k_vol +
-                                     k_vol * win_out_volume(&g.w) + win_in_volume(&g.w) + 1) *
+                                     k_vol * win_out_volume(&g.w) + batched_plane_floats(&g.w)) *
                             sizeof(float);
         /* One position per image: room for csr_gemm's tiles, should the weights turn out
          * mostly zeros. */
@@ -347,6 +349,107 @@ static int64_t gather_table(const struct window *w, const bool *live, int32_t *t
     return t;
 }
 
+/* The batched path's gather for a window over at most two dims (kernel[0] = 1 over one
+ * plane): one channel's plane is copied once, zero-padded and split by the stride into
+ * its column phases (phase p holds the padded columns p, p + s2, ...), so that every
+ * output row of every tap reads consecutive values of one phase, copied a vector at a
+ * time instead of value by value through a gather table. */
+#define PHASE_SLACK 8 /* floats read past a phase's last row by the vector copies */
+
+static bool phase_gather(const struct window *w)
+{
+    return w->kernel[0] == 1 && w->in[0] == 1 && w->out[0] == 1;
+}
+
+/* Padded rows and the width of each phase of phase_gather's plane. */
+static void phase_dims(const struct window *w, int64_t *hp, int64_t *wq)
+{
+    int64_t h = (w->out[1] - 1) * w->stride[1] + (w->kernel[1] - 1) * w->dilation[1] + 1;
+    int64_t wd = (w->out[2] - 1) * w->stride[2] + (w->kernel[2] - 1) * w->dilation[2] + 1;
+    if (h < w->pad_begin[1] + w->in[1])
+        h = w->pad_begin[1] + w->in[1];
+    if (wd < w->pad_begin[2] + w->in[2])
+        wd = w->pad_begin[2] + w->in[2];
+    *hp = h;
+    *wq = (wd + w->stride[2] - 1) / w->stride[2];
+}
+
+/* Floats of phase_gather's plane, its slack included. */
+static int64_t phase_plane_floats(const struct window *w)
+{
+    int64_t hp, wq;
+    phase_dims(w, &hp, &wq);
+    return w->stride[2] * hp * wq + PHASE_SLACK;
+}
+
+/* Floats of the batched path's plane: the table gather's plane with a zero after it, or
+ * phase_gather's. */
+static int64_t batched_plane_floats(const struct window *w)
+{
+    int64_t n = win_in_volume(w) + 1;
+    if (phase_gather(w) && phase_plane_floats(w) > n)
+        n = phase_plane_floats(w);
+    return n;
+}
+
+/* Eight consecutive floats: one vector move where the target has them. */
+static inline void copy8(float *dst, const float *src)
+{
+    memcpy(dst, src, 8 * sizeof *dst);
+}
+
+/* Writes the rows (c, tap) of the cg channels of one image x into col (rows ld floats
+ * apart, this image's out volume of each), the live taps only when live is not NULL.
+ * A row's vector copies may run up to 7 values past its output row; those land on the
+ * output rows of the same tap written after it, so only a row whose copies would pass
+ * the end of the tap's row is copied value by value. */
+static void gather_phases(const float *x, int64_t cg, const struct window *w, const bool *live,
+                          float *plane, float *col, int64_t ld)
+{
+    int64_t hp, wq;
+    phase_dims(w, &hp, &wq);
+    const int64_t s1 = w->stride[1], s2 = w->stride[2], d1 = w->dilation[1], d2 = w->dilation[2];
+    const int64_t in1 = w->in[1], in2 = w->in[2], pt = w->pad_begin[1], pl = w->pad_begin[2];
+    const int64_t out1 = w->out[1], out2 = w->out[2], out_vol = out1 * out2;
+    const int64_t wide = (out2 + 7) / 8 * 8; /* what a row's vector copies write */
+    memset(plane + s2 * hp * wq, 0, PHASE_SLACK * sizeof *plane);
+    float *dst = col;
+    for (int64_t c = 0; c < cg; c++) {
+        const float *xc = x + c * in1 * in2;
+        for (int64_t p = 0; p < s2; p++)
+            for (int64_t r = 0; r < hp; r++) {
+                float *row = plane + (p * hp + r) * wq;
+                const int64_t ir = r - pt;
+                if (ir < 0 || ir >= in1) {
+                    memset(row, 0, (size_t)wq * sizeof *row);
+                    continue;
+                }
+                const float *xr = xc + ir * in2;
+                for (int64_t q = 0; q < wq; q++) {
+                    int64_t ic = q * s2 + p - pl;
+                    row[q] = ic >= 0 && ic < in2 ? xr[ic] : 0.0f;
+                }
+            }
+        for (int64_t k1 = 0; k1 < w->kernel[1]; k1++)
+            for (int64_t k2 = 0; k2 < w->kernel[2]; k2++) {
+                if (live && !live[k1 * w->kernel[2] + k2])
+                    continue;
+                const int64_t kk = k2 * d2;
+                const float *src = plane + (kk % s2) * hp * wq + k1 * d1 * wq + kk / s2;
+                for (int64_t o1 = 0; o1 < out1; o1++) {
+                    const float *s = src + o1 * s1 * wq;
+                    float *d = dst + o1 * out2;
+                    if (o1 * out2 + wide <= out_vol)
+                        for (int64_t i = 0; i < out2; i += 8)
+                            copy8(d + i, s + i);
+                    else
+                        copy_row(d, s, out2);
+                }
+                dst += ld;
+            }
+    }
+}
+
 /* What a plan prepares from a convolution's weights, once (again when they change):
  * - for a batched convolution with taps that only read padding, its weights without them,
  *   [group][mg][cg * live taps];
@@ -404,7 +507,12 @@ static void conv_batched(const struct conv_geom *g, const float *x, const float 
     float *col = scratch, *prod = scratch + g->cg * k_vol * cols, *wpack = prod + g->mg * cols;
     int32_t *table = (int32_t *)(wpack + g->mg * g->cg * k_vol);
     float *plane = (float *)(table + k_vol * out_vol);
-    const int64_t n_taps = g->pointwise ? 1 : gather_table(w, skip ? live : NULL, table);
+    const bool phased = !g->pointwise && phase_gather(w);
+    int64_t n_taps = 1;
+    if (phased)
+        n_taps = skip ? n_live : k_vol;
+    else if (!g->pointwise)
+        n_taps = gather_table(w, skip ? live : NULL, table);
     for (int64_t gi = 0; gi < g->group; gi++) {
         const float *wg = wt + gi * g->mg * g->cg * k_vol;
         if (skip && prep && prep->w && prep->n_live == n_live) {
@@ -446,6 +554,8 @@ static void conv_batched(const struct conv_geom *g, const float *x, const float 
                 if (g->pointwise)
                     for (int64_t c = 0; c < g->cg; c++)
                         copy_row(col + c * cols + j * out_vol, xn + c * in_vol, out_vol);
+                else if (phased)
+                    gather_phases(xn, g->cg, w, skip ? live : NULL, plane, col + j * out_vol, cols);
                 else
                     for (int64_t c = 0; c < g->cg; c++) {
                         /* The plane with a zero after it, where the table sends padding. */
