@@ -31,6 +31,11 @@
 /* The most multiply-adds spent at load time checking that a fixed-batch model gives the
  * same rows batched as in the file's own batch (3B+1 rows are run). */
 #define BATCH_CHECK_MACS 5e8
+/* What one pooling window read counts for in that bound: a read costs less than a MAC on
+ * its own, but the pooling paths read through tables and, under the sanitizers, far more
+ * slowly (a MaxPool [47,90,49,28] with pads [2,2,80,2] took 28 s to load under ASan with
+ * reads counted as MACs). */
+#define BATCH_CHECK_READ_WEIGHT 16.0
 
 enum batch_mode {
     BATCH_DYNAMIC,   /* dim 0 of input 0 is symbolic */
@@ -505,8 +510,9 @@ static void decide_batch_mode(struct engine *e, struct cached_plan *ref)
     if (!batch_probe(e, ref->plan, b + 1, why, size) ||
         !batch_probe(e, ref->plan, 2 * b + 1, why, size))
         return;
-    double check_macs = (node_macs_per_row(e, NULL) + work_per_row(ref->plan, b)) *
-                        (double)(3 * b + 1);
+    double check_macs =
+        (node_macs_per_row(e, NULL) + BATCH_CHECK_READ_WEIGHT * work_per_row(ref->plan, b)) *
+        (double)(3 * b + 1);
     if (iv->dtype != DTYPE_UNDEFINED && iv->dtype != DTYPE_FLOAT)
         check_macs = 0; /* no probe rows for other input types: the structure decides */
     else if (check_macs <= BATCH_CHECK_MACS && !batch_same_rows(e, ref, why, size))
