@@ -364,14 +364,9 @@ static bool phase_gather(const struct window *w)
 /* Padded rows and the width of each phase of phase_gather's plane. */
 static void phase_dims(const struct window *w, int64_t *hp, int64_t *wq)
 {
-    int64_t h = (w->out[1] - 1) * w->stride[1] + (w->kernel[1] - 1) * w->dilation[1] + 1;
-    int64_t wd = (w->out[2] - 1) * w->stride[2] + (w->kernel[2] - 1) * w->dilation[2] + 1;
-    if (h < w->pad_begin[1] + w->in[1])
-        h = w->pad_begin[1] + w->in[1];
-    if (wd < w->pad_begin[2] + w->in[2])
-        wd = w->pad_begin[2] + w->in[2];
-    *hp = h;
-    *wq = (wd + w->stride[2] - 1) / w->stride[2];
+    int64_t wp;
+    win_padded_plane(w, hp, &wp);
+    *wq = (wp + w->stride[2] - 1) / w->stride[2];
 }
 
 /* Floats of phase_gather's plane, its slack included. */

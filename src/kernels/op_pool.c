@@ -45,18 +45,6 @@ static bool separable(const struct window *w)
            uses_table(w);
 }
 
-/* The rows and columns of the plane that every window of w lies in, padding included
- * (ceil_mode's last windows may reach past the end padding). */
-static void padded_plane(const struct window *w, int64_t *hp, int64_t *wp)
-{
-    *hp = (w->out[1] - 1) * w->stride[1] + (w->kernel[1] - 1) * w->dilation[1] + 1;
-    *wp = (w->out[2] - 1) * w->stride[2] + (w->kernel[2] - 1) * w->dilation[2] + 1;
-    if (*hp < w->pad_begin[1] + w->in[1])
-        *hp = w->pad_begin[1] + w->in[1];
-    if (*wp < w->pad_begin[2] + w->in[2])
-        *wp = w->pad_begin[2] + w->in[2];
-}
-
 /* Input positions per plane up to which a pooling runs an image at a time channels-last
  * with AVX2 (conv_simd_pool), as small depthwise convolutions do. */
 #define POOL_NHWC_MAX_INPUTS 1024
@@ -87,7 +75,7 @@ static int pool_shape(struct op_io *io, struct err *err)
                             sizeof(float);
     if (separable(&w) && strcmp(io->node->op_type, "MaxPool") == 0) {
         int64_t hp, wp;
-        padded_plane(&w, &hp, &wp);
+        win_padded_plane(&w, &hp, &wp);
         io->scratch_bytes += (size_t)((hp + 1) * wp) * sizeof(float);
     }
     if (channels_last(&w)) {
@@ -290,7 +278,7 @@ static void pool_channel_table(const float *x, float *y, const struct window *w,
 static bool max_separable(const float *x, float *y, const struct window *w, float *scratch)
 {
     int64_t hp, wp;
-    padded_plane(w, &hp, &wp);
+    win_padded_plane(w, &hp, &wp);
     float *plane = scratch, *rowmax = scratch + hp * wp;
     const int64_t pt = w->pad_begin[1], pl = w->pad_begin[2];
     for (int64_t r = 0; r < hp; r++) {
@@ -365,7 +353,7 @@ static int pool_run(struct op_io *io, struct err *err, enum pool_kind kind)
         if (channels_last(&w) && conv_simd_available()) {
             int64_t hp = 0, wp = 0;
             if (kind == POOL_MAX && separable(&w))
-                padded_plane(&w, &hp, &wp);
+                win_padded_plane(&w, &hp, &wp);
             int64_t c = s->dims[1], k_vol = win_kernel_volume(&w);
             float *xt = sep + (kind == POOL_MAX && separable(&w) ? (hp + 1) * wp : 0);
             float *yt = xt + in_vol * c;

@@ -54,6 +54,18 @@ static inline int64_t win_kernel_volume(const struct window *w)
     return w->kernel[0] * w->kernel[1] * w->kernel[2];
 }
 
+/* The rows and columns of the plane (dims 1 and 2) that every window of w lies in, padding
+ * included (ceil_mode's last windows may reach past the end padding). */
+static inline void win_padded_plane(const struct window *w, int64_t *hp, int64_t *wp)
+{
+    *hp = (w->out[1] - 1) * w->stride[1] + (w->kernel[1] - 1) * w->dilation[1] + 1;
+    *wp = (w->out[2] - 1) * w->stride[2] + (w->kernel[2] - 1) * w->dilation[2] + 1;
+    if (*hp < w->pad_begin[1] + w->in[1])
+        *hp = w->pad_begin[1] + w->in[1];
+    if (*wp < w->pad_begin[2] + w->in[2])
+        *wp = w->pad_begin[2] + w->in[2];
+}
+
 /* The input position (row-major over the input volume) that output (o0, o1, o2) reads at
  * kernel tap (k0, k1, k2), or the input volume when that tap lands in the padding. */
 static inline int32_t win_tap_input(const struct window *w, int64_t o0, int64_t o1, int64_t o2,
